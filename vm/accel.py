@@ -1,0 +1,33 @@
+"""Choose the QEMU accelerator: KVM only where it can really run a stock kernel, else TCG."""
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Accel:
+    name: str            # "kvm" | "tcg"
+    args: tuple[str, ...]
+    reason: str
+
+    def describe(self) -> str:
+        return f"accelerator: {self.name.upper()} ({self.reason})"
+
+
+KVM = ("-accel", "kvm", "-cpu", "host")
+TCG = ("-accel", "tcg,thread=multi,tb-size=512", "-cpu", "max")
+
+
+def detect(kvm_dev: Path = Path("/dev/kvm"), sys_module: Path = Path("/sys/module"),
+           override: str | None = None) -> Accel:
+    """ARCHY_VM_ACCEL=kvm|tcg overrides; otherwise KVM when /dev/kvm is usable and not kvm_pvm."""
+    override = override if override is not None else os.environ.get("ARCHY_VM_ACCEL", "")
+    if override == "tcg":
+        return Accel("tcg", TCG, "forced by ARCHY_VM_ACCEL=tcg")
+    if override == "kvm":
+        return Accel("kvm", KVM, "forced by ARCHY_VM_ACCEL=kvm")
+    if not os.access(kvm_dev, os.R_OK | os.W_OK):
+        return Accel("tcg", TCG, f"{kvm_dev} missing or not accessible; software emulation, slow")
+    if (sys_module / "kvm_pvm").exists():
+        return Accel("tcg", TCG, "host KVM is kvm_pvm, which cannot run a stock kernel; software emulation, slow")
+    return Accel("kvm", KVM, f"{kvm_dev} usable")

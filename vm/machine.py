@@ -1,0 +1,247 @@
+"""One QEMU VM: start on a qcow2 overlay, control it over QMP, save/restore a golden state.
+
+Direct kernel boot from the base image's kernel/initrd; user-mode networking restricted to the
+host (restrict=on) with forwards on 127.0.0.1; QMP on a unix socket; serial console appended to
+serial.log. Several VMs run side by side: each has its own run dir, overlay, ports and sockets.
+"""
+import json
+import shlex
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable
+
+from . import accel as accel_mod, paths, prereq, proc, qmp, reaper
+from .errors import PrerequisiteMissing, VMError, VMTimeout
+from .image import BaseImage
+
+KERNEL_CMDLINE = "root=/dev/vda ro console=ttyS0 net.ifnames=0 systemd.show_status=1"
+MEM_MIB = 2048
+SMP = 2
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ssh_banner(port: int, timeout: float = 3) -> bool:
+    """True when an sshd answers on 127.0.0.1:port (slirp accepts the TCP connect even when the
+    guest is not listening, so only the banner proves sshd is up)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.settimeout(timeout)
+            return s.recv(8).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+class VM:
+    """A QEMU process and its run dir ${ARCHY_RUN}/<name>/ (overlay, qmp.sock, serial.log, qemu.pid)."""
+
+    def __init__(self, name: str, image: BaseImage, *, forwards: tuple[int, ...] = (),
+                 mem_mib: int = MEM_MIB, smp: int = SMP, detached: bool = False):
+        self.name = name
+        self.image = image
+        self.guest_forwards = forwards          # guest TCP ports also forwarded (besides 22)
+        self.mem_mib, self.smp = mem_mib, smp
+        self.detached = detached                # survives this process (CLI `up`)
+        self.run_dir = paths.run_root() / name
+        self.ports: dict[int, int] = {}         # guest port -> host port on 127.0.0.1
+        self.accel = accel_mod.detect()
+
+    # files of the run
+    overlay = property(lambda self: self.run_dir / "overlay.qcow2")
+    qmp_sock = property(lambda self: self.run_dir / "qmp.sock")
+    serial_log = property(lambda self: self.run_dir / "serial.log")
+    pidfile = property(lambda self: self.run_dir / reaper.PIDFILE)
+    known_hosts = property(lambda self: self.run_dir / "known_hosts")
+    ssh_port = property(lambda self: self.ports[22])
+
+    @property
+    def pid(self) -> int | None:
+        return proc.read_pid(self.pidfile)
+
+    def alive(self) -> bool:
+        return proc.is_qemu_of(self.pid, self.run_dir)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def start(self, backing: Path, incoming: Path | None = None,
+              progress: Callable[[str], None] = print, timeout: float = 120) -> None:
+        """Start QEMU on a fresh overlay of `backing`; with `incoming`, resume that saved state."""
+        prereq.require_tools("qemu-system-x86_64", "qemu-img")
+        if self.alive():
+            raise VMError(f"VM {self.name} is already running (pid {self.pid}): `python -m vm down {self.name}`")
+        if self.run_dir.exists():
+            reaper.stop_run(self.run_dir)
+        self.run_dir.mkdir(parents=True)
+        prereq.require_free_space(self.run_dir, 2)
+        reaper.track(id(self), self._teardown_hard)
+        _run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(backing), "-F", "qcow2", str(self.overlay)])
+        progress(f"{self.name}: {self.accel.describe()}")
+        for attempt in range(3):                 # a free port can be taken before QEMU binds it
+            self.ports = {22: free_port(), **{g: free_port() for g in self.guest_forwards}}
+            p = subprocess.run(self._argv(incoming), capture_output=True, text=True, timeout=timeout)
+            if p.returncode == 0:
+                break
+            if "host forwarding" not in p.stderr or attempt == 2:
+                raise VMError(f"QEMU failed to start {self.name}: {p.stderr.strip()[-400:]}")
+        reaper.write_owner(self.run_dir, detached=self.detached,
+                           info={"name": self.name, "ports": self.ports, "qemu_pid": self.pid,
+                                 "backing": str(backing), "accel": self.accel.name})
+        self.known_hosts.write_text(self.image.known_hosts_line(self.ssh_port))
+        if self.detached:
+            reaper.untrack(id(self))
+        if incoming:
+            self._finish_incoming(timeout)
+
+    def _argv(self, incoming: Path | None) -> list[str]:
+        fwd = ",".join(f"hostfwd=tcp:127.0.0.1:{h}-:{g}" for g, h in self.ports.items())
+        argv = [
+            "qemu-system-x86_64", "-name", f"archy-{self.name}", *self.accel.args,
+            "-machine", "q35", "-m", str(self.mem_mib), "-smp", str(self.smp),
+            "-kernel", str(self.image.kernel), "-initrd", str(self.image.initrd), "-append", KERNEL_CMDLINE,
+            "-drive", f"file={self.overlay},if=virtio,format=qcow2,cache=writeback,discard=unmap",
+            "-netdev", f"user,id=n0,restrict=on,{fwd}", "-device", "virtio-net-pci,netdev=n0",
+            "-device", "virtio-rng-pci",
+            "-display", "none",
+            "-chardev", f"file,id=ser0,path={self.serial_log},append=on", "-serial", "chardev:ser0",
+            "-qmp", f"unix:{self.qmp_sock},server=on,wait=off",
+            "-pidfile", str(self.pidfile), "-daemonize",
+        ]
+        if incoming:
+            argv += ["-incoming", f"exec:cat {shlex.quote(str(incoming))}"]
+        return argv
+
+    def _finish_incoming(self, timeout: float) -> None:
+        """Wait for the saved state to load, then run it (a state saved while stopped arrives paused)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.qmp("query-migrate").get("status")
+            if status == "completed":
+                break
+            if status == "failed":
+                raise VMError(f"{self.name}: loading the saved state failed (serial: {self.serial_log})")
+            if time.monotonic() > deadline:
+                raise VMTimeout(f"{self.name}: saved state not loaded after {timeout:.0f} s (status {status})")
+            time.sleep(0.05)
+        if self.runstate() != "running":
+            self.qmp("cont")
+
+    def wait_ssh(self, timeout: float = 300, progress: Callable[[str], None] | None = None) -> float:
+        """Wait until sshd answers on the forwarded port; returns the seconds waited."""
+        t0 = time.monotonic()
+        deadline = t0 + timeout
+        next_note = t0 + 15
+        while not ssh_banner(self.ssh_port):
+            now = time.monotonic()
+            if not self.alive():
+                raise VMError(f"{self.name}: QEMU exited while booting (serial: {self.serial_log})")
+            if now > deadline:
+                raise VMTimeout(f"{self.name}: no SSH on 127.0.0.1:{self.ssh_port} after {timeout:.0f} s "
+                                f"(serial: {self.serial_log})")
+            if progress and now > next_note:
+                progress(f"{self.name}: waiting for SSH ({now - t0:.0f} s) ...")
+                next_note = now + 15
+            time.sleep(0.25)
+        return time.monotonic() - t0
+
+    # --- QMP control ------------------------------------------------------------------------
+    def qmp(self, cmd: str, timeout: float = 10, **args):
+        if not self.qmp_sock.exists():
+            raise VMError(f"{self.name}: no QMP socket {self.qmp_sock} (VM not running?)")
+        return qmp.call(self.qmp_sock, cmd, args, timeout=timeout)
+
+    def runstate(self) -> str:
+        return self.qmp("query-status")["status"]
+
+    def power_cut(self) -> None:
+        """Hard reset: no guest shutdown, unsynced writes are lost."""
+        self.qmp("system_reset")
+
+    def pause(self) -> None:
+        self.qmp("stop")
+
+    def resume(self) -> None:
+        self.qmp("cont")
+
+    def rtc_time(self) -> dict:
+        return self.qmp("qom-get", path="/machine", property="rtc-time")
+
+    def save_state(self, dest: Path, timeout: float = 300) -> float:
+        """Stop the VM and write its memory/device state to dest via migrate; returns seconds."""
+        t0 = time.monotonic()
+        self.qmp("stop")
+        self.qmp("migrate-set-parameters", **{"max-bandwidth": 10 * 2**30})
+        self.qmp("migrate", uri=f"exec:cat > {shlex.quote(str(dest))}")
+        deadline = t0 + timeout
+        while (status := self.qmp("query-migrate").get("status")) != "completed":
+            if status in ("failed", "cancelled"):
+                raise VMError(f"{self.name}: saving state to {dest} {status}")
+            if time.monotonic() > deadline:
+                raise VMTimeout(f"{self.name}: saving state not done after {timeout:.0f} s ({status})")
+            time.sleep(0.1)
+        return time.monotonic() - t0
+
+    def quit(self, timeout: float = 30) -> None:
+        """QMP quit (falls back to SIGTERM/SIGKILL); keeps the run dir."""
+        pid = self.pid
+        if not self.alive():
+            return
+        try:
+            self.qmp("quit", timeout=10)
+        except VMError:
+            pass                     # the socket may close before the reply: the wait decides
+        deadline = time.monotonic() + timeout
+        while proc.alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if proc.alive(pid):
+            proc.terminate(pid)
+
+    def destroy(self) -> None:
+        """Quit QEMU and remove the run dir (overlay, sockets, pidfile). Idempotent."""
+        try:
+            self.quit()
+        finally:
+            if self.run_dir.exists():
+                reaper.stop_run(self.run_dir)
+            reaper.untrack(id(self))
+
+    def _teardown_hard(self) -> None:
+        """Signal/atexit path: no QMP (an event loop may be mid-call), just kill and remove."""
+        if self.run_dir.exists():
+            killed = reaper.stop_run(self.run_dir)
+            if killed:
+                print(f"vm: tore down {self.name} (QEMU pid {killed})")
+
+    def status(self) -> dict:
+        info = {"name": self.name, "run_dir": str(self.run_dir), "pid": self.pid, "alive": self.alive(),
+                "ports": self.ports, "accel": self.accel.name}
+        if info["alive"]:
+            try:
+                info["runstate"] = self.runstate()
+            except VMError as e:
+                info["runstate"] = f"unknown ({e})"
+        return info
+
+    @classmethod
+    def attach(cls, name: str, image: BaseImage) -> "VM":
+        """A handle on a VM already running (CLI `down/ssh/status` from another process)."""
+        vm = cls(name, image)
+        record = reaper.read_owner(vm.run_dir)
+        if not record:
+            raise VMError(f"no VM {name} under {vm.run_dir}: `python -m vm up {name}`")
+        vm.ports = {int(g): h for g, h in record["ports"].items()}
+        vm.detached = record.get("owner_pid") is None
+        return vm
+
+
+def _run(cmd: list[str], timeout: float = 60) -> None:
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError:
+        raise PrerequisiteMissing(f"{cmd[0]} not found: run `make setup`") from None
+    if p.returncode != 0:
+        raise VMError(f"{' '.join(cmd[:3])} failed: {p.stderr.strip()[-300:]}")

@@ -1,0 +1,65 @@
+"""Host process helpers: identify a QEMU by its run dir, stop it within a deadline."""
+import os
+import signal
+import time
+from pathlib import Path
+
+
+def read_pid(pidfile: Path) -> int | None:
+    try:
+        return int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie is dead for our purposes
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def start_time(pid: int) -> int | None:
+    """Process start time in clock ticks since boot: tells a live owner from a reused pid."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def same_process(pid: int | None, started: int | None) -> bool:
+    return alive(pid) and (started is None or start_time(pid) == started)
+
+
+def is_qemu_of(pid: int | None, run_dir: Path) -> bool:
+    """True when pid is a QEMU whose command line names run_dir (never kill a recycled pid)."""
+    if not alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"qemu-system" in cmdline[0] and any(str(run_dir).encode() in a for a in cmdline)
+
+
+def terminate(pid: int, timeout: float = 15) -> None:
+    """SIGTERM (QEMU exits cleanly), then SIGKILL after `timeout`; returns once the pid is gone."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not alive(pid):
+                return
+            time.sleep(0.05)

@@ -1,0 +1,126 @@
+"""No leaked VMs: per-run owner records, reaping of runs whose controller died, signal teardown.
+
+Every run dir ${ARCHY_RUN}/<name>/ holds owner.json naming the controller process (pid + start
+time) that owns the VM; `python -m vm up` VMs are detached (owner null) and live until `down`.
+A later run reaps VMs whose owner is gone (SIGKILLed test process, crashed worker).
+"""
+import atexit
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from . import paths, proc
+from .cache import safe_rmtree
+
+OWNER = "owner.json"
+PIDFILE = "qemu.pid"
+
+
+def write_owner(run_dir: Path, *, detached: bool, info: dict) -> None:
+    pid = None if detached else os.getpid()
+    record = {"owner_pid": pid, "owner_start": proc.start_time(pid) if pid else None,
+              "created": time.time(), **info}
+    tmp = run_dir / (OWNER + ".tmp")
+    tmp.write_text(json.dumps(record) + "\n")
+    os.replace(tmp, run_dir / OWNER)
+
+
+def read_owner(run_dir: Path) -> dict | None:
+    try:
+        return json.loads((run_dir / OWNER).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def owner_alive(record: dict | None) -> bool:
+    return bool(record) and proc.same_process(record.get("owner_pid"), record.get("owner_start"))
+
+
+def stop_run(run_dir: Path, timeout: float = 15) -> int | None:
+    """Kill the QEMU of run_dir (if it is really ours) and delete the dir. Returns the QEMU pid killed."""
+    pid = proc.read_pid(run_dir / PIDFILE)
+    killed = None
+    if proc.is_qemu_of(pid, run_dir):
+        proc.terminate(pid, timeout)
+        killed = pid
+    safe_rmtree(run_dir)
+    return killed
+
+
+def reap(progress: Callable[[str], None] = print, root: Path | None = None) -> list[str]:
+    """Remove VMs left behind by dead controllers; report each one. Returns the names reaped."""
+    root = root or paths.run_root()
+    reaped = []
+    if not root.is_dir():
+        return reaped
+    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+        record = read_owner(d)
+        qemu = proc.read_pid(d / PIDFILE)
+        qemu_up = proc.is_qemu_of(qemu, d)
+        if record and record.get("owner_pid") is None:
+            if qemu_up:
+                continue                      # detached developer VM (`python -m vm up`)
+        elif owner_alive(record):
+            continue
+        elif record is None and qemu_up:
+            continue                          # still starting: owner.json is written right after QEMU starts
+        killed = stop_run(d)
+        owner = record.get("owner_pid") if record else None
+        progress(f"reaped leftover VM {d.name}: owner pid {owner} gone, "
+                 + (f"killed QEMU pid {killed}, " if killed else "QEMU not running, ")
+                 + f"removed {d}")
+        reaped.append(d.name)
+    return reaped
+
+
+# --- teardown of this process's VMs on exit, Ctrl-C and SIGTERM -----------------------------
+_live: dict[int, Callable[[], None]] = {}
+_lock = threading.Lock()
+_installed = False
+
+
+def track(key: int, teardown: Callable[[], None]) -> None:
+    global _installed
+    with _lock:
+        _live[key] = teardown
+        if not _installed:
+            atexit.register(teardown_all)
+            if threading.current_thread() is threading.main_thread():
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    _chain(sig)
+            _installed = True
+
+
+def untrack(key: int) -> None:
+    with _lock:
+        _live.pop(key, None)
+
+
+def teardown_all() -> None:
+    with _lock:
+        items = list(_live.items())
+        _live.clear()
+    for _, teardown in items:
+        try:
+            teardown()
+        except Exception as e:   # keep tearing down the others
+            print(f"vm teardown failed: {e}")
+
+
+def _chain(sig: int) -> None:
+    previous = signal.getsignal(sig)
+
+    def handler(signum, frame):
+        teardown_all()
+        if callable(previous):
+            return previous(signum, frame)     # e.g. KeyboardInterrupt for SIGINT, pytest's own
+        if previous == signal.SIG_IGN:
+            return
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    signal.signal(sig, handler)
