@@ -1,0 +1,113 @@
+"""Failure artifacts: journal, podman logs/inspect, unit files, the VM serial log.
+
+Everything written or attached goes through `redact` first: known secret values (read from the
+node's secrets dir, or registered by tests) and password/rpcauth-shaped patterns are masked.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+from .node import Node, NodeError
+
+MASK = "***"
+SECRETS_DIR = "/var/lib/archipelago/secrets"
+_known: set[str] = set()
+
+_PATTERNS = [
+    # bitcoin.conf rpcauth=user:salt$hmac  -> keep the user
+    (re.compile(r"(?i)(rpcauth\s*[=:]\s*[\"']?[^:\s\"']+:)[^\s\"',]+"), rf"\1{MASK}"),
+    # key=value / key: value for password-ish keys (bitcoin.conf, env, YAML, INI)
+    (re.compile(r"(?i)\b([\w.-]*(?:password|passwd|secret|token|macaroon|apikey|api_key)[\w.-]*"
+                r"\s*[=:]\s*)(?![\"']?\*\*\*)[\"']?[^\s\"',}]+[\"']?"), rf"\1{MASK}"),
+    # JSON "password": "..."
+    (re.compile(r'(?i)("[\w.-]*(?:password|passwd|secret|token|macaroon|rpcauth|apikey)[\w.-]*"'
+                r'\s*:\s*")[^"]*(")'), rf"\1{MASK}\2"),
+    # Authorization headers and credentials in URLs
+    (re.compile(r"(?i)(authorization\s*:\s*(?:basic|bearer)\s+)\S+"), rf"\1{MASK}"),
+    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+(@)"), rf"\1{MASK}\2"),
+]
+
+
+def register_secret(value: str) -> None:
+    """Mask this exact value wherever it appears (ignored when too short to be a secret)."""
+    if value and len(value.strip()) >= 6:
+        _known.add(value.strip())
+
+
+def redact(text: str, extra: tuple[str, ...] = ()) -> str:
+    for value in sorted({*_known, *(e for e in extra if e and len(e) >= 6)}, key=len, reverse=True):
+        text = text.replace(value, MASK)
+    for pat, repl in _PATTERNS:
+        text = pat.sub(repl, text)
+    return text
+
+
+def learn_node_secrets(node: Node, timeout: float = 30) -> None:
+    """Register the node's secret values so they are masked; the values are never logged."""
+    r = node.run(f"for f in {SECRETS_DIR}/*; do [ -f \"$f\" ] && cat \"$f\" && echo; done",
+                 timeout=timeout)
+    for line in r.stdout.splitlines():
+        register_secret(line)
+        for part in re.split(r"[\s:=$]", line):  # "user:salt$hash" files hold several values
+            if len(part) >= 12:
+                register_secret(part)
+
+
+def _capture(node: Node, cmd: str, timeout: float = 60) -> str:
+    try:
+        r = node.run(cmd, timeout=timeout)
+        return r.stdout + (f"\n[stderr]\n{r.stderr}" if r.stderr.strip() else "") + f"\n[rc {r.rc}]\n"
+    except NodeError as e:  # collection must never hide the failure it documents
+        return f"[could not collect: {e}]\n"
+
+
+def commands(app: str | None, cursor: str | None) -> dict[str, str]:
+    """The artifact files and the node commands producing them (pure, for one app or all)."""
+    after = f"--after-cursor={shlex.quote(cursor)}" if cursor else "-b -n 3000"
+    label = f"--filter label=io.archipelago.app={shlex.quote(app)}" if app else "--filter name=archy-"
+    units = f"'archy-{app}*'" if app else "'archy-*'"
+    return {
+        "journal.txt": f"journalctl --no-pager -o short-iso {after}",
+        "podman-ps.txt": "podman ps -a --external",
+        "podman-logs.txt": (f"for c in $(podman ps -a {label} --format '{{{{.Names}}}}'); do "
+                            f"echo \"== $c\"; podman logs --tail 300 \"$c\" 2>&1; done"),
+        "podman-inspect.json": f"podman inspect $(podman ps -aq {label}) 2>&1",
+        "units.txt": (f"systemctl status --no-pager -n 20 {units} archipelago.service 2>&1; "
+                      f"for u in $(systemctl list-units --all --plain --no-legend {units} "
+                      f"| awk '{{print $1}}'); do systemctl cat \"$u\" 2>&1; done; "
+                      f"ls -l /etc/containers/systemd/ 2>&1"),
+    }
+
+
+def collect(node: Node, dest: Path, app: str | None = None, cursor: str | None = None,
+            attach: bool = True) -> list[Path]:
+    """Write redacted artifacts under dest; attach them to the current Allure test."""
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        learn_node_secrets(node)
+    except NodeError:
+        pass
+    files = {name: _capture(node, cmd) for name, cmd in commands(app, cursor).items()}
+    serial = getattr(node, "serial_log", None)
+    if serial and Path(serial).is_file():
+        files["serial.log"] = Path(serial).read_text(errors="replace")[-200_000:]
+    written = []
+    for name, text in files.items():
+        p = dest / name
+        p.write_text(redact(text))
+        written.append(p)
+    if attach:
+        _attach(written)
+    return written
+
+
+def _attach(paths: list[Path]) -> None:
+    try:
+        import allure
+    except ImportError:
+        return
+    for p in paths:
+        kind = allure.attachment_type.JSON if p.suffix == ".json" else allure.attachment_type.TEXT
+        allure.attach.file(str(p), name=p.name, attachment_type=kind)

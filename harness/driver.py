@@ -1,0 +1,107 @@
+"""PlatformDriver: lifecycle operations through the node's JSON-RPC, called on the node itself.
+
+`curl` runs on the node against 127.0.0.1:5678 so no port is exposed; the request body goes on
+stdin (never on the command line, never logged: params may carry secrets).
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+from .node import Node, NodeError
+
+RPC_URL = "http://127.0.0.1:5678/rpc/v1"
+HEALTH_URL = "http://127.0.0.1:5678/health"
+_STATUS_MARK = "\n@@http_status="
+
+
+class RpcError(NodeError):
+    def __init__(self, code: int | None, message: str, data=None, method: str = ""):
+        self.code, self.message, self.data, self.method = code, message, data, method
+        super().__init__(f"{method or 'rpc'}: {message}" + (f" (code {code})" if code is not None else ""))
+
+
+class RpcUnavailable(RpcError):
+    """The RPC endpoint did not answer (daemon down, connection refused, HTTP error)."""
+
+
+def _curl(url: str, timeout: float, body: bool) -> str:
+    t = max(1, math.ceil(timeout))
+    data = "-H 'Content-Type: application/json' --data-binary @- " if body else ""
+    return f"curl -sS --max-time {t} {data}-w '{_STATUS_MARK.strip()}%{{http_code}}' {url}"
+
+
+def parse_http(out: str) -> tuple[int, str]:
+    """Split curl's output into (http status, body); pure."""
+    body, _, code = out.rpartition(_STATUS_MARK.strip())
+    try:
+        return int(code.strip()), body
+    except ValueError:
+        return 0, out
+
+
+def parse_rpc(method: str, status: int, body: str, req_id: int):
+    """The `result` of a JSON-RPC 2.0 reply, or RpcError; pure."""
+    try:
+        reply = json.loads(body)
+    except ValueError:
+        raise RpcUnavailable(None, f"HTTP {status}, not JSON: {body[:200]!r}", method=method) from None
+    if not isinstance(reply, dict):
+        raise RpcError(None, f"reply is not an object: {body[:200]!r}", method=method)
+    if err := reply.get("error"):
+        raise RpcError(err.get("code"), err.get("message", "?"), err.get("data"), method=method)
+    if reply.get("id") != req_id:
+        raise RpcError(None, f"reply id {reply.get('id')!r} != request id {req_id}", method=method)
+    if "result" not in reply:
+        raise RpcError(None, "reply has neither result nor error", method=method)
+    return reply["result"]
+
+
+class PlatformDriver:
+    def __init__(self, node: Node, url: str = RPC_URL, health_url: str = HEALTH_URL):
+        self.node, self.url, self.health_url = node, url, health_url
+        self._ids = itertools.count(1)
+
+    def call(self, method: str, timeout: float = 60, **params):
+        req_id = next(self._ids)
+        body = json.dumps({"jsonrpc": "2.0", "id": req_id, "method": method, "params": params})
+        r = self.node.run(_curl(self.url, timeout, True), timeout=timeout + 15, input=body.encode())
+        if r.rc != 0:
+            raise RpcUnavailable(None, f"curl exited {r.rc}: {r.stderr.strip()[:200]}", method=method)
+        status, text = parse_http(r.stdout)
+        return parse_rpc(method, status, text, req_id)
+
+    def health(self, timeout: float = 30) -> dict:
+        """GET /health -> its JSON body plus "http_status" (200 healthy, 503 stale ticks)."""
+        r = self.node.run(_curl(self.health_url, timeout, False), timeout=timeout + 15)
+        if r.rc != 0:
+            raise RpcUnavailable(None, f"curl exited {r.rc}: {r.stderr.strip()[:200]}", method="health")
+        status, text = parse_http(r.stdout)
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = {"body": text[:200]}
+        return {**(body if isinstance(body, dict) else {"body": body}), "http_status": status}
+
+    # -- the methods of the contract -----------------------------------------------------
+    def install(self, app: str, timeout: float = 900):
+        return self.call("package.install", timeout=timeout, id=app)
+
+    def uninstall(self, app: str, timeout: float = 900):
+        return self.call("package.uninstall", timeout=timeout, id=app)
+
+    def start(self, app: str, timeout: float = 300):
+        return self.call("package.start", timeout=timeout, id=app)
+
+    def stop(self, app: str, timeout: float = 900):
+        return self.call("package.stop", timeout=timeout, id=app)
+
+    def containers(self, timeout: float = 60) -> list[dict]:
+        return self.call("container.list", timeout=timeout)
+
+    def container_health(self, app: str | None = None, timeout: float = 60) -> dict:
+        return self.call("container.health", timeout=timeout, **({"id": app} if app else {}))
+
+    def tick(self, timeout: float = 300) -> dict:
+        return self.call("reconcile.tick", timeout=timeout)

@@ -1,0 +1,235 @@
+"""The Node API (docs/architecture.md): one abstract `run`, everything else built on it once.
+
+Backends (SSHNode, VMNode) only implement run/reconnect/close (+ VM extras); waits, file
+transfer, journal and reboot are generic so both behave the same.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import shlex
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Callable
+
+log = logging.getLogger("archy.node")
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    cmd: str
+    rc: int
+    stdout: str
+    stderr: str
+    duration: float
+
+
+class NodeError(Exception):
+    """Every error the harness reports cleanly (str() is one line)."""
+
+
+class NodeUnreachable(NodeError):
+    """Connect / auth failure; the message names the URL."""
+
+
+class HostKeyMismatch(NodeUnreachable):
+    """The node's host key is not the pinned one."""
+
+
+class CommandFailed(NodeError):
+    def __init__(self, result: CommandResult, node: str = ""):
+        self.result = result
+        tail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-3:]
+        super().__init__(f"{node + ': ' if node else ''}`{_short(result.cmd)}` exited {result.rc}"
+                         + (f": {' | '.join(tail)}" if tail else ""))
+
+
+class CommandTimeout(NodeError):
+    pass
+
+
+class CapabilityMissing(NodeError):
+    pass
+
+
+def _short(cmd: str, n: int = 160) -> str:
+    one = " ".join(cmd.split())
+    return one if len(one) <= n else one[: n - 3] + "..."
+
+
+def port_listening(ss_output: str, port: int, addr: str = "127.0.0.1") -> bool:
+    """Whether `ss -Htln` output shows a listener that accepts connections to addr:port.
+
+    Wildcard listeners (0.0.0.0, *, [::]) count for any address; pure so it is unit-tested.
+    """
+    wild = {"0.0.0.0", "*", "[::]", "::"}
+    for line in ss_output.splitlines():
+        cols = line.split()
+        if len(cols) < 4:
+            continue
+        local = cols[3]  # State Recv-Q Send-Q Local:Port Peer:Port
+        host, _, p = local.rpartition(":")
+        host = host.split("%")[0]  # strip an interface scope ("0.0.0.0%lo")
+        if p == str(port) and (host in wild or host.strip("[]") == addr.strip("[]")):
+            return True
+    return False
+
+
+class Node(ABC):
+    name: str = "node"
+    disposable: bool = False
+    capabilities: frozenset[str] = frozenset({"node"})
+
+    # -- the one primitive -------------------------------------------------------------
+    @abstractmethod
+    def run(self, cmd: str, timeout: float = 60, input: bytes | None = None) -> CommandResult:
+        """Run `cmd` through sh on the node; bounded by `timeout` (raises CommandTimeout)."""
+
+    @abstractmethod
+    def reconnect(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # -- built on run ------------------------------------------------------------------
+    def succeed(self, cmd: str, timeout: float = 60, input: bytes | None = None) -> str:
+        r = self.run(cmd, timeout=timeout, input=input)
+        if r.rc != 0:
+            raise CommandFailed(r, self.name)
+        return r.stdout
+
+    def fail(self, cmd: str, timeout: float = 60) -> str:
+        r = self.run(cmd, timeout=timeout)
+        if r.rc == 0:
+            raise NodeError(f"{self.name}: `{_short(cmd)}` succeeded but was expected to fail")
+        return r.stdout
+
+    def put_file(self, remote: str, data: bytes, mode: int = 0o644) -> None:
+        """Atomic: written to a temp file in the same directory, then renamed over."""
+        q = shlex.quote(remote)
+        self.succeed(f'd=$(dirname {q}) && mkdir -p "$d" && t=$(mktemp "$d/.put.XXXXXX") && '
+                     f'cat > "$t" && chmod {mode:o} "$t" && mv -f "$t" {q}', input=data)
+
+    def get_file(self, remote: str) -> bytes:
+        return base64.b64decode(self.succeed(f"base64 -w0 < {shlex.quote(remote)}"))
+
+    def wait_until_succeeds(self, cmd: str, timeout: float = 120, interval: float = 1.0) -> str:
+        last = None
+
+        def ok():
+            nonlocal last
+            last = self.run(cmd, timeout=max(1.0, min(60.0, deadline - time.monotonic())))
+            return last.rc == 0
+
+        deadline = time.monotonic() + timeout
+        if poll(ok, timeout, interval):
+            return last.stdout
+        why = (last.stderr.strip() or last.stdout.strip()).splitlines()[-1:] if last else []
+        raise CommandTimeout(f"{self.name}: `{_short(cmd)}` did not succeed within {timeout:.0f}s"
+                             + (f" (last rc {last.rc}: {why[0]})" if why else ""))
+
+    def wait_for_unit(self, unit: str, timeout: float = 300) -> None:
+        """Active within the timeout; fails fast when systemd marks the unit failed."""
+        q = shlex.quote(unit)
+        state = ""
+
+        def active():
+            nonlocal state
+            state = self.run(f"systemctl is-active {q}", timeout=30).stdout.strip()
+            if state == "failed":
+                status = self.run(f"systemctl status --no-pager -n 5 {q}", timeout=30).stdout
+                raise NodeError(f"{self.name}: unit {unit} failed: "
+                                + " | ".join(status.strip().splitlines()[-3:]))
+            return state == "active"
+
+        if not poll(active, timeout, 1.0):
+            raise CommandTimeout(f"{self.name}: unit {unit} not active within {timeout:.0f}s "
+                                 f"(state {state or 'unknown'})")
+
+    def _listening(self, port: int, addr: str) -> bool:
+        return port_listening(self.succeed(f"ss -Htln 'sport = :{int(port)}'", timeout=30),
+                              port, addr)
+
+    def wait_for_open_port(self, port: int, addr: str = "127.0.0.1", timeout: float = 120) -> None:
+        if not poll(lambda: self._listening(port, addr), timeout, 0.5):
+            raise CommandTimeout(f"{self.name}: nothing listening on {addr}:{port} within {timeout:.0f}s")
+
+    def wait_for_closed_port(self, port: int, addr: str = "127.0.0.1", timeout: float = 120) -> None:
+        if not poll(lambda: not self._listening(port, addr), timeout, 0.5):
+            raise CommandTimeout(f"{self.name}: {addr}:{port} still listening after {timeout:.0f}s")
+
+    def boot_id(self) -> str:
+        return self.succeed("cat /proc/sys/kernel/random/boot_id", timeout=30).strip()
+
+    def journal_cursor(self) -> str:
+        out = self.succeed("journalctl -q -n 1 -o json --no-pager", timeout=30).strip()
+        return json.loads(out.splitlines()[-1]).get("__CURSOR", "") if out else ""
+
+    def journal_since(self, cursor: str, timeout: float = 60) -> list[dict]:
+        after = f"--after-cursor={shlex.quote(cursor)}" if cursor else ""
+        out = self.succeed(f"journalctl -q -o json --no-pager {after}", timeout=timeout)
+        entries = []
+        for line in out.splitlines():
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                continue  # a line cut by a rotating journal is not worth failing on
+        return entries
+
+    def reboot(self, timeout: float = 600) -> None:
+        """Graceful reboot; returns once a new boot id answers over a fresh connection."""
+        if "reboot" not in self.capabilities:
+            raise CapabilityMissing(f"{self.name}: reboot not allowed on this node")
+        old = self.boot_id()
+        self.run("systemctl --no-block reboot", timeout=30)
+        self._wait_new_boot(old, timeout)
+
+    def _wait_new_boot(self, old_boot: str, timeout: float) -> None:
+        def new_boot():
+            try:
+                self.reconnect()
+                return self.boot_id() != old_boot
+            except NodeError:
+                return False
+
+        if not poll(new_boot, timeout, 2.0):
+            raise CommandTimeout(f"{self.name}: no new boot within {timeout:.0f}s")
+
+    # -- VM only -------------------------------------------------------------------------
+    def _vm_only(self, what: str):
+        raise CapabilityMissing(f"{self.name}: {what} needs a VM node")
+
+    def power_cut(self, timeout: float = 600) -> None:
+        self._vm_only("power_cut")
+
+    def pause(self) -> None:
+        self._vm_only("pause")
+
+    def resume(self) -> None:
+        self._vm_only("resume")
+
+    def snapshot(self, name: str) -> None:
+        self._vm_only("snapshot")
+
+    def restore(self, name: str = "golden") -> None:
+        self._vm_only("restore")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def poll(cond: Callable[[], bool], timeout: float, interval: float) -> bool:
+    """Call cond until it is true or the deadline passes; the only waiting loop in the harness."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if cond():
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(interval, left))

@@ -1,0 +1,165 @@
+"""SSHNode: a Node over pytest-testinfra's paramiko backend, with pinned host keys.
+
+testinfra's paramiko backend falls short in three ways, so this module uses the paramiko
+client underneath it directly:
+  * it connects with WarningPolicy (any host key accepted) -> we build the SSHClient ourselves
+    with RejectPolicy + the pinned known_hosts and hand it to the backend (its cached `client`),
+    so `node.host` (testinfra modules) goes through the same pinned connection;
+  * `run` has no timeout -> every command is wrapped in `timeout -k 5 N sh -c ...` on the node
+    and read with a client-side deadline on the channel;
+  * `run` cannot feed stdin -> we open the channel ourselves and send `input` (never logged).
+"""
+from __future__ import annotations
+
+import logging
+import math
+import select
+import shlex
+import socket
+import time
+from urllib.parse import urlparse
+
+import paramiko
+import testinfra.backend
+import testinfra.host
+
+from .node import (CommandResult, CommandTimeout, HostKeyMismatch, Node, NodeError,
+                   NodeUnreachable, _short)
+
+log = logging.getLogger("archy.ssh")
+
+CLIENT_GRACE = 10.0   # the client waits this long past the remote `timeout -k 5 N`
+
+
+def _fingerprint(key: paramiko.PKey) -> str:
+    return f"{key.get_name()} SHA256:{key.fingerprint.split(':', 1)[-1]}" if hasattr(key, "fingerprint") \
+        else key.get_name()
+
+
+class SSHNode(Node):
+    def __init__(self, url: str, *, known_hosts: str, identity_file: str | None = None,
+                 disposable: bool = False, name: str | None = None, connect_timeout: float = 10):
+        u = urlparse(url)
+        if u.scheme != "ssh" or not u.hostname:
+            raise NodeError(f"{url}: expected ssh://user@host[:port]")
+        self.url = f"ssh://{u.username + '@' if u.username else ''}{u.hostname}:{u.port or 22}"
+        self.hostname, self.port = u.hostname, u.port or 22
+        self.user = u.username or "root"
+        self.known_hosts = known_hosts
+        self.identity_file = identity_file
+        self.connect_timeout = connect_timeout
+        self.disposable = disposable
+        self.name = name or f"{self.hostname}:{self.port}"
+        caps = {"node", "reboot", "soak"} | ({"destructive"} if disposable else set())
+        self.capabilities = frozenset(caps)
+        # A private Host (not testinfra.get_host's process-wide cache): two SSHNodes on one
+        # URL must not swap clients under each other.
+        backend = testinfra.backend.get_backend(
+            f"paramiko://{self.user}@{self.hostname}:{self.port}",
+            ssh_identity_file=identity_file, timeout=int(connect_timeout))
+        self.host = testinfra.host.Host(backend)
+        backend.set_host(self.host)
+        self._client: paramiko.SSHClient | None = None
+        self._connect()
+
+    # -- connection ----------------------------------------------------------------------
+    def _connect(self) -> None:
+        client = paramiko.SSHClient()
+        try:
+            client.load_host_keys(self.known_hosts)
+        except OSError as e:
+            raise NodeUnreachable(f"{self.url}: cannot read known_hosts {self.known_hosts}: "
+                                  f"{e.strerror}") from None
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        try:
+            client.connect(self.hostname, self.port, username=self.user,
+                           key_filename=self.identity_file, timeout=self.connect_timeout,
+                           banner_timeout=self.connect_timeout, auth_timeout=self.connect_timeout,
+                           allow_agent=self.identity_file is None,
+                           look_for_keys=self.identity_file is None)
+        except paramiko.BadHostKeyException as e:
+            client.close()
+            raise HostKeyMismatch(
+                f"{self.url}: host key changed: got {_fingerprint(e.key)}, pinned "
+                f"{_fingerprint(e.expected_key)} in {self.known_hosts}") from None
+        except paramiko.SSHException as e:
+            client.close()
+            if "known_hosts" in str(e):
+                raise HostKeyMismatch(f"{self.url}: host key not pinned in {self.known_hosts}") from None
+            raise NodeUnreachable(f"{self.url}: ssh: {e}") from None
+        except (OSError, EOFError) as e:  # refused, no route, DNS, timeout
+            client.close()
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e) or type(e).__name__
+            raise NodeUnreachable(f"{self.url}: cannot connect: {why}") from None
+        transport = client.get_transport()
+        transport.set_keepalive(15)
+        self._client = client
+        # testinfra's backend caches its client in a cached_property: give it ours (pinned).
+        self.host.backend.__dict__["client"] = client
+
+    def reconnect(self) -> None:
+        self.close()
+        self._connect()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        self.host.backend.__dict__.pop("client", None)
+
+    def _transport(self) -> paramiko.Transport:
+        t = self._client.get_transport() if self._client else None
+        if t is None or not t.is_active():
+            self.reconnect()  # e.g. after a reboot the old transport is dead
+            t = self._client.get_transport()
+        return t
+
+    # -- the one primitive ---------------------------------------------------------------
+    def run(self, cmd: str, timeout: float = 60, input: bytes | None = None) -> CommandResult:
+        n = max(1, math.ceil(timeout))
+        wrapped = f"timeout -k 5 {n} sh -c {shlex.quote(cmd)}"
+        log.info("%s$ %s", self.name, _short(cmd, 400))
+        start = time.monotonic()
+        deadline = start + n + 5 + CLIENT_GRACE
+        try:
+            chan = self._transport().open_session(timeout=self.connect_timeout)
+            chan.settimeout(max(1.0, deadline - time.monotonic()))
+            chan.exec_command(wrapped)
+            if input:
+                chan.sendall(input)
+            chan.shutdown_write()
+            out, err = self._drain(chan, deadline)
+        except CommandTimeout:
+            raise CommandTimeout(f"{self.name}: `{_short(cmd)}` still running after {n}s "
+                                 f"(client deadline; channel closed)") from None
+        except (paramiko.SSHException, EOFError, OSError, socket.timeout) as e:
+            raise NodeUnreachable(f"{self.url}: connection lost running `{_short(cmd)}`: "
+                                  f"{e or type(e).__name__}") from None
+        rc = chan.recv_exit_status()
+        chan.close()
+        took = time.monotonic() - start
+        res = CommandResult(cmd, rc, out.decode(errors="replace"), err.decode(errors="replace"), took)
+        if rc in (124, 137) and took >= n - 0.5:  # coreutils timeout: 124 TERM, 137 after -k KILL
+            raise CommandTimeout(f"{self.name}: `{_short(cmd)}` timed out after {n}s")
+        return res
+
+    @staticmethod
+    def _drain(chan: paramiko.Channel, deadline: float) -> tuple[bytes, bytes]:
+        out, err = bytearray(), bytearray()
+        while True:
+            got = False
+            while chan.recv_ready():
+                out += chan.recv(65536)
+                got = True
+            while chan.recv_stderr_ready():
+                err += chan.recv_stderr(65536)
+                got = True
+            if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+                if chan.eof_received or chan.closed:
+                    return bytes(out), bytes(err)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                chan.close()
+                raise CommandTimeout()
+            if not got:
+                select.select([chan], [], [], min(0.5, left))
