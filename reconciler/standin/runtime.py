@@ -1,0 +1,61 @@
+"""Process entry: settings, signals, loops, exit codes."""
+import os
+import signal
+import threading
+
+from .netkit import ListenError
+from .service import Fatal, Standin, log
+from .settings import SettingsError, from_environ
+
+
+def build(settings) -> Standin:
+    if settings.profile == "bitcoind":
+        from .bitcoind import Bitcoind
+        return Bitcoind(settings)
+    if settings.profile == "lnd":
+        from .lnd import Lnd
+        return Lnd(settings)
+    if settings.profile == "electrumx":
+        from .electrumx import ElectrumX
+        return ElectrumX(settings)
+    if settings.profile == "ui":
+        from .ui import Ui
+        return Ui(settings)
+    from .webapp import WebApp
+    return WebApp(settings)
+
+
+def _every(interval: float, fn, stop: threading.Event) -> None:
+    while not stop.wait(interval):
+        fn()
+
+
+def main(argv: list[str]) -> int:
+    try:
+        settings = from_environ(argv[0] if argv else None)
+    except SettingsError as exc:
+        log(str(exc))
+        return 1
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    svc = build(settings)
+    svc.request_stop = stop.set
+    try:
+        svc.start()
+    except (SettingsError, ListenError, Fatal) as exc:
+        log(str(exc))
+        svc.listeners.close()
+        svc.status_listener.close()
+        return 1
+    threading.Thread(target=_every, args=(settings.check_interval, svc.refresh_integrations, stop), daemon=True).start()
+    threading.Thread(target=svc.background, args=(stop,), daemon=True).start()
+    while not stop.wait(0.5):
+        pass
+    if svc.fatal:
+        log(svc.fatal)
+        os._exit(1)  # like an aborting daemon: no flush, no clean marker
+    log("shutdown requested")
+    svc.shutdown()
+    log("shutdown complete")
+    return 0
