@@ -1,0 +1,335 @@
+"""The pytest plugin: options, targets, the lifecycle grid, verdict recording, JUnit/Allure paths.
+
+Registered from the top-level conftest.py. Any test function taking a `cell` argument becomes
+the grid (ids `app-event`, marks must/should). Verdicts are recorded by the controller from
+the reports xdist forwards (each report carries its cell in `user_properties`), so workers
+never write the results file and nothing needs merging by hand.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from matrix.model import Cell, Matrix, MatrixError, load, plan
+
+from . import artifacts, journal, results
+from .node import NodeError
+from .targets import Target, TargetError, connect, parse
+
+STATE = pytest.StashKey["Archy"]()
+_CALL_REPORT = pytest.StashKey[pytest.TestReport]()
+
+
+@dataclass
+class Archy:
+    targets: list[Target]
+    matrix: Matrix | None
+    cells: list[Cell]
+    apps: list[str] | None
+    events: list[str] | None
+    allow_destructive: bool
+    soak_seconds: float
+    results_dir: Path
+    started: float = field(default_factory=time.time)
+    phases: dict = field(default_factory=dict)     # (nodeid, node) -> {when: (outcome, reason)}
+    meta: dict = field(default_factory=dict)       # (nodeid, node) -> cell info
+
+
+# ---------------------------------------------------------------- options
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("archy", "archy-lifecycle targets and grid")
+    g.addoption("--node", action="append", default=[], metavar="URL",
+                help="target node, repeatable: ssh://user@host[:port]?disposable=1&key=PATH&known_hosts=PATH "
+                     "or vm://NAME; several run in parallel, one xdist worker each")
+    g.addoption("--vm", action="store_true", help="the embedded QEMU VM (default when no --node)")
+    g.addoption("--apps", metavar="A,B", help="only these apps (comma-separated ids)")
+    g.addoption("--events", metavar="E,F", help="only these events (comma-separated ids)")
+    g.addoption("--allow-destructive", action="store_true",
+                help="allow reboot/uninstall/chaos cells on a real node marked disposable")
+    g.addoption("--soak-duration", default="5m", metavar="DUR",
+                help="soak length: 90s, 10m, 6h; 0 disables the soak cells (default 5m)")
+    g.addoption("--results-dir", default=None, metavar="DIR", help="results directory (default results/)")
+
+
+def parse_duration(text: str) -> float:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", str(text))
+    if not m:
+        raise pytest.UsageError(f"--soak-duration {text!r}: expected e.g. 90s, 10m, 6h or 0")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+def _csv(v: str | None) -> list[str] | None:
+    return [x.strip() for x in v.split(",") if x.strip()] if v else None
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Several --node values: one xdist worker per node (`--dist each`; loadgroup does not
+    group on pytest 9.2). Runs before xdist's own cmdline_main turns -n into workers."""
+    if _is_worker(config) or len(config.option.node) < 2 or config.option.collectonly:
+        return
+    n = len(config.option.node)
+    if not config.pluginmanager.hasplugin("xdist"):
+        raise pytest.UsageError("several --node values need pytest-xdist (pip install pytest-xdist)")
+    if config.option.numprocesses not in (None, 0, n):
+        raise pytest.UsageError(f"{n} --node values need -n {n} (one worker per node), got -n "
+                                f"{config.option.numprocesses}")
+    config.option.numprocesses = n
+    config.option.dist = "each"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    for line in ("journal_allow(*regex): journal lines a cell may log",
+                 "must: a MUST cell of the lifecycle matrix", "should: a SHOULD cell of the lifecycle matrix"):
+        config.addinivalue_line("markers", line)
+    try:
+        urls = list(config.option.node) + (["vm://vm0"] if config.option.vm or not config.option.node else [])
+        targets = [parse(u) for u in urls]
+    except TargetError as e:
+        raise pytest.UsageError(f"--node: {e}") from None
+    if len({t.name for t in targets}) != len(targets):
+        raise pytest.UsageError("--node: two targets share a name; add &name=... to tell them apart")
+    apps, events = _csv(config.option.apps), _csv(config.option.events)
+    try:
+        m = load(os.environ.get("ARCHY_MATRIX_DIR") or None)
+        cells = plan(m, apps, events)
+    except MatrixError as e:
+        raise pytest.UsageError(f"matrix: {e}") from None
+    rdir = Path(config.option.results_dir or config.rootpath / "results")
+    config.stash[STATE] = Archy(targets, m, cells, apps, events, config.option.allow_destructive,
+                                parse_duration(config.option.soak_duration), rdir)
+    _output_paths(config, rdir)
+    if not _is_worker(config):
+        config.pluginmanager.register(Recorder(config), "archy-recorder")
+
+
+def _output_paths(config: pytest.Config, rdir: Path) -> None:
+    """JUnit and Allure under results/ by default; the Allure dir is emptied here, once, in the
+    controller (allure's --clean-alluredir races when every xdist worker deletes it)."""
+    if not getattr(config.option, "xmlpath", None):
+        config.option.xmlpath = str(rdir / "junit.xml")
+    if hasattr(config.option, "allure_report_dir") and not config.option.allure_report_dir:
+        config.option.allure_report_dir = str(rdir / "allure")
+    if _is_worker(config) or config.option.collectonly:
+        return
+    allure_dir = getattr(config.option, "allure_report_dir", None)
+    if allure_dir and Path(allure_dir).is_dir():
+        shutil.rmtree(allure_dir)
+    if allure_dir:
+        Path(allure_dir).mkdir(parents=True, exist_ok=True)
+
+
+# ---------------------------------------------------------------- target per process
+def worker_index(config: pytest.Config) -> int:
+    wid = getattr(config, "workerinput", {}).get("workerid", "gw0")
+    return int(wid[2:]) if wid.startswith("gw") and wid[2:].isdigit() else 0
+
+
+def current_target(config: pytest.Config) -> Target:
+    st = config.stash[STATE]
+    if len(st.targets) > 1:
+        return st.targets[worker_index(config) % len(st.targets)]
+    t = st.targets[0]
+    if t.is_vm and _is_worker(config):  # -n N against the embedded VM: one VM per worker
+        return Target(t.kind, f"vm://{t.name}-w{worker_index(config)}", f"{t.name}-w{worker_index(config)}",
+                      t.disposable, t.capabilities)
+    return t
+
+
+def missing_capability(cell: Cell, target: Target, allow_destructive: bool, soak_seconds: float) -> str | None:
+    """Why `cell` cannot run on `target`, or None; pure."""
+    for need in cell.needs:
+        if need == "destructive" and not target.is_vm:
+            if not target.disposable:
+                return (f"destructive cell: node {target.name} is not marked disposable "
+                        f"(add ?disposable=1 to its URL and pass --allow-destructive)")
+            if not allow_destructive:
+                return f"destructive cell: pass --allow-destructive to run it on {target.name}"
+        elif need == "soak" and soak_seconds <= 0:
+            return "soak disabled (--soak-duration 0)"
+        elif need not in target.capabilities:
+            return f"target {target.name} lacks capability '{need}'"
+    return None
+
+
+# ---------------------------------------------------------------- the grid
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "cell" not in metafunc.fixturenames:
+        return
+    st = metafunc.config.stash[STATE]
+    params = [pytest.param(c, id=c.id, marks=[getattr(pytest.mark, c.requirement.lower())])
+              for c in st.cells]
+    metafunc.parametrize("cell", params, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def archy(pytestconfig) -> Archy:
+    return pytestconfig.stash[STATE]
+
+
+@pytest.fixture(scope="session")
+def matrix(archy) -> Matrix:
+    return archy.matrix
+
+
+@pytest.fixture(scope="session")
+def soak_duration(archy) -> float:
+    """Soak length in seconds (--soak-duration)."""
+    return archy.soak_seconds
+
+
+@pytest.fixture(scope="session")
+def target(pytestconfig) -> Target:
+    return current_target(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def node(target, pytestconfig):
+    """The session's node: one per process, shared by every test (VM booted once)."""
+    tr = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    progress = (lambda *a: tr.write_line(" ".join(map(str, a)))) if tr else None
+    try:
+        n, error = connect(target, progress=progress), None
+    except NodeError as e:
+        n, error = None, f"node {target.name}: {e}"
+    if error:  # raised outside the except block: one line, no chained traceback
+        pytest.fail(error, pytrace=False)
+    try:
+        yield n
+    finally:
+        (getattr(n, "destroy", None) or n.close)()
+
+
+@pytest.fixture(scope="session")
+def driver(node):
+    from .driver import PlatformDriver
+    return PlatformDriver(node)
+
+
+@pytest.fixture
+def cell(request, archy, target):
+    """A grid cell: skipped (not run) when the target lacks a capability; after the test the
+    journal check runs, and on failure the artifacts are collected and attached."""
+    c: Cell = request.param
+    info = {"app": c.app, "event": c.event, "requirement": c.requirement, "node": target.name}
+    request.node.user_properties.append(("archy_cell", json.dumps(info)))
+    _allure_labels(c, target)
+    if why := missing_capability(c, target, archy.allow_destructive, archy.soak_seconds):
+        pytest.skip(why)
+    n = request.getfixturevalue("node")
+    cursor = n.journal_cursor()
+    yield c
+    call = request.node.stash.get(_CALL_REPORT, None)
+    failed = call is not None and call.failed
+    skipped = call is not None and call.skipped
+    allow = [p for m in request.node.iter_markers("journal_allow") for p in m.args]
+    problems = []
+    if not skipped:
+        try:
+            problems = journal.check(n, cursor, allow)
+        except NodeError as e:
+            if not failed:
+                problems = [f"journal check could not run: {e}"]
+    if failed or problems:
+        dest = archy.results_dir / "artifacts" / target.name / c.id
+        try:
+            paths = artifacts.collect(n, dest, app=c.app, cursor=cursor)
+            rel = [str(p.relative_to(archy.results_dir)) for p in paths]
+            request.node.user_properties.append(("archy_artifacts", json.dumps(rel)))
+        except (NodeError, OSError) as e:
+            request.node.user_properties.append(("archy_artifacts_error", str(e)))
+    if problems:
+        shown = "\n".join(problems[:20]) + (f"\n... {len(problems) - 20} more" if len(problems) > 20 else "")
+        pytest.fail(f"journal check: {len(problems)} error line(s) from archy units:\n{shown}", pytrace=False)
+
+
+def _allure_labels(c: Cell, t: Target) -> None:
+    try:
+        import allure
+    except ImportError:
+        return
+    allure.dynamic.feature(c.app)
+    allure.dynamic.story(c.event)
+    allure.dynamic.severity(allure.severity_level.CRITICAL if c.requirement == "MUST"
+                            else allure.severity_level.NORMAL)
+    allure.dynamic.parameter("node", t.name)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    rep = yield
+    if rep.when == "call":
+        item.stash[_CALL_REPORT] = rep
+    return rep
+
+
+# ---------------------------------------------------------------- recording (controller only)
+def _reason(rep: pytest.TestReport) -> str:
+    if rep.skipped and isinstance(rep.longrepr, tuple):
+        return str(rep.longrepr[2]).removeprefix("Skipped: ")
+    crash = getattr(getattr(rep.longrepr, "reprcrash", None), "message", None)
+    if not crash:
+        lines = (getattr(rep, "longreprtext", "") or "").strip().splitlines()
+        crash = lines[-1] if lines else ""
+    return artifacts.redact(crash.strip().removeprefix("Failed: "))[:500]
+
+
+class Recorder:
+    """Registered in the controller only; sees every report (xdist forwards workers' ones)."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        if "archy_cell" not in props:
+            return
+        st = self.config.stash[STATE]
+        info = json.loads(props["archy_cell"])
+        key = (report.nodeid, info["node"])
+        meta = st.meta.setdefault(key, {**info, "nodeid": report.nodeid, "artifacts": [], "duration": 0.0})
+        meta["duration"] += report.duration
+        if "archy_artifacts" in props:
+            meta["artifacts"] = json.loads(props["archy_artifacts"])
+        st.phases.setdefault(key, {})[report.when] = (report.outcome, _reason(report))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        st = self.config.stash[STATE]
+        if not st.meta:
+            return  # no grid cell ran: keep the last grid run's results
+        cells = []
+        for key, meta in st.meta.items():
+            verdict, reason = results.phase_verdict(st.phases.get(key, {}))
+            cells.append({**meta, "verdict": verdict, "reason": reason, "duration": round(meta["duration"], 3)})
+        doc = {
+            "version": results.RESULTS_VERSION, "started": st.started, "finished": time.time(),
+            "targets": [{"name": t.name, "url": t.url, "kind": t.kind} for t in _reported_targets(st)],
+            "selection": {"apps": st.apps, "events": st.events}, "soak_seconds": st.soak_seconds,
+            "cells": sorted(cells, key=lambda r: (r["node"], r["nodeid"])),
+        }
+        results.write(st.results_dir / "cells.json", doc)
+        tr = self.config.pluginmanager.get_plugin("terminalreporter")
+        if tr:
+            n = {v: sum(c["verdict"] == v for c in cells) for v in ("passed", "failed", "not_run")}
+            tr.write_line(f"archy: {len(cells)} cell result(s) -> {st.results_dir / 'cells.json'} "
+                          f"({n['passed']} passed, {n['failed']} failed, {n['not_run']} not run)")
+
+
+def _reported_targets(st: Archy) -> list[Target]:
+    names = {m["node"] for m in st.meta.values()}
+    known = [t for t in st.targets if t.name in names]
+    extra = [Target("vm", f"vm://{n}", n, True, frozenset()) for n in sorted(names - {t.name for t in known})]
+    return known + extra
