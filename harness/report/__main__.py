@@ -1,0 +1,39 @@
+"""`python -m harness.report [results/cells.json] [--out DIR]`: write grid.html and grid.md."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from matrix.model import MatrixError, load
+
+from .. import results
+from . import build, html_report, markdown_report
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m harness.report")
+    ap.add_argument("results", nargs="?", default="results/cells.json")
+    ap.add_argument("--out", help="output directory (default: next to the results file, so artifact links work)")
+    ap.add_argument("--matrix-dir")
+    ap.add_argument("--print", action="store_true", help="also print the Markdown grid")
+    args = ap.parse_args(argv)
+    try:
+        doc = results.read(args.results)
+        grid = build(load(args.matrix_dir), doc)
+    except (ValueError, MatrixError) as e:
+        print(f"report: {e}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else Path(args.results).parent
+    out.mkdir(parents=True, exist_ok=True)
+    md = markdown_report(grid)
+    (out / "grid.html").write_text(html_report(grid))
+    (out / "grid.md").write_text(md)
+    if args.print:
+        print(md)
+    print(f"report: {out / 'grid.html'}, {out / 'grid.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

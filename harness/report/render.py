@@ -1,0 +1,107 @@
+"""HTML and Markdown renderings of a Grid. Pure: text in, text out."""
+from __future__ import annotations
+
+import html
+import time
+
+from .grid import MISSING, NA, UNSELECTED, Grid, GridCell
+
+SYMBOL = {"passed": "✓", "failed": "✗", "not_run": "○", MISSING: "?", UNSELECTED: "·", NA: "—"}
+EMOJI = {"passed": "✅", "failed": "❌", "not_run": "⏭️", MISSING: "❔", UNSELECTED: "·", NA: "—"}
+LABEL = {"passed": "passed", "failed": "failed", "not_run": "not run", MISSING: "no result",
+         UNSELECTED: "not selected", NA: "not applicable"}
+CSS = """
+body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}
+table{border-collapse:collapse;margin:1em 0}
+th,td{border:1px solid #ccc;padding:.3em .6em;text-align:center}
+th.row{text-align:left;font-weight:normal}
+td.passed{background:#c8f0c8}td.failed{background:#f7b6b6;font-weight:bold}
+td.not_run{background:#fff1b8}td.missing{background:#ddd}td.unselected{color:#aaa}td.na{color:#bbb}
+td.level{background:#e6eefc;font-weight:bold}
+small{color:#666}a{color:inherit}
+ul.reasons li{margin:.2em 0}
+"""
+
+
+def _title(c: GridCell) -> str:
+    bits = [f"{c.app} / {c.event}", LABEL[c.verdict]]
+    if c.requirement:
+        bits.append(c.requirement)
+    if c.reason:
+        bits.append(c.reason)
+    return " — ".join(bits)
+
+
+def html_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
+    e = html.escape
+    several = len(grid.nodes) > 1
+    out = [f"<!doctype html><meta charset=utf-8><title>{e(heading)}</title><style>{CSS}</style>",
+           f"<h1>{e(heading)}</h1>",
+           f"<p>Rendered {e(time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime()))}. "
+           + " · ".join(f"{SYMBOL[k]} {LABEL[k]}: {v}" for k, v in sorted(grid.counts().items())) + "</p>",
+           "<table><tr>" + ("<th>node</th>" if several else "") + "<th>event \\ app</th>"
+           + "".join(f"<th>{e(grid.titles.get(a, a))}<br><small>{e(a)}</small></th>" for a in grid.apps) + "</tr>"]
+    for node in grid.nodes:
+        for i, ev in enumerate(grid.events):
+            row = "<tr>"
+            if several and i == 0:
+                row += f"<th class=row rowspan={len(grid.events) + 1}>{e(node)}</th>"
+            row += f"<th class=row>{e(grid.titles.get(ev, ev))}</th>"
+            for app in grid.apps:
+                c = grid.cells[(node, app, ev)]
+                sym = SYMBOL[c.verdict]
+                if c.artifacts:
+                    folder = c.artifacts[0].rsplit("/", 1)[0] + "/"
+                    sym = f"<a href=\"{e(folder)}\">{sym}</a>"
+                req = f"<br><small>{e(c.requirement)}</small>" if c.requirement == "SHOULD" else ""
+                row += f"<td class={c.verdict} title=\"{e(_title(c))}\">{sym}{req}</td>"
+            out.append(row + "</tr>")
+        out.append("<tr><th class=row>level</th>" + "".join(
+            f"<td class=level title=\"{e(grid.level_titles.get(grid.levels[node][a], 'none'))}\">"
+            f"L{grid.levels[node][a]}</td>" for a in grid.apps) + "</tr>")
+    out.append("</table>")
+    out.append("<p><small>Levels: " + "; ".join(f"L{n} {e(t)}" for n, t in sorted(grid.level_titles.items()))
+               + ". An app's level is the highest whose cells all passed.</small></p>")
+    notes = [c for c in grid.cells.values() if c.verdict in ("failed", "not_run", MISSING)]
+    if notes:
+        out.append("<h2>Failed, not run, no result</h2><ul class=reasons>")
+        for c in notes:
+            links = " ".join(f"<a href=\"{e(p)}\">{e(p.rsplit('/', 1)[-1])}</a>" for p in c.artifacts)
+            node = f"{e(c.node)}: " if several else ""
+            out.append(f"<li class={c.verdict}>{SYMBOL[c.verdict]} {node}<b>{e(c.app)}-{e(c.event)}</b> "
+                       f"({e(c.requirement or '')}, {LABEL[c.verdict]}): {e(c.reason or '—')} {links}</li>")
+        out.append("</ul>")
+    return "\n".join(out) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
+    several = len(grid.nodes) > 1
+    lines = [f"# {heading}", "",
+             " · ".join(f"{EMOJI[k]} {LABEL[k]}: {v}" for k, v in sorted(grid.counts().items())), ""]
+    head = (["node"] if several else []) + ["event \\ app"] + grid.apps
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for node in grid.nodes:
+        for ev in grid.events:
+            row = ([node] if several else []) + [grid.titles.get(ev, ev)]
+            for app in grid.apps:
+                c = grid.cells[(node, app, ev)]
+                mark = EMOJI[c.verdict] + (" (S)" if c.requirement == "SHOULD" else "")
+                if c.artifacts:
+                    mark = f"[{mark}]({c.artifacts[0].rsplit('/', 1)[0]}/)"
+                row.append(mark)
+            lines.append("| " + " | ".join(_md(x) for x in row) + " |")
+        lines.append("| " + " | ".join(([node] if several else []) + ["**level**"]
+                                        + [f"**L{grid.levels[node][a]}**" for a in grid.apps]) + " |")
+    lines += ["", "Levels: " + "; ".join(f"L{n} {t}" for n, t in sorted(grid.level_titles.items())), ""]
+    notes = [c for c in grid.cells.values() if c.verdict in ("failed", "not_run", MISSING)]
+    if notes:
+        lines.append("## Failed, not run, no result")
+        for c in notes:
+            where = f"{c.node}: " if several else ""
+            lines.append(f"- {EMOJI[c.verdict]} {where}`{c.app}-{c.event}` ({c.requirement}, {LABEL[c.verdict]}): "
+                         f"{_md(c.reason or '—')}")
+    return "\n".join(lines) + "\n"
