@@ -1,0 +1,381 @@
+"""Chaos Toolkit actions: the fault injections and the rollbacks that undo them.
+
+Every injection verifies that the fault is really in effect and raises InterruptExecution
+when it is not (a failed injection would otherwise leave the run "completed": trap 2).
+Every remote command carries its own timeout (the activity `timeout` key is never
+enforced for Python providers: trap 5). Rollbacks are idempotent: with strategy `always`
+they also run after the method already undid the fault.
+"""
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from collections.abc import Mapping
+
+from chaoslib.exceptions import InterruptExecution
+
+from harness.node import CapabilityMissing, NodeError, poll
+
+from . import memo, ops, target
+
+DAEMON = "archipelago.service"
+BALLAST = "/var/lib/archy-chaos-ballast"
+CLOCK_FILE = "/run/archy-chaos/clock.json"
+CATALOG = "/etc/archipelago/catalog.json"
+
+
+def _interrupt(msg: str):
+    raise InterruptExecution(f"injection failed, nothing would be tested: {msg}")
+
+
+def _node(configuration):
+    return target.node(configuration)
+
+
+def _main_pid(node, unit: str) -> int:
+    return int(node.succeed(f"systemctl show -p MainPID --value {shlex.quote(unit)}", timeout=30).strip() or 0)
+
+
+def _py(node, code: str, timeout: float = 30) -> str:
+    """Run a python3 snippet on the node (standard library only)."""
+    return node.succeed("python3 -", timeout=timeout, input=code.encode())
+
+
+# -- lifecycle operations recorded in the history ----------------------------------------
+def rpc(configuration: Mapping, f: str, app: str, timeout: float = 600) -> dict:
+    """An operation that must be acknowledged before the fault (it then must survive it)."""
+    rec = ops.call(configuration, f, app, timeout)
+    if rec["type"] != "ok":
+        _interrupt(f"{f} {app} before the fault was not acknowledged: {rec.get('error', rec['type'])}")
+    return {"f": f, "app": app, "outcome": rec["type"]}
+
+
+def start_op(configuration: Mapping, f: str, app: str, timeout: float = 600) -> dict:
+    """Start an operation in the background on the node (the fault will hit it in flight)."""
+    return {"process": ops.start_async(configuration, f, app, timeout), "f": f, "app": app}
+
+
+def wait_op_phase(configuration: Mapping, app: str, phase: str = "unit", timeout: float = 120) -> dict:
+    """Block until the in-flight op on `app` reached `phase` (unit file written / container
+    created) while it is still unanswered — so the fault lands mid-operation."""
+    node = _node(configuration)
+    pend = [p for p in ops.pending(configuration) if p["app"] == app]
+    if not pend:
+        _interrupt(f"no operation on {app} in flight")
+    p = pend[-1]["process"]
+    checks = {"unit": f"test -e /etc/containers/systemd/archy-{app}.container",
+              "container": f"podman container exists archy-{app}"}
+    if phase not in checks:
+        raise ValueError(f"phase must be one of {', '.join(checks)}")
+    if not poll(lambda: node.run(checks[phase], timeout=30).rc == 0, timeout, 0.3):
+        _interrupt(f"{app} never reached phase {phase!r} within {timeout:.0f}s")
+    if ops.reply_ready(configuration, p):
+        _interrupt(f"the operation on {app} already finished: the fault would not land mid-operation")
+    return {"app": app, "phase": phase, "process": p}
+
+
+def collect_ops(configuration: Mapping, timeout: float = 600) -> dict:
+    done = ops.collect(configuration, timeout)
+    return {"completed": [{"f": r["f"], "app": r["app"], "outcome": r["type"]} for r in done]}
+
+
+# -- the reconciler daemon ---------------------------------------------------------------
+def signal_reconciler(configuration: Mapping, signal: str = "KILL", timeout: float = 30) -> dict:
+    """Send a signal to the daemon's main process and verify it took effect."""
+    node = _node(configuration)
+    pid = _main_pid(node, DAEMON)
+    if pid <= 0:
+        _interrupt(f"{DAEMON} has no main process")
+    node.succeed(f"kill -s {shlex.quote(signal)} {pid}", timeout=30)
+    if signal == "STOP":
+        memo.put("stopped_pid", pid)
+        frozen = poll(lambda: node.run(f"grep -q '^State:.*T' /proc/{pid}/status", timeout=30).rc == 0,
+                      timeout, 0.2)
+        if not frozen:
+            _interrupt(f"pid {pid} is not stopped after SIGSTOP")
+    elif signal in ("KILL", "TERM"):
+        if not poll(lambda: _main_pid(node, DAEMON) != pid, timeout, 0.2):
+            _interrupt(f"pid {pid} still the daemon's main process after SIG{signal}")
+    return {"pid": pid, "signal": signal}
+
+
+def resume_reconciler(configuration: Mapping) -> dict:
+    """Rollback of SIGSTOP: SIGCONT the frozen pid if it still exists (idempotent)."""
+    node = _node(configuration)
+    pid = memo.get("stopped_pid")
+    if pid:
+        node.run(f"kill -s CONT {int(pid)} 2>/dev/null", timeout=30)
+    node.run(f"systemctl kill -s CONT {DAEMON}", timeout=30)
+    return {"resumed": pid}
+
+
+def wait_daemon_replaced(configuration: Mapping, timeout: float = 120) -> dict:
+    """systemd replaced the frozen daemon (watchdog) without anyone sending SIGCONT."""
+    node = _node(configuration)
+    pid = memo.get("stopped_pid")
+    if not poll(lambda: _main_pid(node, DAEMON) not in (0, pid), timeout, 1.0):
+        raise AssertionError(f"the frozen daemon (pid {pid}) was not replaced within {timeout:.0f}s: "
+                             "no watchdog detects a hung reconciler")
+    return {"old_pid": pid, "new_pid": _main_pid(node, DAEMON)}
+
+
+def restart_reconciler(configuration: Mapping) -> dict:
+    node = _node(configuration)
+    old = _main_pid(node, DAEMON)
+    node.succeed(f"systemctl restart {DAEMON}", timeout=120)
+    new = _main_pid(node, DAEMON)
+    if new in (0, old):
+        _interrupt(f"{DAEMON} was not restarted (pid {old} -> {new})")
+    return {"old_pid": old, "new_pid": new}
+
+
+# -- podman state DB ---------------------------------------------------------------------
+_DB_FILES = {"sqlite": ["db.sql", "db.sql-wal", "db.sql-shm"], "boltdb": ["libpod/bolt_state.db"]}
+
+
+def wipe_podman_db(configuration: Mapping) -> dict:
+    """Delete the state DB of the backend in use, with the reconciler stopped; then stop the
+    app units, so their containers stay in storage unknown to the DB (as after a power loss),
+    and start the reconciler again."""
+    node = _node(configuration)
+    backend = node.succeed("podman info --format '{{.Host.DatabaseBackend}}'", timeout=90).strip()
+    graphroot = node.succeed("podman info --format '{{.Store.GraphRoot}}'", timeout=90).strip()
+    if backend not in _DB_FILES or not graphroot.startswith("/"):
+        _interrupt(f"unknown podman DB backend {backend!r} (graphroot {graphroot!r})")
+    files = [f"{graphroot}/{f}" for f in _DB_FILES[backend]]
+    main = files[0]
+    node.succeed(f"systemctl stop {DAEMON}", timeout=120)
+    if node.run(f"test -s {shlex.quote(main)}", timeout=30).rc != 0:
+        _interrupt(f"backend {backend} but {main} does not exist: wrong DB file")
+    node.succeed("rm -f " + " ".join(shlex.quote(f) for f in files), timeout=30)
+    units = node.succeed("systemctl list-units --plain --no-legend 'archy-*.service' | awk '{print $1}'",
+                         timeout=30).split()
+    if units:
+        node.run("systemctl stop " + " ".join(map(shlex.quote, units)), timeout=900)
+    leftover = node.succeed("podman ps -a --external --format '{{.Names}}'", timeout=90).split()
+    node.succeed(f"systemctl start {DAEMON}", timeout=120)
+    return {"backend": backend, "removed": files, "units_stopped": units,
+            "storage_leftovers": [c for c in leftover if c.startswith("archy-")]}
+
+
+# -- files the reconciler derives ----------------------------------------------------------
+def _sha(node, path: str) -> str:
+    r = node.run(f"sha256sum {shlex.quote(path)} 2>/dev/null | cut -d' ' -f1", timeout=30)
+    return r.stdout.strip()
+
+
+def corrupt_file(configuration: Mapping, path: str, restart_unit: str = "") -> dict:
+    """Garble the first line of a derived file (recording its hash); optionally restart its
+    consumer so the damage is read (a restart alone must not be what repairs it)."""
+    node = _node(configuration)
+    before = _sha(node, path)
+    if not before:
+        _interrupt(f"{path} does not exist")
+    memo.put(f"sha:{path}", before)
+    q = shlex.quote(path)
+    node.succeed(f"sed -i '1s/.*/@@ garbled by archy chaos: not key=value @@/' {q}", timeout=30)
+    if _sha(node, path) == before:
+        _interrupt(f"{path} unchanged after corruption")
+    return {"path": path, "sha_before": before}
+
+
+def remove_file(configuration: Mapping, path: str, reload_unit: str = "") -> dict:
+    """Delete a derived file (recording its hash); reload its consumer so the loss bites."""
+    node = _node(configuration)
+    before = _sha(node, path)
+    if not before:
+        _interrupt(f"{path} does not exist")
+    memo.put(f"sha:{path}", before)
+    node.succeed(f"rm -f {shlex.quote(path)}", timeout=30)
+    if reload_unit:
+        node.succeed(f"systemctl reload-or-restart {shlex.quote(reload_unit)}", timeout=120)
+    return {"path": path, "sha_before": before}
+
+
+def assert_route_down(configuration: Mapping, url: str) -> dict:
+    """The deleted snippet really took the route away (else nothing is tested)."""
+    code = _http_code(_node(configuration), url)
+    if code == "200":
+        _interrupt(f"{url} still answers 200 after its snippet was deleted")
+    return {"url": url, "http_code": code}
+
+
+def _http_code(node, url: str) -> str:
+    return node.run(f"curl -k -s -o /dev/null -w '%{{http_code}}' --max-time 10 {shlex.quote(url)}",
+                    timeout=30).stdout.strip()
+
+
+# -- disk ----------------------------------------------------------------------------------
+def fill_disk(configuration: Mapping, path: str = "/var", keep_mib: int = 16,
+              hold_seconds: float = 0) -> dict:
+    """fallocate a ballast so that only keep_mib MiB stay available (df: ~99-100 %)."""
+    node = _node(configuration)
+    stat = ("import os,json;s=os.statvfs(%r);"
+            "print(json.dumps([s.f_frsize,s.f_blocks,s.f_bavail]))") % path
+    frsize, blocks, avail = json.loads(_py(node, stat))
+    size = avail * frsize - keep_mib * 1024 * 1024
+    if size <= 0:
+        _interrupt(f"{path} has only {avail * frsize >> 20} MiB available: already full")
+    r = node.run(f"fallocate -l {size} {BALLAST}", timeout=120)
+    if r.rc != 0:
+        node.run(f"rm -f {BALLAST}", timeout=30)
+        _interrupt(f"fallocate failed: {r.stderr.strip()[:200]}")
+    _, _, after = json.loads(_py(node, stat))
+    used = 1 - after / blocks
+    if after * frsize > (keep_mib + 8) * 1024 * 1024:
+        node.run(f"rm -f {BALLAST}", timeout=30)
+        _interrupt(f"{path} still has {after * frsize >> 20} MiB available after the ballast")
+    return {"ballast_mib": size >> 20, "available_mib": after * frsize >> 20, "used_pct": round(used * 100, 2)}
+
+
+def remove_ballast(configuration: Mapping) -> dict:
+    node = _node(configuration)
+    node.succeed(f"rm -f {BALLAST}", timeout=60)
+    return {"removed": BALLAST}
+
+
+def wait_app_down(configuration: Mapping, app: str, timeout: float = 120) -> dict:
+    """The fault bit: the app's stand-in is not healthy (e.g. bitcoind exits on a full disk)."""
+    d = target.driver(configuration)
+
+    def down() -> bool:
+        try:
+            return not (d.container_health(app, timeout=60).get(app) or {}).get("healthy")
+        except NodeError:
+            return True
+
+    if not poll(down, timeout, 2.0):
+        _interrupt(f"{app} stayed healthy for {timeout:.0f}s: the fault did not bite")
+    return {"app": app, "down": True}
+
+
+# -- clock -----------------------------------------------------------------------------------
+_OFFSET = "import time;print(repr(time.clock_gettime(time.CLOCK_REALTIME)-time.clock_gettime(time.CLOCK_MONOTONIC)))"
+
+
+def jump_clock(configuration: Mapping, minutes: float = 30) -> dict:
+    """NTP off, wall clock +minutes. wall-monotonic is recorded first (on the node too) so the
+    rollback can restore the exact time from CLOCK_MONOTONIC."""
+    node = _node(configuration)
+    offset = float(_py(node, _OFFSET))
+    ntp = node.run("timedatectl show -p NTP --value", timeout=30).stdout.strip()
+    node.put_file(CLOCK_FILE, json.dumps({"offset": offset, "ntp": ntp}).encode())
+    memo.put("clock_offset", offset)
+    node.run("timedatectl set-ntp false", timeout=30)  # fails harmlessly where no NTP service exists
+    _py(node, "import time;time.clock_settime(time.CLOCK_REALTIME,"
+              f"time.clock_gettime(time.CLOCK_REALTIME)+{float(minutes) * 60!r})")
+    skew = float(_py(node, _OFFSET)) - offset
+    if abs(skew - minutes * 60) > 10:
+        _interrupt(f"clock moved by {skew:.0f}s, not {minutes * 60:.0f}s")
+    return {"jumped_s": round(skew, 1), "ntp_was": ntp}
+
+
+def restore_clock(configuration: Mapping) -> dict:
+    """Wall clock back to monotonic + the recorded offset; NTP back on if it was (idempotent)."""
+    node = _node(configuration)
+    raw = node.run(f"cat {CLOCK_FILE} 2>/dev/null", timeout=30).stdout.strip()
+    if not raw:
+        return {"restored": False, "reason": "no jump recorded"}
+    saved = json.loads(raw)
+    _py(node, "import time;time.clock_settime(time.CLOCK_REALTIME,"
+              f"time.clock_gettime(time.CLOCK_MONOTONIC)+{float(saved['offset'])!r})")
+    err = float(_py(node, _OFFSET)) - float(saved["offset"])
+    if saved.get("ntp") == "yes":
+        node.run("timedatectl set-ntp true", timeout=30)
+    if abs(err) > 2:
+        raise RuntimeError(f"clock restore off by {err:.1f}s")
+    node.run(f"rm -f {CLOCK_FILE}", timeout=30)
+    return {"restored": True, "error_s": round(err, 3)}
+
+
+# -- network ---------------------------------------------------------------------------------
+def revoke_network(configuration: Mapping, network: str = "archy") -> dict:
+    """Remove the apps' podman network (rootful node; -f also removes the containers on it)."""
+    node = _node(configuration)
+    q = shlex.quote(network)
+    if node.run(f"podman network exists {q}", timeout=60).rc != 0:
+        _interrupt(f"podman network {network} does not exist")
+    node.succeed(f"podman network rm -f {q}", timeout=300)
+    if node.run(f"podman network exists {q}", timeout=60).rc == 0:
+        _interrupt(f"podman network {network} still exists")
+    return {"removed": network}
+
+
+# -- tor ---------------------------------------------------------------------------------------
+_ONIONS = ("for d in /var/lib/tor/archy-*/; do [ -f \"$d/hostname\" ] || continue; "
+           "printf '%s %s %s\\n' \"$(basename $d)\" \"$(cat $d/hostname)\" "
+           "\"$(sha256sum $d/hs_ed25519_secret_key | cut -d' ' -f1)\"; done")
+
+
+def onions(node) -> dict[str, list[str]]:
+    """HS dir -> [onion hostname, sha256 of its secret key] (the key itself never leaves the node)."""
+    out = node.succeed(_ONIONS, timeout=30)
+    return {p[0]: p[1:] for p in (line.split() for line in out.splitlines()) if len(p) == 3}
+
+
+def kill_tor(configuration: Mapping, unit: str = "tor@default.service", timeout: float = 30) -> dict:
+    node = _node(configuration)
+    before = onions(node)
+    if not before:
+        _interrupt("no onion service with a hostname: nothing to compare afterwards")
+    memo.put("onions", before)
+    pid = _main_pid(node, unit)
+    if pid <= 0:
+        _interrupt(f"{unit} has no main process")
+    node.succeed(f"kill -9 {pid}", timeout=30)
+    if not poll(lambda: node.run(f"test -d /proc/{pid}", timeout=30).rc != 0, timeout, 0.2):
+        _interrupt(f"tor pid {pid} survived SIGKILL")
+    memo.put("tor_pid", pid)
+    return {"pid": pid, "onion_services": len(before)}
+
+
+# -- power ---------------------------------------------------------------------------------------
+def power_cut(configuration: Mapping, timeout: float = 600) -> dict:
+    """Hypervisor reset (no shutdown, unsynced writes lost); returns once the node booted again."""
+    node = _node(configuration)
+    old = node.boot_id()
+    try:
+        node.power_cut(timeout=timeout)
+    except CapabilityMissing as e:
+        _interrupt(str(e))
+    new = node.boot_id()
+    if new == old:
+        _interrupt("boot id unchanged after the power cut")
+    return {"old_boot": old, "new_boot": new}
+
+
+# -- OTA ---------------------------------------------------------------------------------------
+def build_image(configuration: Mapping, base: str = "localhost/archy-standin:1",
+                image: str = "localhost/archy-standin:2", timeout: float = 300) -> dict:
+    """A new image version built on the node from the current one (no registry)."""
+    node = _node(configuration)
+    ctx = "/run/archy-chaos/image"
+    node.put_file(f"{ctx}/Containerfile",
+                  f"FROM {base}\nLABEL io.archipelago.chaos.version={image.rsplit(':', 1)[-1]}\n".encode())
+    node.succeed(f"podman build --pull=never -q -t {shlex.quote(image)} {ctx}", timeout=timeout)
+    return {"image": image, "id": node.succeed(f"podman image inspect -f '{{{{.Id}}}}' {shlex.quote(image)}",
+                                                timeout=60).strip()[:12]}
+
+
+def set_app_image(configuration: Mapping, app: str, image: str) -> dict:
+    """Point the app at a new image in the node's catalog: the reconciler applies it (OTA)."""
+    node = _node(configuration)
+    cat = json.loads(node.get_file(CATALOG))
+    apps = cat.get("apps", cat)
+    if app not in apps:
+        _interrupt(f"{app} not in {CATALOG}")
+    old = apps[app].get("image") or cat.get("image")
+    apps[app]["image"] = image
+    node.put_file(CATALOG, json.dumps(cat, indent=2, sort_keys=True).encode())
+    memo.put(f"ota:{app}", {"old": old, "new": image})
+    return {"app": app, "old": old, "new": image}
+
+
+def wait_ota_in_flight(configuration: Mapping, app: str, image: str, timeout: float = 120) -> dict:
+    """Until the unit names the new image but the app does not run it yet healthily."""
+    node = _node(configuration)
+    unit = f"/etc/containers/systemd/archy-{app}.container"
+    if not poll(lambda: node.run(f"grep -qx 'Image={image}' {unit}", timeout=30).rc == 0, timeout, 0.3):
+        _interrupt(f"the reconciler did not start the update of {app} to {image} within {timeout:.0f}s")
+    return {"app": app, "unit_image": image}

@@ -1,0 +1,136 @@
+"""What the node looks like right now, reduced to what the chaos checks compare.
+
+`classify` is pure: it turns the reconciler's container list, the unit files and the
+containers podman knows (including storage-only ones) into one state per app — absent,
+running, stopped, or a "half: ..." description, which the history checker always rejects.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Iterable, Mapping
+
+import yaml
+
+from harness.node import Node
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+UNIT_DIR = "/etc/containers/systemd"
+
+
+@functools.cache
+def catalog() -> dict[str, list[str]]:
+    """app id -> its companion ids, from matrix/apps.yaml (the single source of truth)."""
+    with open(os.path.join(REPO, "matrix", "apps.yaml"), encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    return {app: list(spec.get("companions") or []) for app, spec in data["apps"].items()}
+
+
+def _unit_app(name: str) -> str:
+    """archy-lnd.container / archy-lnd -> lnd; companions keep their prefix (archy-lnd-ui)."""
+    base = name.removesuffix(".container").removesuffix(".service")
+    return base[len("archy-"):] if base.startswith("archy-") else base
+
+
+def classify(apps: Mapping[str, list[str]], entries: Iterable[Mapping], unit_files: Iterable[str],
+             containers: Iterable[str], health: Mapping[str, Mapping]) -> dict[str, str]:
+    """One state per app of the catalog. Pure.
+
+    entries: container.list rows; unit_files: Quadlet file names; containers: names podman
+    knows (also storage-only); health: container.health result.
+    """
+    by_app: dict[str, list[Mapping]] = {}
+    for e in entries:
+        by_app.setdefault(str(e.get("app")), []).append(e)
+    files = {_unit_app(f) for f in unit_files if f.endswith(".container")}
+    ctrs = {_unit_app(c) for c in containers}
+    out = {}
+    for app, companions in apps.items():
+        members = [app] + [c for c in companions]
+        rows = [r for m in members for r in by_app.get(m, [])]
+        have = [m for m in members if by_app.get(m) or m in files or m in ctrs]
+        if not have:
+            out[app] = "absent"
+            continue
+        missing = [m for m in members if not by_app.get(m)]
+        if missing:
+            out[app] = f"half: no reconciler entry for {', '.join(missing)} (leftover unit/container)"
+            continue
+        desired = {r.get("desired") for r in rows}
+        active = {m: any(r.get("active") == "active" for r in by_app[m]) for m in members}
+        if desired == {"started"}:
+            down = [m for m in members if not active[m]]
+            sick = [m for m in members if not (health.get(m) or {}).get("healthy")]
+            if down:
+                out[app] = f"half: desired started but not active: {', '.join(down)}"
+            elif sick:
+                out[app] = f"half: active but unhealthy: {', '.join(sick)}"
+            else:
+                out[app] = "running"
+        elif desired == {"user-stopped"} or (rows and all(r.get("desired") != "started" for r in rows)):
+            up = [m for m in members if active[m]]
+            out[app] = f"half: stopped but still active: {', '.join(up)}" if up else "stopped"
+        else:
+            out[app] = f"half: mixed desired states {sorted(map(str, desired))}"
+    return out
+
+
+def unit_files(node: Node) -> list[str]:
+    out = node.succeed(f"ls -1 {UNIT_DIR} 2>/dev/null || true", timeout=30)
+    return [x for x in out.split() if x.startswith("archy-")]
+
+
+def podman_containers(node: Node) -> list[str]:
+    """Names of every container podman has, including storage-only ones (--external)."""
+    out = node.succeed("podman ps -a --external --format '{{.Names}}'", timeout=90)
+    return [x.strip() for x in out.splitlines() if x.strip().startswith("archy-")]
+
+
+def failed_units(node: Node) -> list[str]:
+    out = node.succeed("systemctl --failed --plain --no-legend --no-pager", timeout=30)
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def service_problems(node: Node) -> list[str]:
+    """The node services the apps are reached through: nginx, and tor once an onion is configured."""
+    out = node.run("systemctl is-active nginx.service; "
+                   "if ls /etc/tor/torrc.d/archy-*.conf >/dev/null 2>&1; then systemctl is-active tor@default.service; "
+                   "else echo active; fi", timeout=30).stdout.split()
+    names = ["nginx", "tor"]
+    return [f"{n} is {s}" for n, s in zip(names, out) if s != "active"] + \
+        (["nginx/tor state unknown"] if len(out) < 2 else [])
+
+
+def data_records(health: Mapping[str, Mapping]) -> list[dict]:
+    """observe records (chain height, data checksum) from container.health; pure."""
+    recs = []
+    for app, h in sorted(health.items()):
+        st = h.get("status") or {}
+        if "data_checksum" not in st and "chain_height" not in st:
+            continue
+        rec = {"type": "observe", "app": app, "data_checksum": st.get("data_checksum")}
+        if st.get("chain_height") is not None:
+            rec["chain_height"] = int(st["chain_height"])
+        if st.get("chain_ok") is not None:
+            rec["chain_ok"] = bool(st["chain_ok"])
+        recs.append(rec)
+    return recs
+
+
+def integration_problems(health: Mapping[str, Mapping]) -> list[str]:
+    """Every installed app healthy with every integration ok; pure."""
+    out = []
+    for app, h in sorted(health.items()):
+        if not h.get("healthy"):
+            out.append(f"{app}: unhealthy (active={h.get('active')}, health={h.get('health')})")
+        for cap, i in sorted(((h.get("status") or {}).get("integrations") or {}).items()):
+            if not (i or {}).get("ok"):
+                out.append(f"{app}: integration {cap} down: {str((i or {}).get('detail', ''))[:120]}")
+        if (h.get("status") or {}).get("chain_ok") is False:
+            out.append(f"{app}: chain not ok")
+    return out
+
+
+def dumps(x) -> str:
+    return json.dumps(x, sort_keys=True, default=str)

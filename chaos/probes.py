@@ -1,0 +1,197 @@
+"""Chaos Toolkit probes: the steady state and the checks that a fault was really in effect.
+
+Probes return {"status": 0 | 1, "problems": [...], ...} (tolerance: 0) so the journal shows
+why a check failed; they never return secret material (only states, hashes, heights).
+Waiting probes raise when their deadline passes: a method activity that fails is caught by
+chaos/verdict.py even though Chaos Toolkit itself would still say "completed".
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from harness.node import NodeError, poll
+
+from . import history, observe, ops, target
+
+
+def _stack(stack: str | list | None) -> list[str]:
+    if isinstance(stack, list):
+        return [s for s in stack if s]
+    return [s.strip() for s in (stack or "").split(",") if s.strip()]
+
+
+def _health(configuration: Mapping) -> dict:
+    try:
+        return target.driver(configuration).health(timeout=10)
+    except NodeError as e:
+        return {"http_status": 0, "error": str(e)[:200]}
+
+
+def _app_states(configuration: Mapping) -> tuple[dict[str, str], dict]:
+    node = target.node(configuration)
+    d = target.driver(configuration)
+    entries = d.containers(timeout=60)
+    health = d.container_health(timeout=120)
+    states = observe.classify(observe.catalog(), entries, observe.unit_files(node),
+                              observe.podman_containers(node), health)
+    return states, health
+
+
+def steady(configuration: Mapping, stack: str = "") -> dict:
+    """desired = actual, nothing failed, every installed app healthy with its integrations."""
+    problems: list[str] = []
+    states: dict = {}
+    try:
+        h = _health(configuration)
+        if h.get("http_status") != 200:
+            problems.append(f"reconciler /health: HTTP {h.get('http_status')} {h.get('error', '')}".strip())
+        tick = target.driver(configuration).tick(timeout=300)
+        if not tick.get("converged") or tick.get("steps"):
+            problems.append(f"reconcile.tick not at a fixpoint: converged={tick.get('converged')} "
+                            f"steps={list(tick.get('steps') or [])[:8]}")
+        failed = observe.failed_units(target.node(configuration))
+        if failed:
+            problems.append(f"failed units: {', '.join(failed)}")
+        problems += observe.service_problems(target.node(configuration))
+        states, health = _app_states(configuration)
+        for app in _stack(stack):
+            if states.get(app) != "running":
+                problems.append(f"stack app {app} is {states.get(app, 'unknown')}, not running")
+        problems += [f"{a}: {s}" for a, s in sorted(states.items()) if s.startswith("half")]
+        problems += observe.integration_problems(health)
+    except NodeError as e:
+        problems.append(f"node: {str(e)[:300]}")
+    return {"status": int(bool(problems)), "problems": problems, "states": states}
+
+
+def nothing_lost(configuration: Mapping, stack: str = "") -> dict:
+    """The history check: records a baseline the first time, checks every time.
+
+    Data (chain heights, checksums) never go backwards; every acknowledged operation is in
+    effect; no app is half-applied.
+    """
+    path = ops.history_path(configuration)
+    try:
+        states, health = _app_states(configuration)
+    except NodeError as e:
+        return {"status": 1, "problems": [f"node: {str(e)[:300]}"]}
+    recs = history.load(path)
+    if not any(r.get("type") == "baseline" for r in recs):
+        history.append(path, {"type": "baseline", "states": states})
+    for rec in observe.data_records(health):
+        history.append(path, rec)
+    recs = history.load(path)
+    try:
+        problems = history.check(recs, states)
+    except history.HistoryError as e:
+        problems = [f"history: {e}"]
+    problems += [f"{r['app']}: chain_ok is false" for r in observe.data_records(health)
+                 if r.get("chain_ok") is False]
+    n_ops = sum(1 for r in recs if r.get("type") == "invoke")
+    return {"status": int(bool(problems)), "problems": problems, "states": states,
+            "operations": n_ops, "observations": sum(1 for r in recs if r.get("type") == "observe")}
+
+
+def wait_converged(configuration: Mapping, stack: str = "", timeout: float = 300,
+                   interval: float = 3.0) -> dict:
+    """Until the steady state holds AND the reconciler completed a tick after the fault.
+
+    The fresh tick (last_good_tick moved) proves the loop is alive, not just that the
+    apps happen to be up. Raises when the deadline passes.
+    """
+    t0 = time.monotonic()
+    first = _health(configuration).get("last_good_tick")
+    last: dict = {}
+
+    def ok() -> bool:
+        nonlocal last
+        h = _health(configuration)
+        ticked = h.get("last_good_tick") is not None and h.get("last_good_tick") != first
+        last = steady(configuration, stack)
+        if not ticked:
+            last = {**last, "status": 1, "problems": last["problems"] + ["no good tick since the fault"]}
+        return last["status"] == 0
+
+    if not poll(ok, timeout, interval):
+        raise AssertionError(f"not converged within {timeout:.0f}s: {'; '.join(last.get('problems', []))[:800]}")
+    return {**last, "waited": round(time.monotonic() - t0, 1)}
+
+
+def health_unhealthy(configuration: Mapping, timeout: float = 60) -> dict:
+    """/health stops answering 200 within the timeout (liveness is reported)."""
+    seen: dict = {}
+
+    def bad() -> bool:
+        nonlocal seen
+        seen = _health(configuration)
+        return seen.get("http_status") != 200
+
+    if not poll(bad, timeout, 1.0):
+        raise AssertionError(f"/health still 200 after {timeout:.0f}s with the daemon frozen")
+    return {"status": 0, "http_status": seen.get("http_status")}
+
+
+def file_matches(configuration: Mapping, path: str, sha256: str = "") -> dict:
+    node = target.node(configuration)
+    got = node.run(f"sha256sum {path} | cut -d' ' -f1", timeout=30).stdout.strip()
+    return {"status": int(not sha256 or got != sha256), "path": path}
+
+
+# -- "unchanged by the fault" probes: the first call (before-hypothesis) records, later calls compare
+def _first_or_compare(key: str, now) -> dict:
+    from . import memo
+    was = memo.get(key)
+    if was is None:
+        memo.put(key, now)
+        return {"status": 0, "recorded": True}
+    return {"status": int(now != was), "recorded": False}
+
+
+def files_stable(configuration: Mapping, paths: str) -> dict:
+    """Each derived file is byte-identical to what it was before the fault (re-rendered)."""
+    node = target.node(configuration)
+    out = {}
+    for p in [x.strip() for x in paths.split(",") if x.strip()]:
+        out[p] = node.run(f"sha256sum {p} 2>/dev/null | cut -d' ' -f1", timeout=30).stdout.strip() or "missing"
+    res = _first_or_compare(f"files:{paths}", out)
+    missing = [p for p, s in out.items() if s == "missing"]
+    if missing:
+        res["status"] = 1
+    return {**res, "missing": missing, "sha256": {p: s[:16] for p, s in out.items()}}
+
+
+def onions_stable(configuration: Mapping, unit: str = "tor@default.service") -> dict:
+    """tor active and every onion hostname and key (hash) unchanged."""
+    from .actions import onions
+    node = target.node(configuration)
+    now = onions(node)
+    active = node.run(f"systemctl is-active {unit}", timeout=30).stdout.strip()
+    res = _first_or_compare("onions", now)
+    if active != "active" or not now:
+        res["status"] = 1
+    return {**res, "tor": active, "onion_services": len(now)}
+
+
+def route_ok(configuration: Mapping, url: str) -> dict:
+    """nginx config valid and the proxied route answers 200."""
+    node = target.node(configuration)
+    syntax = node.run("nginx -t", timeout=30)
+    code = node.run(f"curl -k -s -o /dev/null -w '%{{http_code}}' --max-time 10 '{url}'", timeout=30).stdout.strip()
+    return {"status": int(syntax.rc != 0 or code != "200"), "nginx_t": syntax.rc, "http_code": code}
+
+
+def image_consistent(configuration: Mapping, app: str) -> dict:
+    """Fully old or fully new: the unit, the running container and the catalog name one image."""
+    import json as _json
+    node = target.node(configuration)
+    unit = node.run(f"sed -n 's/^Image=//p' /etc/containers/systemd/archy-{app}.container", timeout=30).stdout.strip()
+    ctr = node.run(f"podman inspect -f '{{{{.ImageName}}}}' archy-{app}", timeout=60).stdout.strip()
+    try:
+        cat = _json.loads(node.get_file("/etc/archipelago/catalog.json"))
+        apps = cat.get("apps", cat)
+        want = apps.get(app, {}).get("image") or cat.get("image")
+    except (NodeError, ValueError):
+        want = None
+    ok = bool(unit) and unit == ctr and (want is None or want == unit)
+    return {"status": int(not ok), "unit": unit, "container": ctr, "catalog": want}

@@ -1,0 +1,71 @@
+"""The node an experiment acts on, built from its configuration (values come from env).
+
+Experiments name the node only through environment references, e.g.
+  "node_url": {"type": "env", "key": "ARCHY_NODE_URL", "default": ""}
+so the experiment file and its journal carry no address, key or secret. Connections are
+cached per process: `chaos run` calls many activities and each would otherwise reconnect.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from chaoslib.exceptions import InterruptExecution
+
+from harness.driver import PlatformDriver
+from harness.node import Node, NodeError
+
+_nodes: dict[tuple, Node] = {}
+
+
+class TargetMissing(NodeError):
+    pass
+
+
+def _key(configuration: Mapping | None) -> tuple:
+    c = configuration or {}
+    return (c.get("node_url") or "", c.get("known_hosts") or "", c.get("identity_file") or "")
+
+
+def node(configuration: Mapping | None) -> Node:
+    """The connected node for this configuration; refuses a node not marked disposable."""
+    key = _key(configuration)
+    if key in _nodes:
+        return _nodes[key]
+    url, known_hosts, identity = key
+    if not url:
+        raise TargetMissing("no node: set ARCHY_NODE_URL (ssh://root@host:port?disposable=1 or vm://NAME)")
+    if url.startswith("vm://"):
+        n = _attach_vm(url[len("vm://"):].strip("/") or "vm0")
+    else:
+        from harness.targets import parse
+        from harness.ssh import SSHNode
+        t = parse(url)
+        n = SSHNode(t.url, known_hosts=known_hosts or t.params["known_hosts"],
+                    identity_file=identity or t.params["identity_file"], disposable=t.disposable,
+                    name=t.name, connect_timeout=t.params["connect_timeout"])
+    if not n.disposable:
+        n.close()
+        # Chaos is destructive: refusing must stop the run, not mark one activity failed.
+        raise InterruptExecution(f"{n.name}: refusing chaos on a node not marked disposable "
+                                 "(add ?disposable=1 to the URL of a node you may break)")
+    _nodes[key] = n
+    return n
+
+
+def _attach_vm(name: str) -> Node:
+    try:
+        from vm import attach
+    except ImportError as e:
+        raise TargetMissing(f"vm://{name}: the embedded VM package cannot attach ({e})") from None
+    return attach(name=name)
+
+
+def driver(configuration: Mapping | None) -> PlatformDriver:
+    return PlatformDriver(node(configuration))
+
+
+def forget(configuration: Mapping | None) -> None:
+    """Drop a cached connection (after a power cut the caller reconnects anyway)."""
+    n = _nodes.pop(_key(configuration), None)
+    if n is not None:
+        n.close()
