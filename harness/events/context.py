@@ -1,0 +1,47 @@
+"""What an event function gets: the cell's app, the node, the driver, the state it starts from.
+
+`shared` is the batch cache: the first cell of a batch runs the expensive action for every
+member; the others read the same observation and judge only their own app.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from matrix.model import App, Matrix
+
+
+@dataclass(frozen=True)
+class Options:
+    soak_duration: float = 300.0       # seconds (--soak-duration)
+    soak_interval: float = 30.0        # seconds between soak samples
+    soak_memory_growth: float = 0.25   # fraction of the first sample ...
+    soak_memory_slack: int = 16 << 20  # ... plus this many bytes before growth fails the soak
+    install_timeout: float = 420.0     # package.install RPC (it returns only once healthy)
+    settle_window: float = 15.0        # after install: the app must stay up this long
+    integration_window: float = 120.0  # dependents report their integration healthy again
+    boot_timeout: float = 600.0
+    healthy_timeout: float = 300.0     # apps healthy again after a reboot
+    tor_window: float = 180.0          # onion round trip retries (seed: 60-180 s)
+
+
+@dataclass
+class CellContext:
+    matrix: Matrix
+    app: App
+    node: Any                          # harness.node.Node
+    driver: Any                        # harness.driver.PlatformDriver
+    installed: tuple[str, ...]         # apps installed when the cell starts (its app included,
+                                       # except for fresh_install)
+    batch: tuple[str, ...] = ()        # apps sharing this cell's expensive action
+    options: Options = field(default_factory=Options)
+    shared: Callable[[Callable[[], Any]], Any] | None = None
+    not_run: list[str] = field(default_factory=list)   # parts not run, with the reason
+    notes: list[str] = field(default_factory=list)     # facts worth showing in the report
+
+    def observe_once(self, action: Callable[[], Any]) -> Any:
+        """Run the batch's action once (or now, when the cell runs alone) and return its result."""
+        return self.shared(action) if self.shared else action()
+
+    def spec(self, app_id: str) -> App:
+        return self.matrix.app(app_id)

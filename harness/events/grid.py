@@ -1,0 +1,137 @@
+"""Running grid cells: prepare the state a cell needs (ladder), run batched actions once, judge.
+
+`prepare` runs before the plugin's `cell` fixture takes its journal cursor, so restores, installs
+of other apps and a batch's shared action stay out of a single cell's journal window; a batch
+checks the journal itself and gives each app the error lines of its own units.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from harness import journal
+from harness.events import module, plan as planmod
+from harness.events.context import CellContext, Options
+from harness.events.ladder import Ladder
+from matrix.model import Cell, Matrix
+
+
+@dataclass
+class BatchResult:
+    value: Any = None
+    error: str | None = None
+    journal: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def journal_owner(matrix: Matrix, source: str, members: tuple[str, ...]) -> list[str]:
+    """Which batch members a journal line's source belongs to (the reconciler: all of them)."""
+    name = source.removesuffix(".service")
+    for a in members:
+        if name == f"archy-{a}" or name in matrix.apps[a].companions:
+            return [a]
+    return list(members)
+
+
+class GridRun:
+    def __init__(self, matrix: Matrix, cells: list[Cell], node, driver, *, mode: str = planmod.LADDER,
+                 options: Options | None = None, progress: Callable[[str], None] = lambda _m: None):
+        self.matrix, self.node, self.driver, self.mode = matrix, node, driver, mode
+        self.steps = {s.cell.id: s for s in planmod.plan(matrix, cells, mode)}
+        self.options = options or Options()
+        self.ladder = Ladder(node, driver, matrix, use_snapshots=mode == planmod.LADDER,
+                             install_timeout=self.options.install_timeout, progress=progress)
+        self.batches: dict[str, BatchResult] = {}
+        self.progress = progress
+
+    def context(self, cell: Cell) -> CellContext:
+        s = self.steps[cell.id]
+        return CellContext(self.matrix, self.matrix.apps[cell.app], self.node, self.driver,
+                           s.installed, s.batch, self.options)
+
+    # -- before the cell's journal cursor --------------------------------------------------
+    def prepare(self, cell: Cell) -> None:
+        s = self.steps[cell.id]
+        if s.cell.event in planmod.BATCHED:
+            if s.batch_key not in self.batches:
+                self._run_batch(s)
+            return
+        if self.mode == planmod.NAIVE:
+            self.ladder.touched()
+        if cell.event == "uninstall_no_orphans":
+            self.ladder.baseline(s.installed[:-1])     # the state before the app was installed
+        self.ladder.ensure(s.installed)
+        if cell.event == "fresh_install" and self.mode == planmod.LADDER:
+            self.ladder.baseline(s.installed)          # for this app's uninstall cell, later
+
+    def _run_batch(self, s: planmod.Step) -> None:
+        if self.mode == planmod.NAIVE:
+            self.ladder.touched()
+        self.ladder.ensure(s.installed)
+        ctx = self.context(s.cell)
+        res = BatchResult()
+        self.progress(f"batch {s.cell.event}: {', '.join(s.batch)}")
+        t0 = time.monotonic()
+        cursor = self.node.journal_cursor()
+        self.ladder.touched()
+        try:
+            res.value = module(s.cell.event).observe(ctx)
+        except AssertionError as e:
+            res.error = str(e)
+        except Exception as e:        # a node error during the shared action fails every member
+            res.error = f"{type(e).__name__}: {e}"
+            self.ladder.lost()
+        finally:
+            res.seconds = time.monotonic() - t0
+            res.notes = ctx.notes
+            self.batches[s.batch_key] = res
+        try:
+            for line in journal.check(self.node, cursor):
+                src = line.split(":", 1)[0]
+                for a in journal_owner(self.matrix, src, s.batch):
+                    res.journal.setdefault(a, []).append(line)
+        except Exception as e:
+            res.journal = {a: [f"journal check could not run: {e}"] for a in s.batch}
+
+    # -- the test body ----------------------------------------------------------------------
+    def run(self, cell: Cell) -> CellContext:
+        """Run the cell's event; AssertionError when it fails. Returns the context (not_run parts)."""
+        s = self.steps[cell.id]
+        ctx = self.context(cell)
+        mod = module(cell.event)
+        if cell.event in planmod.BATCHED:
+            res = self.batches.get(s.batch_key)
+            if res is None:
+                raise AssertionError(f"{cell.id}: the batch action did not run")
+            if res.error:
+                raise AssertionError(f"{cell.id}: shared {cell.event} action failed: {res.error}")
+            ctx.shared = lambda _action: res.value
+            ctx.notes.extend(res.notes)
+            mod.run(ctx)
+            if res.journal.get(cell.app):
+                lines = res.journal[cell.app]
+                raise AssertionError(f"journal check ({cell.event} batch): {len(lines)} error line(s) "
+                                     f"from {cell.app}'s units:\n" + "\n".join(lines[:20]))
+            return ctx
+        if cell.event == "fresh_install":
+            try:
+                mod.run(ctx)
+            except BaseException:
+                self.ladder.lost()
+                raise
+            self.ladder.installed_now(s.installed + (cell.app,))
+            return ctx
+        if cell.event == "uninstall_no_orphans":
+            self.ladder.touched()
+            mod.run(ctx, self.ladder.baselines[s.installed[:-1]])
+            return ctx
+        if s.clean:
+            self.ladder.touched()
+        try:
+            mod.run(ctx)
+        except BaseException:
+            self.ladder.touched()
+            raise
+        return ctx

@@ -1,0 +1,119 @@
+"""Reboot survival: a graceful reboot and a power cut with the batch running, then a reboot with
+the batch user-stopped. Installed apps come back healthy (goss), user-stopped apps stay stopped,
+data never goes backwards (files unchanged, chain height not lower). One set of reboots serves
+every app of the batch; the verdict stays per app."""
+from __future__ import annotations
+
+import time
+
+from harness import goss
+from harness.events import probes
+from harness.events.context import CellContext
+from harness.node import poll
+
+ROUNDS = ("graceful", "power_cut", "stopped")
+
+
+def _record(ctx: CellContext, apps: tuple[str, ...]) -> dict[str, dict]:
+    out = {}
+    for a in apps:
+        app = ctx.matrix.app(a)
+        s = probes.wait_healthy(ctx.node, app, ctx.options.healthy_timeout)
+        out[a] = {"status": s, "files": probes.data_manifest(ctx.node, app)}
+    return out
+
+
+def _data_problems(app, before: dict, after_status: dict, after_files: dict) -> list[str]:
+    problems = probes.manifest_problems(before["files"], after_files)
+    b = before["status"]
+    if "chain_height" in b and (after_status.get("chain_height") or 0) < b["chain_height"]:
+        problems.append(f"chain height went backwards: {b['chain_height']} -> {after_status.get('chain_height')}")
+    elif "chain_height" not in b and b.get("data_checksum") != after_status.get("data_checksum"):
+        problems.append("data checksum changed")
+    return problems
+
+
+def _reboot(ctx: CellContext, kind: str) -> float:
+    t0 = time.monotonic()
+    if kind == "power_cut":
+        ctx.node.power_cut(timeout=ctx.options.boot_timeout)
+    else:
+        ctx.node.reboot(timeout=ctx.options.boot_timeout)
+    return time.monotonic() - t0
+
+
+def _running_round(ctx: CellContext, kind: str, batch: tuple[str, ...], problems: dict) -> None:
+    node, m = ctx.node, ctx.matrix
+    before = _record(ctx, batch)
+    node.run("sync", timeout=60)
+    took = _reboot(ctx, kind)
+    ctx.notes.append(f"{kind}: node back after {took:.0f}s")
+    for a in batch:
+        app = m.app(a)
+        tag = f"after {kind.replace('_', ' ')}"
+        try:
+            s = probes.wait_healthy(node, app, ctx.options.healthy_timeout)
+        except AssertionError as e:
+            problems[a].append(f"{tag}: {e}")
+            continue
+        report = goss.validate(node, app.goss, retry_timeout=120)
+        if not report.ok:
+            problems[a].append(f"{tag}: {report.summary()}")
+        for p in _data_problems(app, before[a], s, probes.data_manifest(node, app)):
+            problems[a].append(f"{tag}: {p}")
+        if kind == "graceful" and s.get("unclean_shutdown"):
+            problems[a].append(f"{tag}: reports an unclean shutdown (killed before its stop finished)")
+
+
+def _stopped_round(ctx: CellContext, batch: tuple[str, ...], problems: dict) -> None:
+    node, m = ctx.node, ctx.matrix
+    for a in reversed(batch):               # dependents first, as a user would
+        try:
+            probes.rpc(ctx.driver, "package.stop", 120, id=a)
+        except AssertionError as e:
+            problems[a].append(f"before the stopped reboot: {e}")
+    for a in batch:
+        poll(lambda: not probes.running_containers(node, a), m.app(a).stop_grace + 60, 2.0)
+    _reboot(ctx, "graceful")
+    # Let the reconciler tick at least twice after boot: a wrong start would happen by then.
+    node.wait_until_succeeds("curl -sf --max-time 5 http://127.0.0.1:5678/health", timeout=300, interval=2)
+    for _ in range(2):
+        try:
+            probes.rpc(ctx.driver, "reconcile.tick", 120)
+        except AssertionError as e:
+            ctx.notes.append(f"reconcile.tick after boot: {e}")
+    listening = probes.listening_ports(node)
+    for a in batch:
+        app = m.app(a)
+        tag = "user-stopped across a reboot"
+        if probes.running_containers(node, a):
+            problems[a].append(f"{tag}: container running again")
+        u = probes.unit(node, a)
+        if u.get("ActiveState") in ("active", "activating"):
+            problems[a].append(f"{tag}: unit {probes.unit_name(a)} is {u.get('ActiveState')}")
+        if open_ports := sorted({p.port for p in app.ports} & listening):
+            problems[a].append(f"{tag}: ports listening {open_ports}")
+
+
+def observe(ctx: CellContext) -> dict:
+    batch = ctx.batch or (ctx.app.id,)
+    problems: dict[str, list[str]] = {a: [] for a in batch}
+    not_run = []
+    _running_round(ctx, "graceful", batch, problems)
+    if "power_cut" in ctx.node.capabilities:
+        _running_round(ctx, "power_cut", batch, problems)
+    else:
+        not_run.append("power-cut half: the node cannot cut its power (capability power_cut missing)")
+    _stopped_round(ctx, batch, problems)
+    return {"problems": problems, "not_run": not_run}
+
+
+def run(ctx: CellContext) -> None:
+    seen = ctx.observe_once(lambda: observe(ctx))
+    ctx.not_run.extend(seen["not_run"])
+    problems = seen["problems"]
+    mine = problems.get(ctx.app.id)
+    if mine is None:
+        raise AssertionError(f"{ctx.app.id}: not part of the reboot batch {sorted(problems)}")
+    if mine:
+        raise AssertionError(f"{ctx.app.id}: " + "; ".join(mine))

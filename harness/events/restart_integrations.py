@@ -1,0 +1,73 @@
+"""Restart → integrations: restart each dependency once; every dependent of the batch reports
+that integration healthy again within the window. One restart serves every dependent's cell."""
+from __future__ import annotations
+
+import time
+
+from harness.events import probes
+from harness.events.context import CellContext
+from matrix.model import Matrix
+
+
+def providers(m: Matrix, apps: tuple[str, ...], installed: tuple[str, ...]) -> dict[str, str]:
+    """{capability: installed app providing it} for every integration of `apps`."""
+    out = {}
+    for a in apps:
+        for cap in m.apps[a].integrations:
+            found = [i for i in installed if m.app(i).provides == cap]
+            if found:
+                out[cap] = found[0]
+    return out
+
+
+def observe(ctx: CellContext) -> dict[str, list[str]]:
+    node, m = ctx.node, ctx.matrix
+    batch = ctx.batch or (ctx.app.id,)
+    problems: dict[str, list[str]] = {a: [] for a in batch}
+    provs = providers(m, batch, ctx.installed)
+    for a in batch:
+        for cap in m.apps[a].integrations:
+            if cap not in provs:
+                problems[a].append(f"no installed app provides {cap}")
+    for a in batch:
+        probes.wait_healthy(node, m.app(a), ctx.options.integration_window)
+    for cap, prov in provs.items():
+        p = m.app(prov)
+        before = probes.status(node, p)
+        t0 = time.monotonic()
+        res = node.run(f"systemctl restart {probes.unit_name(prov)}", timeout=p.stop_grace + 120)
+        users = [a for a in batch if cap in m.apps[a].integrations]
+        if res.rc != 0:
+            for a in users:
+                problems[a].append(f"restarting {prov} failed: {res.stderr.strip()[-200:]}")
+            continue
+        try:
+            probes.wait_status(node, p, lambda s: s.get("started_at") != before.get("started_at")
+                               and s.get("healthy") is True, ctx.options.healthy_timeout,
+                               "restarted and healthy")
+        except AssertionError as e:
+            for a in users:
+                problems[a].append(f"dependency {prov} did not come back: {e}")
+            continue
+        for a in users:
+            app = m.app(a)
+            try:
+                probes.wait_status(node, app, lambda s: (s.get("integrations", {}).get(cap) or {}).get("ok")
+                                   is True, ctx.options.integration_window,
+                                   f"integration {cap} healthy again after restarting {prov}")
+                ctx.notes.append(f"{a}: {cap} integration back {probes.elapsed(t0)} after restart of {prov}")
+            except AssertionError as e:
+                problems[a].append(str(e))
+            u = probes.unit(node, a)
+            if u.get("ActiveState") != "active":
+                problems[a].append(f"{a} is {u.get('ActiveState')} after {prov} restarted")
+    return problems
+
+
+def run(ctx: CellContext) -> None:
+    problems = ctx.observe_once(lambda: observe(ctx))
+    mine = problems.get(ctx.app.id)
+    if mine is None:
+        raise AssertionError(f"{ctx.app.id}: not part of the restart batch {sorted(problems)}")
+    if mine:
+        raise AssertionError(f"{ctx.app.id}: " + "; ".join(mine))

@@ -1,0 +1,31 @@
+"""Uninstall no orphans: after uninstalling, the node's inventory equals the one before the app
+was installed (containers, storage containers, volumes, networks, images, Quadlet files, units,
+ports, nginx snippets, HS dirs), and witness files in the other apps' data are untouched."""
+from __future__ import annotations
+
+from harness import inventory
+from harness.events import probes
+from harness.events.context import CellContext
+
+
+def run(ctx: CellContext, baseline: inventory.Inventory) -> None:
+    """`baseline`: the inventory of the same node state before this app was installed."""
+    node, app, m = ctx.node, ctx.app, ctx.matrix
+    others = [d for a in ctx.installed if a != app.id for d in m.app(a).data_dirs]
+    planted = inventory.plant_witnesses(node, others)
+    result = probes.rpc(ctx.driver, "package.uninstall", ctx.options.install_timeout, id=app.id)
+    problems = []
+    if not isinstance(result, dict) or result.get("id") != app.id:
+        problems.append(f"package.uninstall answered {result!r}")
+    # Stops are asynchronous for some units: wait for the ports, bounded by the grace.
+    ports = {p.port for c in probes.members(m, app.id) for p in c.ports}
+    from harness.node import poll
+    poll(lambda: not (ports & probes.listening_ports(node)), app.stop_grace + 60, 1.0)
+    after = inventory.snapshot(node)
+    d = inventory.diff(baseline, after)
+    if d:
+        problems.append("inventory differs from before the install:\n" + inventory.format_diff(d))
+    problems += inventory.verify_witnesses(node, planted)
+    inventory.remove_witnesses(node, planted)
+    if problems:
+        raise AssertionError(f"{app.id}: " + "; ".join(problems))

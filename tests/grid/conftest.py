@@ -1,0 +1,64 @@
+"""The grid's run machinery: cells sorted into the planned order (snapshot ladder, batches), and
+the state each cell needs prepared *before* the plugin's `cell` fixture takes its journal cursor.
+
+ARCHY_GRID_MODE=ladder (default) or naive (every cell from golden: the benchmark's baseline).
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from harness.events import plan as planmod
+from harness.events.context import Options
+from harness.events.grid import GridRun
+from harness.plugin import STATE, current_target, missing_capability
+
+
+def grid_mode() -> str:
+    mode = os.environ.get("ARCHY_GRID_MODE", planmod.LADDER)
+    if mode not in planmod.MODES:
+        raise pytest.UsageError(f"ARCHY_GRID_MODE={mode!r}: use {' or '.join(planmod.MODES)}")
+    return mode
+
+
+def _cell(item):
+    cs = getattr(item, "callspec", None)
+    return cs.params.get("cell") if cs else None
+
+
+def pytest_collection_modifyitems(config, items):
+    grid = [(i, it) for i, it in enumerate(items) if _cell(it) is not None
+            and "tests/grid" in str(it.path).replace(os.sep, "/")]
+    if not grid:
+        return
+    st = config.stash[STATE]
+    try:
+        order = planmod.order_key(planmod.plan(st.matrix, [_cell(it) for _, it in grid], grid_mode()))
+    except planmod.PlanError as e:
+        raise pytest.UsageError(f"grid plan: {e}") from None
+    slots = [i for i, _ in grid]
+    for slot, (_, it) in zip(slots, sorted(grid, key=lambda p: order[_cell(p[1]).id])):
+        items[slot] = it
+
+
+@pytest.fixture(scope="session")
+def grid(archy, node, driver, pytestconfig) -> GridRun:
+    tr = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    progress = (lambda m: tr.write_line(f"  [grid] {m}")) if tr and pytestconfig.option.verbose > 0 else (lambda m: None)
+    options = Options(soak_duration=archy.soak_seconds or Options.soak_duration,
+                      soak_interval=min(Options.soak_interval, max(5.0, (archy.soak_seconds or 300) / 10)))
+    return GridRun(archy.matrix, archy.cells, node, driver, mode=grid_mode(), options=options,
+                   progress=progress)
+
+
+@pytest.fixture(autouse=True)
+def _grid_state(request, archy):
+    """Restore / build the cell's state and run its batch action before the `cell` fixture."""
+    c = _cell(request.node)
+    if c is None or missing_capability(c, current_target(request.config), archy.allow_destructive,
+                                       archy.soak_seconds):
+        yield
+        return
+    request.getfixturevalue("grid").prepare(c)
+    yield

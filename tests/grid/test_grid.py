@@ -1,0 +1,18 @@
+"""The lifecycle matrix: one test per (app, event) cell, dispatched to harness/events/<event>.py.
+
+Parametrized by the plugin from matrix/ (ids `app-event`, marks must/should); ordered and
+prepared by tests/grid/conftest.py (snapshot ladder, batches). A cell with a part that could
+not run here (the Tor network, a power cut on a real node) is reported as not run, with the
+reason, after its local checks passed — never as passed.
+"""
+import json
+
+import pytest
+
+
+def test_cell(cell, node, driver, grid, request):
+    ctx = grid.run(cell)
+    if ctx.notes:
+        request.node.user_properties.append(("archy_notes", json.dumps(ctx.notes)))
+    if ctx.not_run:
+        pytest.skip("; ".join(ctx.not_run))
