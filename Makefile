@@ -1,0 +1,82 @@
+# archy-lifecycle: every target bootstraps what it needs (`setup`), so on a fresh Debian machine
+#   make test          the project's own tests (unit, real sshd, embedded VM, reconciler, grid subset, chaos subset)
+#   make beta-matrix   the lifecycle grid against the embedded VM (or NODE=ssh://...), reports, gate
+# Variables: NODE="ssh://user@host?disposable=1 ..." (several = one worker each), APPS=lnd,btcpay,
+# EVENTS=fresh_install,..., SOAK=5m, ALLOW_DESTRUCTIVE=1, PYTEST_ARGS="-x -k ...".
+
+SHELL       := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+PY          := .venv/bin/python
+STAMP       := .venv/.archy-setup-done
+RESULTS     := results
+SOAK        ?= 5m
+DEB_PKGS    := qemu-system-x86 qemu-utils mmdebstrap openssh-client openssh-server e2fsprogs
+SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+TARGET_ARGS := $(foreach n,$(NODE),--node '$(n)') $(if $(ALLOW_DESTRUCTIVE),--allow-destructive)
+SEL_ARGS    := $(if $(APPS),--apps '$(APPS)') $(if $(EVENTS),--events '$(EVENTS)')
+PYTEST      := $(PY) -m pytest
+
+.PHONY: setup test beta-matrix chaos soak dev report prove clean distclean
+
+setup: $(STAMP)
+
+# Debian packages when missing (dpkg -s first, one apt-get update), then the venv with the
+# pinned dependencies of pyproject.toml. The stamp makes a second run instant.
+$(STAMP): pyproject.toml
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "setup: installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@if [ ! -x $(PY) ]; then \
+	  py=$$(command -v python3.12 || ls -d $$HOME/.pyenv/versions/3.12*/bin/python 2>/dev/null | tail -n1); \
+	  if [ -z "$$py" ] && python3 -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then py=python3; fi; \
+	  [ -n "$$py" ] || { echo "setup: Python >= 3.12 not found: install python3.12 (apt) or 'pyenv install 3.12'" >&2; exit 1; }; \
+	  echo "setup: creating .venv with $$py"; "$$py" -m venv .venv; \
+	fi
+	@echo "setup: pip install -e . (pinned dependencies; log in .venv/pip.log)"
+	@$(PY) -m pip install -q --disable-pip-version-check -e . >.venv/pip.log 2>&1 || { cat .venv/pip.log; exit 1; }
+	@touch $@
+
+test: setup
+	$(PYTEST) tests $(PYTEST_ARGS)
+
+# The grid, then the reports, then the gate. The gate decides the exit status (SHOULD cells
+# may fail); pytest's own errors (usage, interrupted, internal) stop here with its code.
+beta-matrix: setup
+	@mkdir -p $(RESULTS); [ ! -f $(RESULTS)/cells.json ] || mv -f $(RESULTS)/cells.json $(RESULTS)/previous-cells.json
+	@rc=0; $(PYTEST) tests/grid $(TARGET_ARGS) $(SEL_ARGS) --soak-duration $(SOAK) $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -gt 1 ]; then echo "beta-matrix: pytest exited $$rc: no verdict" >&2; exit $$rc; fi
+	$(PY) -m harness.report $(RESULTS)/cells.json --print
+	@prev=""; [ ! -f $(RESULTS)/previous-cells.json ] || prev="--previous $(RESULTS)/previous-cells.json"; \
+	$(if $(APPS)$(EVENTS),prev=--selection;) set -x; ci/gate $(RESULTS)/cells.json $$prev
+
+chaos: setup
+	$(PYTEST) tests/chaos $(TARGET_ARGS) $(PYTEST_ARGS)
+
+# The grid's soak cells for the whole stack (they sample through harness.soak).
+soak: setup
+	@rc=0; $(PYTEST) tests/grid $(TARGET_ARGS) $(SEL_ARGS) -k soak --soak-duration $(SOAK) $(PYTEST_ARGS) || rc=$$?; \
+	$(PY) -m harness.report $(RESULTS)/cells.json; exit $$rc
+
+dev: setup
+	@[ -f harness/dev.py ] || { echo "dev: harness/dev.py is not there yet" >&2; exit 1; }
+	$(PY) -m harness.dev $(TARGET_ARGS) $(SEL_ARGS) $(PYTEST_ARGS)
+
+report: setup
+	$(PY) -m harness.report $(RESULTS)/cells.json --print
+	@if command -v npx >/dev/null 2>&1; then \
+	  npx --yes allure@3 generate $(RESULTS)/allure --output $(RESULTS)/allure-report && echo "report: $(RESULTS)/allure-report/index.html"; \
+	else echo "report: Node.js (npx) not found: skipping the Allure HTML ($(RESULTS)/allure holds the raw results)"; fi
+
+prove: setup
+	@[ -f ci/prove.py ] || { echo "prove: ci/prove.py is not there yet" >&2; exit 1; }
+	$(PY) ci/prove.py $(TARGET_ARGS) $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(RESULTS) reports allure-results .pytest_cache
+	find . -name __pycache__ -type d -not -path './.venv/*' -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf .venv *.egg-info
