@@ -1,0 +1,55 @@
+"""Crash-loop backoff, kubelet style: 10 s doubling to 300 s, reset after 600 s without a new
+failure, keyed by the app's spec hash (a changed spec starts fresh). Persisted in backoff.json."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Mapping
+
+from .model import frozen_map
+from .store import atomic_write, read_bytes
+
+INITIAL = 10.0
+MAX = 300.0
+RESET_AFTER = 2 * MAX
+
+
+@dataclass(frozen=True)
+class Entry:
+    delay: float
+    last: float     # wall-clock time of the last start after a failure
+    spec: str
+
+
+def in_backoff(entry: Entry | None, spec: str, now: float) -> bool:
+    return entry is not None and entry.spec == spec and 0 <= now - entry.last < entry.delay
+
+
+def remaining(entry: Entry | None, spec: str, now: float) -> float:
+    if not in_backoff(entry, spec, now):
+        return 0.0
+    return entry.last + entry.delay - now
+
+
+def record(entry: Entry | None, spec: str, now: float) -> Entry:
+    """A start after a failure happens now: the next one must wait the returned delay."""
+    if entry is None or entry.spec != spec or now - entry.last > RESET_AFTER or now < entry.last:
+        return Entry(INITIAL, now, spec)
+    return Entry(min(entry.delay * 2, MAX), now, spec)
+
+
+def load(path: str) -> Mapping[str, Entry]:
+    raw = read_bytes(path)
+    if not raw:
+        return frozen_map()
+    try:
+        data = json.loads(raw)
+        return frozen_map({k: Entry(float(v["delay"]), float(v["last"]), str(v["spec"]))
+                           for k, v in data.items()})
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return frozen_map()  # a corrupt file only forgets backoff, never blocks starts
+
+
+def save(path: str, entries: Mapping[str, Entry]) -> None:
+    body = {k: {"delay": e.delay, "last": e.last, "spec": e.spec} for k, e in sorted(entries.items())}
+    atomic_write(path, (json.dumps(body, indent=1) + "\n").encode(), 0o644)

@@ -1,0 +1,104 @@
+"""Snapshot of what is on the node: files, systemd units, podman containers, images, network.
+
+systemd is the source of truth for "running" (Quadlet containers are --rm); podman adds health and
+storage-only leftovers. Only our names are looked at, so foreign units and containers are never touched.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from .model import ContainerState, CurrentState, DesiredNode, UnitState, frozen_map
+from .store import read_bytes
+
+SHOW_PROPS = "Id,LoadState,ActiveState,SubState,Result,NRestarts,NeedDaemonReload"
+AUX_UNITS = ("tor@default.service", "nginx.service", "archy-network.service")
+
+
+class SnapshotError(RuntimeError):
+    pass
+
+
+def parse_show(text: str) -> dict[str, UnitState]:
+    out: dict[str, UnitState] = {}
+    for block in text.strip().split("\n\n"):
+        kv = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        unit = kv.get("Id")
+        if not unit:
+            continue
+        try:
+            restarts = int(kv.get("NRestarts") or 0)
+        except ValueError:
+            restarts = 0
+        out[unit] = UnitState(unit=unit, load=kv.get("LoadState", "not-found"),
+                              active=kv.get("ActiveState", "inactive"), sub=kv.get("SubState", "dead"),
+                              result=kv.get("Result", "success"), restarts=restarts,
+                              need_reload=kv.get("NeedDaemonReload") == "yes")
+    return out
+
+
+def health_of(status: str) -> str:
+    s = (status or "").lower()
+    for h in ("unhealthy", "healthy", "starting"):
+        if h in s:
+            return h
+    return ""
+
+
+def parse_ps(text: str, names: set[str]) -> dict[str, ContainerState]:
+    out: dict[str, ContainerState] = {}
+    for c in json.loads(text or "[]") or []:
+        cname = (c.get("Names") or [""])[0]
+        labels = c.get("Labels") or {}
+        app = labels.get("io.archipelago.app")
+        if cname not in names and app is None:
+            continue  # not ours
+        state = str(c.get("State") or "").lower()
+        external = state == "storage" or bool(c.get("IsExternal")) or "storage" == str(c.get("Status", "")).lower()
+        out[cname] = ContainerState(name=cname, state="storage" if external else state,
+                                    health=health_of(str(c.get("Status", ""))), app=app, external=external)
+    return out
+
+
+def snapshot(runner, desired: DesiredNode, timeout: float = 30.0) -> CurrentState:
+    paths = set(desired.files)
+    dirs_of_interest = set(desired.dirs)
+    for removal in desired.removals.values():
+        for p in removal:
+            paths.add(p)
+            dirs_of_interest.add(p)
+    files = {p: read_bytes(p) for p in sorted(paths)}
+    dirs = frozenset(d for d in dirs_of_interest if os.path.isdir(d))
+
+    units = sorted(set(desired.catalog_units.values()))
+    res = runner.run(["systemctl", "show", "--property", SHOW_PROPS, "--", *units, *AUX_UNITS],
+                     timeout=timeout)
+    if not res.ok:
+        raise SnapshotError(f"systemctl show failed: {res.brief()}")
+    shown = parse_show(res.stdout)
+    unit_states = {u: shown.get(u, UnitState(u)) for u in units}
+    aux = {u: shown.get(u, UnitState(u)) for u in AUX_UNITS}
+
+    names = {u.removesuffix(".service") for u in units}
+    podman_error = None
+    containers: dict[str, ContainerState] = {}
+    ps = runner.run(["podman", "ps", "-a", "--external", "--format", "json"], timeout=timeout)
+    if ps.ok:
+        try:
+            containers = parse_ps(ps.stdout, names)
+        except (ValueError, TypeError, AttributeError):
+            podman_error = "podman ps printed invalid JSON"
+    else:
+        podman_error = ps.brief()
+
+    images = set()
+    for image in sorted({a.image for a in desired.apps.values()}):
+        if runner.run(["podman", "image", "exists", image], timeout=timeout).ok:
+            images.add(image)
+    network_present = True
+    if desired.apps and podman_error is None:
+        network_present = runner.run(["podman", "network", "exists", "archy"], timeout=timeout).ok
+    return CurrentState(files=frozen_map(files), dirs=dirs, units=frozen_map(unit_states),
+                        containers=frozen_map(containers), images=frozenset(images),
+                        podman_error=podman_error, network_present=network_present,
+                        aux_units=frozen_map(aux))

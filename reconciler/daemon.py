@@ -1,0 +1,374 @@
+"""The reconciler: single-flight ticks and the package operations the RPC server exposes."""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+
+from . import backoff as bo
+from . import catalog as cat
+from . import current as cur
+from . import desired as des
+from . import diff, render
+from .apply import Applier
+from .model import STARTED, USER_STOPPED, Catalog, DesiredState, UnitState, frozen_map
+from .store import Paths, Store, StoreError, read_bytes, remove_path, atomic_write
+from .variants import REFERENCE, Variant, parse as parse_variant
+
+log = logging.getLogger("archipelago")
+
+INSTALL_TIMEOUT = 600.0
+POLL = 2.0   # seconds between ticks while an install/uninstall waits
+
+
+@dataclass(frozen=True)
+class Settings:
+    tick_interval: float = 5.0
+    variant: Variant = REFERENCE
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 5678
+
+
+def load_settings(path: str) -> Settings:
+    raw = read_bytes(path)
+    if raw is None:
+        return Settings()
+    try:
+        data = json.loads(raw)
+    except ValueError as e:
+        raise SettingsError(f"{path}: invalid JSON: {e}") from None
+    interval = data.get("tick_interval", 5)
+    if not isinstance(interval, (int, float)) or not 0.2 <= interval <= 3600:
+        raise SettingsError(f"{path}: tick_interval must be a number of seconds in [0.2, 3600]")
+    try:
+        variant = parse_variant(data.get("variant"))
+    except ValueError as e:
+        raise SettingsError(f"{path}: {e}") from None
+    return Settings(tick_interval=float(interval), variant=variant,
+                    listen_port=int(data.get("listen_port", 5678)))
+
+
+class SettingsError(ValueError):
+    pass
+
+
+class OpError(Exception):
+    """An operation failed: becomes a JSON-RPC error (code, message, data) without secrets."""
+
+    def __init__(self, code: int, message: str, data: dict | None = None):
+        super().__init__(message)
+        self.code, self.message, self.data = code, message, data
+
+
+INVALID, FAILED, DEPENDENCY, CONFLICT = -32602, -32000, -32001, -32002
+
+
+@dataclass
+class TickReport:
+    steps: list[str] = field(default_factory=list)
+    duration: float = 0.0
+    converged: bool = False
+    failed: dict[str, str] = field(default_factory=dict)   # app -> first failure
+
+    def as_dict(self) -> dict:
+        return {"steps": self.steps, "duration": round(self.duration, 3), "converged": self.converged}
+
+
+class Reconciler:
+    def __init__(self, paths: Paths, runner, settings: Settings, clock=time.time):
+        self.paths, self.runner, self.settings, self.clock = paths, runner, settings, clock
+        self.variant = settings.variant
+        self.poll = POLL
+        self.store = Store(paths)
+        self._tick_lock = threading.Lock()
+        self._state_lock = threading.RLock()
+        self.last_good_tick: float | None = None     # wall clock, for the /health body
+        self.last_good_mono: float | None = None     # monotonic, for the age check
+        self.last_report = TickReport()
+        self.abandoned: frozenset[str] = frozenset()
+        self.children: dict = {}
+        self.applier = Applier(runner, root=paths.root, imperative_start=self._run_imperative,
+                               imperative_stop=self._stop_imperative)
+        self.desired = self.store.load_desired()
+        self.backoff = bo.load(paths.backoff)
+        if self.variant.off("install-resumed"):
+            self._drop_in_flight()
+
+    # ---- desired state ----
+    def _set_desired(self, desired: DesiredState) -> None:
+        with self._state_lock:
+            self.desired = desired
+            if not self.variant.off("desired-written-at-once"):
+                self.store.save_desired(desired)
+
+    def flush(self) -> None:
+        """On graceful exit (only matters for the chaos-state-flushed-on-exit variant)."""
+        self.store.save_desired(self.desired)
+
+    def _in_flight_path(self) -> str:
+        return self.paths.p("/var/lib/archipelago/installing.json")
+
+    def _mark_in_flight(self, app: str, on: bool) -> None:
+        raw = read_bytes(self._in_flight_path())
+        apps = set(json.loads(raw)) if raw else set()
+        apps = apps | {app} if on else apps - {app}
+        atomic_write(self._in_flight_path(), json.dumps(sorted(apps)).encode())
+
+    def _drop_in_flight(self) -> None:
+        raw = read_bytes(self._in_flight_path())
+        dropped = set(json.loads(raw)) if raw else set()
+        if dropped:
+            d = self.desired
+            for a in dropped:
+                d = d.without(a)
+            self.abandoned = frozenset(dropped)
+            self._set_desired(d)
+            remove_path(self._in_flight_path())
+
+    def catalog(self) -> Catalog:
+        return cat.load(self.paths.catalog)   # re-read every time: a changed image is an OTA
+
+    # ---- the tick ----
+    def tick(self) -> TickReport:
+        with self._tick_lock:
+            t0 = time.monotonic()
+            catalog = self.catalog()
+            with self._state_lock:
+                desired = self.desired
+            secrets = self.store.load_secrets()
+            node = des.build(catalog, desired, secrets, self.paths, self.variant)
+            if self.abandoned:
+                node = _without_removals(node, self.abandoned)
+            current = cur.snapshot(self.runner, node)
+            now = self.clock()
+            steps = diff.plan(node, current, self.backoff, now, self.variant)
+            outcomes, entries = self.applier.apply(steps, self.backoff, now)
+            if entries != dict(self.backoff):
+                self.backoff = frozen_map(entries)
+                bo.save(self.paths.backoff, self.backoff)
+            report = TickReport(steps=[o.describe() for o in outcomes], duration=time.monotonic() - t0,
+                                converged=not steps)
+            for o in outcomes:
+                if not o.ok and o.step.app and o.step.app not in report.failed:
+                    report.failed[o.step.app] = o.detail
+            self.last_good_tick, self.last_good_mono = self.clock(), time.monotonic()
+            self.last_report = report
+            return report
+
+    def healthy(self) -> bool:
+        if self.variant.off("health-honest"):
+            return True
+        return (self.last_good_mono is not None
+                and time.monotonic() - self.last_good_mono <= 2 * self.settings.tick_interval)
+
+    # ---- observation ----
+    def observe(self):
+        catalog = self.catalog()
+        with self._state_lock:
+            desired = self.desired
+        node = des.build(catalog, desired, self.store.load_secrets(), self.paths, self.variant)
+        return catalog, desired, node, cur.snapshot(self.runner, node)
+
+    def container_list(self) -> list[dict]:
+        catalog, desired, node, current = self.observe()
+        rows = []
+        for app, p in sorted(node.apps.items()):
+            active, health = diff.app_status(p, current)
+            c = current.containers.get(p.container)
+            us = current.units.get(p.unit, UnitState(p.unit))
+            rows.append({"app": app, "unit": p.unit, "container": p.container,
+                         "desired": STARTED if p.run else USER_STOPPED, "active": active,
+                         "state": c.state if c else "absent", "health": health, "restarts": us.restarts})
+        return rows
+
+    def container_health(self, app_id: str | None) -> dict:
+        catalog, desired, node, current = self.observe()
+        if app_id is not None:
+            self._check_id(catalog, app_id, top_level=False)
+            if app_id not in node.apps:
+                raise OpError(INVALID, f"{app_id} is not installed")
+        out = {}
+        for app, p in sorted(node.apps.items()):
+            if app_id is not None and app != app_id:
+                continue
+            active, health = diff.app_status(p, current)
+            out[app] = {"healthy": diff.is_healthy(p, current), "active": active, "health": health,
+                        "status": _status(catalog.apps[app].status_url)}
+        return out
+
+    # ---- operations ----
+    @staticmethod
+    def _check_id(catalog: Catalog, app_id, top_level: bool = True) -> None:
+        if not isinstance(app_id, str):
+            raise OpError(INVALID, "id must be a string")
+        if app_id not in catalog.apps or (top_level and catalog.apps[app_id].is_companion):
+            raise OpError(INVALID, f"unknown app {app_id[:64]!r}")
+
+    def install(self, app_id, timeout: float = INSTALL_TIMEOUT) -> dict:
+        catalog = self.catalog()
+        self._check_id(catalog, app_id)
+        spec = catalog.apps[app_id]
+        with self._state_lock:
+            installed = tuple(self.desired.apps)
+            clash = [a for a in installed if a != app_id and (a in spec.conflicts or app_id in catalog.apps[a].conflicts)]
+            if clash:
+                raise OpError(CONFLICT, f"{app_id} conflicts with installed {', '.join(clash)}")
+            missing = [c for c in spec.depends if not cat.providers(catalog, c, installed)]
+            if missing:
+                options = {c: [a for a in catalog.top_level if a == c or catalog.apps[a].provides == c]
+                           for c in missing}
+                hint = "; ".join(f"{c}: install one of {', '.join(o)}" for c, o in options.items())
+                raise OpError(DEPENDENCY, f"{app_id} requires {', '.join(missing)} first ({hint})",
+                              {"missing": missing})
+            self._mark_in_flight(app_id, True)
+            self._set_desired(self.desired.with_app(app_id, STARTED))
+        log.info("install %s", app_id)
+        try:
+            if self.variant.off("install-waits-healthy"):
+                self._safe_tick()
+                return self._install_result(app_id, spec)
+            self._wait(lambda: self._is_up(app_id), timeout, f"{app_id} did not become healthy")
+            if self.variant.off("companion-units"):
+                for comp in spec.companions:
+                    self._run_imperative(comp, detach=True)
+            return self._install_result(app_id, spec)
+        finally:
+            self._mark_in_flight(app_id, False)
+
+    def _install_result(self, app_id: str, spec) -> dict:
+        catalog = self.catalog()
+        units = [catalog.apps[a].unit for a in (app_id, *spec.companions)]
+        return {"id": app_id, "state": "running", "healthy": True, "units": units}
+
+    def _is_up(self, app_id: str) -> bool:
+        _, _, node, current = self.observe()
+        members = [app_id] + [c for c in node.apps if node.apps[c].deps == (app_id,)
+                              and node.apps[c].managed_by_unit]
+        return all(m in node.apps and diff.is_healthy(node.apps[m], current) for m in members)
+
+    def _wait(self, done, timeout: float, message: str) -> None:
+        """Tick and poll until done() or the deadline; the error names the last blocking steps."""
+        deadline = time.monotonic() + max(1.0, float(timeout))
+        while True:
+            report = self._safe_tick()
+            if done():
+                return
+            if time.monotonic() >= deadline:
+                pending = [s for s in (report.steps if report else []) if "wait" in s or "FAILED" in s][:8]
+                raise OpError(FAILED, f"{message} within {timeout:.0f} s", {"pending": pending})
+            time.sleep(min(self.poll, max(0.01, deadline - time.monotonic())))
+
+    def _safe_tick(self) -> TickReport | None:
+        try:
+            return self.tick()
+        except Exception as e:  # a broken tick is logged by the loop too; the caller keeps polling
+            log.error("tick failed: %s", e)
+            return None
+
+    def uninstall(self, app_id, purge: bool = False, timeout: float | None = None) -> dict:
+        catalog = self.catalog()
+        self._check_id(catalog, app_id)
+        if not isinstance(purge, bool):
+            raise OpError(INVALID, "purge must be a boolean")
+        spec = catalog.apps[app_id]
+        with self._state_lock:
+            installed = tuple(self.desired.apps)
+            users = cat.dependents(catalog, app_id, installed)
+            if users:
+                raise OpError(DEPENDENCY, f"cannot uninstall {app_id}: {', '.join(users)} depend(s) on it; "
+                                          "uninstall those first", {"dependents": list(users)})
+            self._set_desired(self.desired.without(app_id))
+        log.info("uninstall %s%s", app_id, " (purge data)" if purge else "")
+        members = [app_id] + [c for c in spec.companions
+                              if not any(c in catalog.apps[o].companions for o in installed if o != app_id)]
+        before = self._leftovers(members)
+        limit = timeout if timeout is not None else max(spec.grace, 30) + 120
+        try:
+            self._wait(lambda: not self._leftovers(members), limit, f"{app_id} was not fully removed")
+        except OpError as e:
+            left = self._leftovers(members)
+            raise OpError(FAILED, str(e.message), {"left": left, "removed": [x for x in before if x not in left]})
+        removed = list(before)
+        if purge:
+            for d in (self.paths.data_dir(app_id),):
+                if read_bytes(d) is not None or _exists(d):
+                    remove_path(d)
+                    removed.append(self.paths.host(d))
+        return {"id": app_id, "removed": removed}
+
+    def _leftovers(self, members: list[str]) -> list[str]:
+        catalog, desired, node, current = self.observe()
+        left = []
+        for app in members:
+            unit = catalog.apps[app].unit
+            us = current.units.get(unit, UnitState(unit))
+            if us.load != "not-found" or us.running:
+                left.append(unit)
+            c = current.containers.get(catalog.apps[app].container)
+            if c is not None:
+                left.append(f"container {c.name}")
+            for p in node.removals.get(app, ()):
+                if current.files.get(p) is not None or p in current.dirs:
+                    left.append(self.paths.host(p))
+        return sorted(set(left))
+
+    def set_run(self, app_id, run: bool) -> dict:
+        catalog = self.catalog()
+        self._check_id(catalog, app_id)
+        state = STARTED if run else USER_STOPPED
+        with self._state_lock:
+            if app_id not in self.desired.apps:
+                raise OpError(INVALID, f"{app_id} is not installed")
+            self._set_desired(self.desired.with_app(app_id, state))
+        log.info("%s %s", "start" if run else "stop", app_id)
+        self._safe_tick()
+        return {"id": app_id, "desired": state}
+
+    # ---- broken variants: containers created with `podman run`, not units ----
+    def _run_imperative(self, app_id: str, detach: bool = False) -> str:
+        catalog = self.catalog()
+        spec = catalog.apps[app_id]
+        top = not spec.is_companion
+        argv = render.podman_run_argv(
+            spec, data_dir=self.paths.data_dir(app_id) if top else None,
+            config_dir=self.paths.config_dir(app_id) if top else None,
+            stop_timeout=10 if self.variant.off("stop-grace") else spec.grace, detach=detach)
+        self.runner.run(["podman", "network", "create", "--ignore", render.NETWORK], timeout=60)
+        if detach:
+            res = self.runner.run(argv, timeout=120)
+            return res.brief()
+        old = self.children.get(app_id)
+        if old is not None and old.poll() is None:
+            return "already running"
+        self.children[app_id] = self.runner.spawn(argv)
+        return "spawned as a child of the daemon"
+
+    def _stop_imperative(self, app_id: str) -> str:
+        spec = self.catalog().apps[app_id]
+        res = self.runner.run(["podman", "stop", "-t", str(spec.grace), spec.container], timeout=spec.grace + 30)
+        return res.brief()
+
+
+def _without_removals(node, apps: frozenset[str]):
+    from dataclasses import replace
+    return replace(node, removals=frozen_map({a: p for a, p in node.removals.items() if a not in apps}))
+
+
+def _exists(path: str) -> bool:
+    import os
+    return os.path.lexists(path)
+
+
+def _status(url: str | None) -> dict:
+    if not url:
+        return {}
+    try:
+        with urllib.request.urlopen(url, timeout=3) as r:
+            body = r.read(256 * 1024)
+        data = json.loads(body)
+        return data if isinstance(data, dict) else {"error": "status is not an object"}
+    except Exception as e:  # unreachable app: report, don't fail the RPC
+        return {"error": f"{type(e).__name__}: {str(e)[:200]}"}

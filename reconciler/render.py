@@ -1,0 +1,176 @@
+"""Pure renderers: Quadlet units, derived app configs, nginx and tor snippets.
+
+Same inputs, same bytes: the tick compares these against the files on disk byte for byte.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+from .model import AppSpec, BitcoinRpcSecret
+
+HEADER = "# Managed by archipelago (reference reconciler): rewritten on drift, do not edit.\n"
+HEALTHCHECK = "/usr/local/bin/healthcheck"
+STANDIN = "/usr/local/bin/standin"
+APPS_SLICE = "archipelago-apps.slice"
+NETWORK = "archy"
+
+
+def rpcauth(user: str, salt: str, password: str) -> str:
+    """Bitcoin Core share/rpcauth: HMAC-SHA256 keyed with the salt's hex *string*."""
+    digest = hmac.new(salt.encode(), password.encode(), hashlib.sha256).hexdigest()
+    return f"rpcauth={user}:{salt}${digest}"
+
+
+def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int,
+                      data_dir: str | None, config_dir: str | None) -> str:
+    ports = ",".join(f"{p.name}={p.port}" for p in spec.ports)
+    lines = [
+        HEADER.rstrip("\n"),
+        "[Unit]",
+        f"Description=Archipelago app {spec.id} ({spec.title})",
+        "Wants=network-online.target",
+        "After=network-online.target",
+        # a crash loop ends in "failed" so the reconciler's backoff takes over from systemd's
+        "StartLimitIntervalSec=120",
+        "StartLimitBurst=5",
+        "",
+        "[Container]",
+        f"ContainerName={spec.container}",
+        f"Image={spec.image}",
+        "Pull=never",
+        f"Label=io.archipelago.app={spec.id}",
+        f"Network={NETWORK}.network",
+        *(f"PublishPort={p.port}:{p.port}" for p in spec.ports),
+        *([f"Volume={data_dir}:/data"] if data_dir else []),
+        *([f"Volume={config_dir}:/config:ro"] if config_dir else []),
+        f"Environment=STANDIN_PROFILE={spec.profile} STANDIN_APP={spec.id} STANDIN_PORTS={ports}",
+        f"Exec={STANDIN} {spec.profile}",
+        f"HealthCmd={HEALTHCHECK}",
+        "HealthInterval=30s",
+        "HealthTimeout=10s",
+        "HealthRetries=3",
+        f"HealthStartupCmd={HEALTHCHECK}",
+        "HealthStartupInterval=2s",
+        "HealthStartupSuccess=1",
+        "HealthOnFailure=kill",
+        "Notify=healthy",
+        "RunInit=yes",
+        f"StopTimeout={stop_timeout}",
+        "",
+        "[Service]",
+        f"Slice={APPS_SLICE}",
+        "Restart=always",
+        "RestartSec=5",
+        "TimeoutStartSec=300",
+        f"TimeoutStopSec={stop_timeout + 30}",
+        "",
+    ]
+    if enabled:  # user-stopped apps get no WantedBy, so they stay stopped across reboots
+        lines += ["[Install]", "WantedBy=multi-user.target", ""]
+    return "\n".join(lines)
+
+
+def network_unit() -> str:
+    return HEADER + f"[Network]\nNetworkName={NETWORK}\nDriver=bridge\n"
+
+
+def bitcoin_conf(spec: AppSpec, rpc: BitcoinRpcSecret) -> str:
+    return HEADER + "\n".join([
+        "server=1",
+        "txindex=0",
+        rpcauth(rpc.user, rpc.salt, rpc.password),
+        f"rpcport={spec.port('rpc') or 8332}",
+        "rpcbind=0.0.0.0",
+        "rpcallowip=0.0.0.0/0",
+        f"port={spec.port('p2p') or 8333}",
+        f"zmqpubrawblock=tcp://0.0.0.0:{spec.port('zmqblock') or 28332}",
+        f"zmqpubrawtx=tcp://0.0.0.0:{spec.port('zmqtx') or 28333}",
+    ]) + "\n"
+
+
+def lnd_conf(bitcoin: AppSpec, rpc: BitcoinRpcSecret) -> str:
+    host = bitcoin.container
+    return HEADER + "\n".join([
+        "[Application Options]",
+        "restlisten=0.0.0.0:8080",
+        "rpclisten=0.0.0.0:10009",
+        "listen=0.0.0.0:9735",
+        "",
+        "[Bitcoin]",
+        "bitcoin.mainnet=true",
+        "bitcoin.node=bitcoind",
+        "",
+        "[Bitcoind]",
+        f"bitcoind.rpchost={host}:{bitcoin.port('rpc') or 8332}",
+        f"bitcoind.rpcuser={rpc.user}",
+        f"bitcoind.rpcpass={rpc.password}",
+        f"bitcoind.zmqpubrawblock=tcp://{host}:{bitcoin.port('zmqblock') or 28332}",
+        f"bitcoind.zmqpubrawtx=tcp://{host}:{bitcoin.port('zmqtx') or 28333}",
+    ]) + "\n"
+
+
+def electrumx_env(bitcoin: AppSpec, rpc: BitcoinRpcSecret) -> str:
+    url = f"http://{rpc.user}:{rpc.password}@{bitcoin.container}:{bitcoin.port('rpc') or 8332}/"
+    return HEADER + f"DAEMON_URL={url}\nCOIN=Bitcoin\n"
+
+
+def integrations_json(links: dict) -> str:
+    return json.dumps(links, indent=1, sort_keys=True) + "\n"
+
+
+def bitcoin_link(bitcoin: AppSpec, rpc: BitcoinRpcSecret) -> dict:
+    port = bitcoin.port("rpc") or 8332
+    return {"host": bitcoin.container, "port": port, "url": f"http://{bitcoin.container}:{port}/",
+            "user": rpc.user, "password": rpc.password}
+
+
+def lnd_link(lnd: AppSpec, macaroon: str) -> dict:
+    port = lnd.port("rest") or 8080
+    return {"host": lnd.container, "port": port, "url": f"http://{lnd.container}:{port}/", "macaroon": macaroon}
+
+
+def electrum_link(electrum: AppSpec) -> dict:
+    return {"host": electrum.container, "port": electrum.port("tcp") or 50001}
+
+
+def nginx_snippet(app_id: str, route: str, ui_port: int, frame_ancestors: str, x_frame_options: str) -> str:
+    # the upstream's own frame headers are replaced so the dashboard (same origin) may frame the page
+    return HEADER + "\n".join([
+        f"location {route} {{",
+        f"    proxy_pass http://127.0.0.1:{ui_port}/;",
+        "    proxy_http_version 1.1;",
+        "    proxy_set_header Host $host;",
+        "    proxy_set_header X-Forwarded-Proto $scheme;",
+        f"    proxy_set_header X-Forwarded-Prefix {route};",
+        "    proxy_hide_header X-Frame-Options;",
+        "    proxy_hide_header Content-Security-Policy;",
+        f"    add_header Content-Security-Policy \"frame-ancestors {frame_ancestors}\" always;",
+        f"    add_header X-Frame-Options {x_frame_options} always;",
+        "}",
+    ]) + "\n"
+
+
+def torrc(hs_dir: str, onion_port: int, target_port: int) -> str:
+    return HEADER + f"HiddenServiceDir {hs_dir}/\nHiddenServicePort {onion_port} 127.0.0.1:{target_port}\n"
+
+
+def podman_run_argv(spec: AppSpec, *, data_dir: str | None, config_dir: str | None, stop_timeout: int,
+                    detach: bool) -> list[str]:
+    """`podman run` for the broken variants that create containers imperatively (no Quadlet unit)."""
+    ports = ",".join(f"{p.name}={p.port}" for p in spec.ports)
+    argv = ["podman", "run", "--replace", "--name", spec.container, "--label", f"io.archipelago.app={spec.id}",
+            "--network", NETWORK, "--pull", "never", "--init", "--stop-timeout", str(stop_timeout),
+            "--health-cmd", HEALTHCHECK, "--health-interval", "30s", "--health-startup-cmd", HEALTHCHECK,
+            "--health-startup-interval", "2s",
+            "-e", f"STANDIN_PROFILE={spec.profile}", "-e", f"STANDIN_APP={spec.id}", "-e", f"STANDIN_PORTS={ports}"]
+    for p in spec.ports:
+        argv += ["-p", f"{p.port}:{p.port}"]
+    if data_dir:
+        argv += ["-v", f"{data_dir}:/data"]
+    if config_dir:
+        argv += ["-v", f"{config_dir}:/config:ro"]
+    # detached: conmon is a child of the daemon; attached (fm3): the container shares the daemon's cgroup
+    argv += ["-d"] if detach else ["--rm", "--cgroups=disabled"]
+    return argv + [spec.image, STANDIN, spec.profile]

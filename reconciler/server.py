@@ -1,0 +1,156 @@
+"""JSON-RPC 2.0 on POST /rpc/v1 and GET /health (127.0.0.1:5678), see docs/architecture.md."""
+from __future__ import annotations
+
+import json
+import logging
+import math
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .daemon import INVALID, OpError, Reconciler
+
+log = logging.getLogger("archipelago.rpc")
+
+MAX_BODY = 64 * 1024
+PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INTERNAL = -32700, -32600, -32601, -32603
+
+# method -> allowed params (name -> accepted types); anything else is invalid params
+SIGNATURES = {
+    "package.install": {"id": (str,), "timeout": (int, float)},
+    "package.uninstall": {"id": (str,), "purge": (bool,), "timeout": (int, float)},
+    "package.start": {"id": (str,)},
+    "package.stop": {"id": (str,)},
+    "container.list": {},
+    "container.health": {"id": (str,)},
+    "reconcile.tick": {},
+}
+REQUIRED = {"package.install": ("id",), "package.uninstall": ("id",), "package.start": ("id",),
+            "package.stop": ("id",)}
+
+
+def check_params(method: str, params) -> dict:
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise OpError(INVALID, "params must be an object")
+    allowed = SIGNATURES[method]
+    for name, value in params.items():
+        if name not in allowed:
+            raise OpError(INVALID, f"unknown parameter {str(name)[:40]!r}")
+        types = allowed[name]
+        # bool is an int in Python: a timeout of true is still wrong
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise OpError(INVALID, f"parameter {name!r} has the wrong type")
+        if name == "timeout" and (not math.isfinite(value) or not 1 <= value <= 3600):
+            raise OpError(INVALID, "timeout must be between 1 and 3600 seconds")
+    for name in REQUIRED.get(method, ()):
+        if name not in params:
+            raise OpError(INVALID, f"missing parameter {name!r}")
+    return params
+
+
+def dispatch(rec: Reconciler, method: str, params: dict):
+    if method == "package.install":
+        return rec.install(params["id"], **({"timeout": params["timeout"]} if "timeout" in params else {}))
+    if method == "package.uninstall":
+        return rec.uninstall(params["id"], purge=params.get("purge", False), timeout=params.get("timeout"))
+    if method == "package.start":
+        return rec.set_run(params["id"], True)
+    if method == "package.stop":
+        return rec.set_run(params["id"], False)
+    if method == "container.list":
+        return rec.container_list()
+    if method == "container.health":
+        return rec.container_health(params.get("id"))
+    if method == "reconcile.tick":
+        return rec.tick().as_dict()
+    raise AssertionError(method)
+
+
+def handle_rpc(rec: Reconciler, body: bytes) -> tuple[int, dict]:
+    """(HTTP status, JSON-RPC response) for one request body."""
+    try:
+        req = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return 200, _error(None, PARSE_ERROR, "parse error: body is not JSON")
+    if not isinstance(req, dict) or req.get("jsonrpc") != "2.0" or not isinstance(req.get("method"), str):
+        return 200, _error(req.get("id") if isinstance(req, dict) else None, INVALID_REQUEST,
+                           "invalid request: need jsonrpc '2.0' and a method")
+    rid = req.get("id")
+    if rid is not None and not isinstance(rid, (str, int)):
+        return 200, _error(None, INVALID_REQUEST, "invalid request: id must be a string or a number")
+    method = req["method"]
+    if method not in SIGNATURES:
+        return 200, _error(rid, METHOD_NOT_FOUND, f"method not found: {method[:64]}")
+    try:
+        result = dispatch(rec, method, check_params(method, req.get("params")))
+    except OpError as e:
+        return 200, _error(rid, e.code, e.message, e.data)
+    except Exception as e:  # never a traceback (or a secret) on the wire; the journal has the type
+        log.exception("%s failed", method)
+        return 200, _error(rid, INTERNAL, f"internal error: {type(e).__name__}")
+    return 200, {"jsonrpc": "2.0", "id": rid, "result": result}
+
+
+def _error(rid, code: int, message: str, data=None) -> dict:
+    err = {"code": code, "message": message}
+    if data is not None:
+        err["data"] = data
+    return {"jsonrpc": "2.0", "id": rid, "error": err}
+
+
+def health_body(rec: Reconciler) -> tuple[int, dict]:
+    ok = rec.healthy()
+    body = {"ok": ok, "last_good_tick": rec.last_good_tick, "interval": rec.settings.tick_interval}
+    return (200 if ok else 503), body
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "archipelago"
+    sys_version = ""
+    rec: Reconciler = None  # set by make_server
+
+    def log_message(self, fmt, *args):  # request lines only; bodies (may hold ids) are never logged
+        log.debug("%s %s", self.address_string(), fmt % args)
+
+    def _send(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        if self.path.split("?")[0] == "/health":
+            self._send(*health_body(self.rec))
+        else:
+            self._send(404, {"error": "not found"})
+
+    def do_POST(self):
+        if self.path.split("?")[0] != "/rpc/v1":
+            self._send(404, {"error": "not found"})
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or -1)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True
+            self._send(HTTPStatus.LENGTH_REQUIRED, _error(None, INVALID_REQUEST, "Content-Length required"))
+            return
+        if length > MAX_BODY:
+            self.close_connection = True  # do not read (or wait for) the oversized body
+            self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                       _error(None, INVALID_REQUEST, f"request body larger than {MAX_BODY} bytes"))
+            return
+        self.connection.settimeout(30)
+        body = self.rfile.read(length)
+        self._send(*handle_rpc(self.rec, body))
+
+
+def make_server(rec: Reconciler, host: str = "127.0.0.1", port: int = 5678) -> ThreadingHTTPServer:
+    handler = type("BoundHandler", (Handler,), {"rec": rec})
+    srv = ThreadingHTTPServer((host, port), handler)
+    srv.daemon_threads = True
+    return srv

@@ -1,0 +1,164 @@
+"""Durable state on the node: desired state, canonical secrets, backoff; atomic writes.
+
+All paths hang off a root so tests run against a temporary directory.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets as pysecrets
+import shutil
+from dataclasses import dataclass
+
+from .model import ID_RE, STARTED, USER_STOPPED, BitcoinRpcSecret, DesiredState, Secrets, frozen_map
+
+
+@dataclass(frozen=True)
+class Paths:
+    root: str = "/"
+
+    def p(self, *parts: str) -> str:
+        return os.path.join(self.root, *(x.lstrip("/") for x in parts))
+
+    # settings and catalog
+    @property
+    def settings(self) -> str: return self.p("/etc/archipelago/reconciler.json")
+    @property
+    def catalog(self) -> str: return self.p("/etc/archipelago/catalog.json")
+    # state
+    @property
+    def state_dir(self) -> str: return self.p("/var/lib/archipelago")
+    @property
+    def desired(self) -> str: return self.p("/var/lib/archipelago/desired.json")
+    @property
+    def backoff(self) -> str: return self.p("/var/lib/archipelago/backoff.json")
+    @property
+    def secrets_dir(self) -> str: return self.p("/var/lib/archipelago/secrets")
+    # rendered
+    @property
+    def quadlet_dir(self) -> str: return self.p("/etc/containers/systemd")
+    @property
+    def nginx_dir(self) -> str: return self.p("/etc/nginx/archy.d")
+    @property
+    def tor_dir(self) -> str: return self.p("/etc/tor/torrc.d")
+
+    def unit_file(self, stem: str) -> str: return self.p(f"/etc/containers/systemd/{stem}.container")
+    @property
+    def network_file(self) -> str: return self.p("/etc/containers/systemd/archy.network")
+    def data_dir(self, app: str) -> str: return self.p(f"/var/lib/archipelago/apps/{app}")
+    def config_dir(self, app: str) -> str: return self.p(f"/var/lib/archipelago/config/{app}")
+    def nginx_file(self, app: str) -> str: return self.p(f"/etc/nginx/archy.d/{app}.conf")
+    def tor_file(self, stem: str) -> str: return self.p(f"/etc/tor/torrc.d/{stem}.conf")
+    def hs_dir(self, stem: str) -> str: return self.p(f"/var/lib/tor/{stem}")
+
+    def host(self, path: str) -> str:
+        """The path as the node sees it (inside rendered files), without the test root."""
+        if self.root in ("", "/"):
+            return path
+        return "/" + os.path.relpath(path, self.root)
+
+
+def atomic_write(path: str, data: bytes, mode: int = 0o644) -> None:
+    """temp file in the same dir + fsync + rename + fsync(dir): a crash leaves old or new, never partial."""
+    d = os.path.dirname(path)
+    os.makedirs(d, exist_ok=True)
+    tmp = os.path.join(d, f".{os.path.basename(path)}.tmp-{os.getpid()}-{pysecrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        os.fchmod(fd, mode)
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
+    os.replace(tmp, path)
+    dfd = os.open(d, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def read_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        return None
+
+
+def remove_path(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+class Store:
+    def __init__(self, paths: Paths):
+        self.paths = paths
+
+    # ---- desired state ----
+    def load_desired(self) -> DesiredState:
+        raw = read_bytes(self.paths.desired)
+        if raw is None:
+            return DesiredState()
+        try:
+            data = json.loads(raw)
+            apps = data["apps"]
+            clean = {a: s for a, s in apps.items()
+                     if isinstance(a, str) and ID_RE.match(a) and s in (STARTED, USER_STOPPED)}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise StoreError(f"{self.paths.desired}: unreadable desired state") from None
+        return DesiredState(frozen_map(clean))
+
+    def save_desired(self, desired: DesiredState) -> None:
+        body = json.dumps({"version": 1, "apps": dict(sorted(desired.apps.items()))}, indent=1) + "\n"
+        atomic_write(self.paths.desired, body.encode(), 0o644)
+
+    # ---- secrets (0700 dir, 0600 files; never logged) ----
+    def _secret_file(self, name: str) -> str:
+        return os.path.join(self.paths.secrets_dir, name)
+
+    def _ensure_secret_dir(self) -> None:
+        os.makedirs(self.paths.secrets_dir, mode=0o700, exist_ok=True)
+        os.chmod(self.paths.secrets_dir, 0o700)
+
+    def load_secrets(self) -> Secrets:
+        """Read the canonical secrets, creating missing ones. The rpcauth salt is stored with the
+        password so bitcoin.conf renders identically on every tick."""
+        self._ensure_secret_dir()
+        path = self._secret_file("bitcoin-rpc.json")
+        raw = read_bytes(path)
+        rpc = None
+        if raw is not None:
+            try:
+                d = json.loads(raw)
+                rpc = BitcoinRpcSecret(str(d["user"]), str(d["password"]), str(d["salt"]))
+            except (ValueError, KeyError, TypeError):
+                rpc = None  # unreadable: regenerate (derived configs follow on this tick)
+        if rpc is None:
+            rpc = BitcoinRpcSecret("archipelago", pysecrets.token_urlsafe(32), pysecrets.token_hex(16))
+            atomic_write(path, json.dumps({"user": rpc.user, "password": rpc.password,
+                                           "salt": rpc.salt}).encode(), 0o600)
+        mpath = self._secret_file("lnd-macaroon")
+        mac = (read_bytes(mpath) or b"").decode(errors="replace").strip()
+        if len(mac) != 64 or any(c not in "0123456789abcdef" for c in mac):
+            mac = pysecrets.token_hex(32)
+            atomic_write(mpath, mac.encode() + b"\n", 0o600)
+        for name in os.listdir(self.paths.secrets_dir):
+            full = self._secret_file(name)
+            if os.path.isfile(full) and os.stat(full).st_mode & 0o077:
+                os.chmod(full, 0o600)
+        return Secrets(rpc, mac)
