@@ -108,7 +108,7 @@ def check_journal(journal: Mapping) -> list[str]:
         problems.append(f"only {len(run)} of {len(method)} method activities ran")
     for entry in run:
         if entry.get("status") != "succeeded":
-            problems.append(f"method activity {_name(entry)!r} {entry.get('status')}: "
+            problems.append(f"method activity {_name(entry)!r} {entry.get('status') or 'interrupted'}: "
                             f"{_exception(entry)} (trap 2)")
         problems += _overran(entry)
     want = exp.get("rollbacks") or []

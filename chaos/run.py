@@ -1,0 +1,166 @@
+"""Run one experiment in its own process with the stock CLI and judge its journal.
+
+  python -m chaos.run chaos/experiments/kill9_tor.json --node vm://vm0 [--out DIR] [--timeout S]
+
+Chaos Toolkit keeps global state between runs and installs signal handlers, so every
+experiment gets a fresh `chaos --no-version-check run --rollback-strategy always` process.
+Its exit status is not trusted (traps 1-2): the journal is checked by chaos.verdict.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import verdict
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Outcome:
+    experiment: str
+    journal_path: Path
+    journal: dict
+    problems: list[str]
+    duration: float
+    rc: int
+    log_path: Path
+    secrets_leaked: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+class ExperimentError(Exception):
+    """A bad experiment file or a run that could not even start (one-line message)."""
+
+
+def load_experiment(path: str | Path) -> dict:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ExperimentError(f"{p}: cannot read: {e.strerror}") from None
+    try:
+        exp = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ExperimentError(f"{p}:{e.lineno}: invalid JSON: {e.msg}") from None
+    if not isinstance(exp, dict):
+        raise ExperimentError(f"{p}:1: an experiment is a JSON object")
+    return exp
+
+
+def chaos_cli() -> str:
+    exe = Path(sys.executable).parent / "chaos"
+    if not exe.exists():
+        raise ExperimentError(f"{exe} not found: run `make setup` (chaostoolkit is a pinned dependency)")
+    return str(exe)
+
+
+def environment(node_url: str, history: Path, extra: dict | None = None) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHY_NODE")}
+    env.update({"ARCHY_NODE_URL": node_url, "ARCHY_CHAOS_HISTORY": str(history),
+                "PYTHONPATH": os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)})
+    env.update(extra or {})
+    return env
+
+
+def run(path: str | Path, node_url: str, out_dir: str | Path, timeout: float = 1800,
+        secrets: list[str] | tuple = (), env_extra: dict | None = None) -> Outcome:
+    """Run the experiment once; never raises for a failing experiment, only for a bad file."""
+    exp = load_experiment(path)
+    name = Path(path).stem
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    journal_path, log_path, history = out / f"{name}.journal.json", out / f"{name}.log", out / f"{name}.history.jsonl"
+    for f in (journal_path, log_path, history):
+        f.unlink(missing_ok=True)
+    problems = verdict.lint_experiment(exp)
+    cmd = [chaos_cli(), "--no-version-check", "--log-file", str(log_path), "run",
+           "--rollback-strategy", "always", "--journal-path", str(journal_path), str(Path(path).resolve())]
+    t0 = time.monotonic()
+    rc = _run_bounded(cmd, environment(node_url, history, env_extra), timeout, out / f"{name}.stdout")
+    duration = time.monotonic() - t0
+    if rc is None:
+        problems.append(f"chaos run did not finish within {timeout:.0f}s (killed)")
+        rc = -1
+    journal: dict = {}
+    if journal_path.exists():
+        try:
+            journal = json.loads(journal_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            problems.append(f"{journal_path}: unreadable journal: {e.msg}")
+    else:
+        problems.append(f"no journal written (chaos exited {rc}; see {log_path})")
+    if journal:
+        problems += verdict.check_journal(journal)
+    leaks = []
+    for f in (journal_path, log_path, out / f"{name}.stdout"):
+        if f.exists():
+            text = f.read_text(encoding="utf-8", errors="replace")
+            found = verdict.leaked(text, secrets)
+            if found:
+                leaks += [f"{f.name}: {x}" for x in found]
+                f.write_text(verdict.redact(text, secrets), encoding="utf-8")
+    problems += [f"secret leaked into {x}" for x in leaks]
+    if journal and leaks:
+        journal = json.loads(journal_path.read_text(encoding="utf-8"))
+    return Outcome(name, journal_path, journal, problems, duration, rc, log_path, leaks)
+
+
+def _run_bounded(cmd: list[str], env: dict, timeout: float, stdout_path: Path) -> int | None:
+    """Run in its own process group; killed (whole group) on timeout or when we are interrupted."""
+    with open(stdout_path, "wb") as fh:
+        proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        finally:
+            if proc.poll() is None:
+                # SIGINT first: chaos then runs its rollbacks (strategy always); then the hard way.
+                os.killpg(proc.pid, signal.SIGINT)
+                try:
+                    proc.wait(timeout=120)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=30)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m chaos.run", description=__doc__.splitlines()[0])
+    ap.add_argument("experiments", nargs="+")
+    ap.add_argument("--node", default=os.environ.get("ARCHY_NODE_URL", ""),
+                    help="ssh://root@host:port?disposable=1&known_hosts=... or vm://NAME (an already running VM)")
+    ap.add_argument("--out", default="chaos-results")
+    ap.add_argument("--timeout", type=float, default=1800)
+    a = ap.parse_args(argv)
+    if not a.node:
+        print("error: no node: pass --node or set ARCHY_NODE_URL", file=sys.stderr)
+        return 2
+    worst = 0
+    for path in a.experiments:
+        try:
+            o = run(path, a.node, a.out, a.timeout)
+        except ExperimentError as e:
+            print(f"error: {e}", file=sys.stderr)
+            worst = 2
+            continue
+        print(f"{'PASS' if o.passed else 'FAIL'} {o.experiment} ({o.duration:.0f}s) journal {o.journal_path}")
+        for p in o.problems:
+            print(f"  - {p}")
+        worst = max(worst, 0 if o.passed else 1)
+    return worst
+
+
+if __name__ == "__main__":
+    sys.exit(main())
