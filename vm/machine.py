@@ -27,6 +27,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 def ssh_banner(port: int, timeout: float = 3) -> bool:
     """True when an sshd answers on 127.0.0.1:port (slirp accepts the TCP connect even when the
     guest is not listening, so only the banner proves sshd is up)."""
@@ -74,18 +83,22 @@ class VM:
         prereq.require_tools("qemu-system-x86_64", "qemu-img")
         if self.alive():
             raise VMError(f"VM {self.name} is already running (pid {self.pid}): `python -m vm down {self.name}`")
-        if self.run_dir.exists():
-            reaper.stop_run(self.run_dir)
-        self.run_dir.mkdir(parents=True)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        for f in (self.overlay, self.qmp_sock, self.pidfile):
+            f.unlink(missing_ok=True)
         prereq.require_free_space(self.run_dir, 2)
         reaper.track(id(self), self._teardown_hard)
         _run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(backing), "-F", "qcow2", str(self.overlay)])
         progress(f"{self.name}: {self.accel.describe()}")
-        for attempt in range(3):                 # a free port can be taken before QEMU binds it
-            self.ports = {22: free_port(), **{g: free_port() for g in self.guest_forwards}}
+        for attempt in range(3):
+            # keep the ports of a previous start (restore) so clients keep their address
+            wanted = (22, *self.guest_forwards)
+            if attempt or not all(g in self.ports and _port_free(self.ports[g]) for g in wanted):
+                self.ports = {g: free_port() for g in wanted}
             p = subprocess.run(self._argv(incoming), capture_output=True, text=True, timeout=timeout)
             if p.returncode == 0:
                 break
+            # a free port can be taken before QEMU binds it: pick others
             if "host forwarding" not in p.stderr or attempt == 2:
                 raise VMError(f"QEMU failed to start {self.name}: {p.stderr.strip()[-400:]}")
         reaper.write_owner(self.run_dir, detached=self.detached,
@@ -199,6 +212,13 @@ class VM:
             time.sleep(0.05)
         if proc.alive(pid):
             proc.terminate(pid)
+
+    def freeze_overlay(self, dest: Path) -> None:
+        """Move the (stopped) VM's overlay to dest, read-only: the disk half of a snapshot."""
+        if self.alive():
+            raise VMError(f"{self.name}: quit QEMU before freezing its disk")
+        self.overlay.rename(dest)
+        dest.chmod(0o444)
 
     def destroy(self) -> None:
         """Quit QEMU and remove the run dir (overlay, sockets, pidfile). Idempotent."""

@@ -30,7 +30,10 @@ def session(sock: Path, body: Callable[[QMPClient], Awaitable[Any]], *, timeout:
             await q.connect(str(sock))
             return await body(q)
         finally:
-            await q.disconnect()
+            try:
+                await q.disconnect()
+            except (EOFError, OSError, QMPError):
+                pass              # QEMU closed its end first (quit)
 
     async def bounded():
         return await asyncio.wait_for(run(), timeout)
@@ -39,7 +42,7 @@ def session(sock: Path, body: Callable[[QMPClient], Awaitable[Any]], *, timeout:
         return _run_coroutine(bounded)
     except (asyncio.TimeoutError, TimeoutError):
         raise VMTimeout(f"QMP {what} on {sock} did not answer within {timeout:.0f} s") from None
-    except (QMPError, OSError) as e:
+    except (QMPError, OSError, EOFError) as e:
         raise VMError(f"QMP {what} on {sock} failed: {e}") from None
 
 

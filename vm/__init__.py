@@ -1,0 +1,66 @@
+"""The embedded node: a Debian trixie QEMU VM (docs/architecture.md, "The embedded VM").
+
+    from vm import launch, attach
+    node = launch("vm0", progress=print)   # base + golden built once (cached), golden restored
+    node.restore(); node.destroy()
+"""
+from typing import Callable
+
+from . import golden as golden_mod, image, reaper
+from .errors import PrerequisiteMissing, VMError, VMTimeout
+from .machine import VM
+
+__all__ = ["launch", "attach", "build", "VMError", "PrerequisiteMissing", "VMTimeout"]
+
+
+def build(progress: Callable[[str], None] = print):
+    """Base image and golden state, each built once and cached; returns (base, golden)."""
+    base = image.ensure_base(progress)
+    return base, golden_mod.ensure_golden(base, progress)
+
+
+def launch(name: str = "vm0", progress: Callable[[str], None] = print, *, detached: bool = False,
+           forwards: tuple[int, ...] = ()):
+    """A connected VMNode restored from golden into a fresh overlay (clock fixed).
+
+    Reaps VMs left by dead runs first; the VM is torn down at exit, on Ctrl-C and SIGTERM
+    unless `detached` (CLI `up`).
+    """
+    from .node import VMNode
+    reaper.reap(progress)
+    base, golden = build(progress)
+    vm = VM(name, base, forwards=forwards, detached=detached)
+    _claim(vm)
+    progress(f"{name}: restoring golden state {golden.dir.name}")
+    try:
+        vm.start(golden.disk, incoming=golden.state, progress=progress)
+        node = VMNode(vm, golden=golden)
+        node.fix_clock()
+    except BaseException:
+        vm.destroy()
+        raise
+    progress(f"{name}: ready, ssh root@127.0.0.1 -p {vm.ssh_port}")
+    return node
+
+
+def attach(name: str = "vm0"):
+    """A VMNode for a VM that is already running (another process launched it); no restore."""
+    from .node import VMNode
+    base = image.cached_base()
+    if base is None:
+        raise VMError("no VM base image built yet: `python -m vm build`")
+    vm = VM.attach(name, base)
+    if not vm.alive():
+        raise VMError(f"VM {name} is not running: `python -m vm up {name}`")
+    vm.detached = True                     # not ours to tear down
+    return VMNode(vm, golden=golden_mod.cached_golden(base))
+
+
+def _claim(vm: VM) -> None:
+    """Take the run dir for vm.name: refuse if a live owner holds it, else clear leftovers."""
+    record = reaper.read_owner(vm.run_dir)
+    if record and vm.alive() and (record.get("owner_pid") is None or reaper.owner_alive(record)):
+        who = "a detached `vm up`" if record.get("owner_pid") is None else f"pid {record['owner_pid']}"
+        raise VMError(f"VM {vm.name} is in use by {who}: `python -m vm down {vm.name}` or pick another name")
+    if vm.run_dir.exists():
+        reaper.stop_run(vm.run_dir)

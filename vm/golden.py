@@ -1,0 +1,161 @@
+"""The golden state: the base image provisioned once (reconciler, catalog, stand-in image), saved
+as a frozen disk (golden.qcow2) plus memory state (golden.state) and restored in seconds.
+
+Cache key: base hash + accelerator/machine shape + the reconciler/ tree + matrix/apps.yaml, so an
+edit to the reconciler or the catalog re-provisions on the next run.
+"""
+import hashlib
+import io
+import json
+import os
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from . import accel, cache, machine, paths
+from .errors import VMError
+from .image import BaseImage
+
+REMOTE_RECONCILER = "/opt/archipelago/reconciler"
+REMOTE_CATALOG = "/etc/archipelago/catalog.json"
+PROVISION = "reconciler/provision.py"
+SERVICE = "archipelago.service"
+BASE_ONLY_ENV = "ARCHY_VM_GOLDEN"          # =base: golden of the unprovisioned base (vm tests only)
+_SKIP = ("__pycache__", ".pyc", ".pytest_cache")
+
+
+@dataclass(frozen=True)
+class Golden:
+    dir: Path
+    disk = property(lambda self: self.dir / "golden.qcow2")
+    state = property(lambda self: self.dir / "golden.state")
+
+    @property
+    def manifest(self) -> dict:
+        return json.loads((self.dir / "manifest.json").read_text())
+
+
+def _files(tree: Path) -> list[Path]:
+    return sorted(p for p in tree.rglob("*")
+                  if p.is_file() and not any(s in p.as_posix() for s in _SKIP))
+
+
+def tree_hash(tree: Path) -> str:
+    h = hashlib.sha256()
+    for p in _files(tree):
+        h.update(p.relative_to(tree).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def golden_key(base: BaseImage, repo: Path, base_only: bool) -> str:
+    shape = f"{accel.detect().name}/{machine.MEM_MIB}/{machine.SMP}/{machine.KERNEL_CMDLINE}"
+    parts = [base.hash, shape]
+    if not base_only:
+        parts += [tree_hash(repo / "reconciler"), hashlib.sha256((repo / "matrix/apps.yaml").read_bytes()).hexdigest()]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def golden_dir(base: BaseImage, repo: Path | None = None, base_only: bool | None = None) -> Path:
+    repo = repo or paths.repo_root()
+    base_only = _base_only() if base_only is None else base_only
+    prefix = "golden-base-" if base_only else "golden-"
+    return paths.cache_root() / (prefix + golden_key(base, repo, base_only))
+
+
+def _base_only() -> bool:
+    return os.environ.get(BASE_ONLY_ENV) == "base"
+
+
+def render_catalog(apps_yaml: Path) -> bytes:
+    """matrix/apps.yaml as JSON for the node (which has no YAML parser); validated first."""
+    try:
+        from matrix import model          # the matrix loader names file:line on bad data
+        model.load(apps_yaml.parent)
+    except ImportError:
+        pass
+    except Exception as e:                # MatrixError: already a one-line file:line message
+        raise VMError(f"cannot render the catalog: {e}") from None
+    try:
+        data = yaml.safe_load(apps_yaml.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{apps_yaml}:{mark.line + 1}" if mark else str(apps_yaml)
+        raise VMError(f"{where}: invalid YAML: {getattr(e, 'problem', e)}") from None
+    return (json.dumps(data, indent=1, sort_keys=True) + "\n").encode()
+
+
+def reconciler_tar(tree: Path) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for p in _files(tree):
+            info = tar.gettarinfo(str(p), arcname=p.relative_to(tree).as_posix())
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            with open(p, "rb") as f:
+                tar.addfile(info, f)
+    return buf.getvalue()
+
+
+def cached_golden(base: BaseImage) -> Golden | None:
+    d = golden_dir(base)
+    return Golden(d) if (d / "golden.state").is_file() else None
+
+
+def ensure_golden(base: BaseImage, progress: Callable[[str], None] = print) -> Golden:
+    found = cached_golden(base)
+    if found:
+        return found
+    repo = paths.repo_root()
+    base_only = _base_only()
+    if not base_only and not (repo / PROVISION).is_file():
+        raise VMError(f"{PROVISION} missing: the golden node cannot be provisioned yet "
+                      f"(set {BASE_ONLY_ENV}=base for an unprovisioned golden, vm tests only)")
+    d = cache.ensure_dir(golden_dir(base), lambda tmp: _build(tmp, base, repo, base_only, progress),
+                         progress=progress, what="golden VM state")
+    return Golden(d)
+
+
+def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Callable[[str], None]) -> None:
+    from .node import VMNode                       # node imports golden for restore
+    t0 = time.monotonic()
+    vm = machine.VM(f"golden-build-{os.getpid()}", base)
+    progress(f"building golden state {out.name.split('.tmp')[0]}: cold boot (~30-60 s under TCG)")
+    try:
+        vm.start(base.disk, progress=progress)
+        vm.wait_ssh(600, progress)
+        node = VMNode(vm, golden=None)
+        progress(f"booted in {time.monotonic() - t0:.0f} s")
+        if not base_only:
+            _provision(node, repo, progress)
+        node.succeed("sync", timeout=60)
+        node.close()                               # no TCP session inside the saved state
+        took = vm.save_state(out / "golden.state")
+        vm.quit()
+        vm.freeze_overlay(out / "golden.qcow2")
+        (out / "golden.state").chmod(0o444)
+        manifest = {"base": base.hash, "base_only": base_only, "accel": vm.accel.name,
+                    "mem_mib": vm.mem_mib, "smp": vm.smp, "saved_at": time.time(),
+                    "save_seconds": round(took, 1), "build_seconds": round(time.monotonic() - t0, 1)}
+        (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        progress(f"golden state saved in {time.monotonic() - t0:.0f} s (memory state {took:.1f} s)")
+    finally:
+        vm.destroy()
+
+
+def _provision(node, repo: Path, progress: Callable[[str], None]) -> None:
+    progress(f"copying reconciler/ to {REMOTE_RECONCILER} and the catalog to {REMOTE_CATALOG}")
+    node.succeed(f"rm -rf {REMOTE_RECONCILER} && mkdir -p {REMOTE_RECONCILER} && "
+                 f"tar -xzf - -C {REMOTE_RECONCILER}", input=reconciler_tar(repo / "reconciler"), timeout=120)
+    node.put_file(REMOTE_CATALOG, render_catalog(repo / "matrix/apps.yaml"))
+    progress(f"running {PROVISION} on the node (builds the stand-in image; minutes under TCG)")
+    t = time.monotonic()
+    r = node.run(f"python3 {REMOTE_RECONCILER}/provision.py", timeout=1200)
+    if r.rc != 0:
+        tail = " | ".join((r.stderr.strip() or r.stdout.strip()).splitlines()[-5:])
+        raise VMError(f"provision.py failed on the node (rc {r.rc}): {tail}")
+    progress(f"provisioned in {time.monotonic() - t:.0f} s; waiting for {SERVICE}")
+    node.wait_for_unit(SERVICE, timeout=300)

@@ -1,0 +1,121 @@
+"""VMNode: the Node API over SSH (harness.ssh.SSHNode, pinned keys) plus the VM-only controls."""
+import time
+from pathlib import Path
+
+from harness.node import NodeError
+from harness.ssh import SSHNode
+
+from .errors import VMError
+from .golden import Golden
+from .machine import VM
+
+CAPABILITIES = frozenset({"node", "destructive", "reboot", "power_cut", "pause", "snapshot", "soak"})
+
+
+class VMNode(SSHNode):
+    def __init__(self, vm: VM, *, golden: Golden | None, connect_timeout: float = 10,
+                 ssh_timeout: float = 120):
+        self.vm = vm
+        self.golden = golden
+        self._ssh_timeout = ssh_timeout
+        self._connect_timeout = connect_timeout
+        self._attach_ssh()
+
+    def _attach_ssh(self) -> None:
+        """(Re)build the SSH side for the VM's current port; waits until sshd answers."""
+        self.vm.wait_ssh(self._ssh_timeout)
+        deadline = time.monotonic() + self._ssh_timeout
+        while True:
+            try:
+                SSHNode.__init__(self, f"ssh://root@127.0.0.1:{self.vm.ssh_port}",
+                                 known_hosts=str(self.vm.known_hosts),
+                                 identity_file=str(self.vm.image.client_key), disposable=True,
+                                 name=self.vm.name, connect_timeout=self._connect_timeout)
+                break
+            except NodeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        self.capabilities = CAPABILITIES
+
+    # --- power ---------------------------------------------------------------------------
+    def power_cut(self, timeout: float = 600) -> None:
+        """QMP system_reset: no shutdown, no sync; returns once a new boot answers over SSH."""
+        old = self.boot_id()
+        self.vm.power_cut()
+        self._wait_new_boot(old, timeout)
+
+    def pause(self) -> None:
+        self.close()                 # no SSH traffic (keepalives) against a frozen guest
+        self.vm.pause()
+
+    def resume(self) -> None:
+        self.vm.resume()
+        self.reconnect()
+
+    # --- snapshots -------------------------------------------------------------------------
+    def snapshot(self, name: str) -> None:
+        """Save disk + memory under the run dir as `name`, then continue from it."""
+        if name == "golden":
+            raise VMError("the golden snapshot is built by vm.golden, not by snapshot()")
+        d = self._snap_dir(name)
+        d.mkdir(parents=True, exist_ok=True)
+        for f in d.iterdir():
+            f.chmod(0o644)
+            f.unlink()
+        self.succeed("sync", timeout=60)
+        self.close()
+        self.vm.save_state(d / "state")
+        self.vm.quit()
+        self.vm.freeze_overlay(d / "disk.qcow2")
+        (d / "state").chmod(0o444)
+        self._restart(d / "disk.qcow2", d / "state")
+
+    def restore(self, name: str = "golden") -> None:
+        """Back to a saved state in a fresh overlay (seconds); reconnects and fixes the clock."""
+        if name == "golden":
+            if self.golden is None:
+                raise VMError(f"{self.name}: no golden state attached to this VM")
+            disk, state = self.golden.disk, self.golden.state
+        else:
+            d = self._snap_dir(name)
+            disk, state = d / "disk.qcow2", d / "state"
+            if not state.is_file():
+                raise VMError(f"{self.name}: no snapshot {name!r} (have: {self.snapshots()})")
+        self.close()
+        self.vm.quit()
+        self._restart(disk, state)
+
+    def snapshots(self) -> list[str]:
+        root = self.vm.run_dir / "snapshots"
+        return sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+
+    def _snap_dir(self, name: str) -> Path:
+        if not name.replace("-", "").replace("_", "").isalnum():
+            raise VMError(f"snapshot name {name!r}: use letters, digits, '-' and '_'")
+        return self.vm.run_dir / "snapshots" / name
+
+    def _restart(self, disk: Path, state: Path) -> None:
+        self.vm.start(disk, incoming=state, progress=lambda _m: None)
+        self._attach_ssh()
+        self.fix_clock()
+
+    def fix_clock(self) -> None:
+        """After a restore the guest clock is the snapshot's; the RTC follows the host."""
+        self.succeed("date -s @$(cat /sys/class/rtc/rtc0/since_epoch) >/dev/null", timeout=30)
+
+    def clock_offset(self) -> float:
+        """Guest minus host wall clock, in seconds (round trip halved)."""
+        t0 = time.time()
+        guest = float(self.succeed("date +%s.%N", timeout=30))
+        t1 = time.time()
+        return guest - (t0 + t1) / 2
+
+    # --- teardown ----------------------------------------------------------------------------
+    def destroy(self) -> None:
+        """Quit QEMU and remove the run dir; idempotent."""
+        try:
+            self.close()
+        finally:
+            self.vm.destroy()
+
