@@ -1,0 +1,82 @@
+"""Pure parts: rpcauth (Core's vector), config parsing, the block store."""
+import json
+
+import pytest
+from conftest import VECTOR_HASH, VECTOR_PASSWORD, VECTOR_SALT, VECTOR_USER
+
+from standin import rpcauth
+from standin.chain import Chain
+from standin.settings import SettingsError, load_settings, parse_conf, parse_ports
+
+LINE = f"{VECTOR_USER}:{VECTOR_SALT}${VECTOR_HASH}"
+
+
+def test_rpcauth_matches_core_vector():
+    assert rpcauth.rpcauth_hash(VECTOR_SALT, VECTOR_PASSWORD) == VECTOR_HASH
+    assert rpcauth.rpcauth_line(VECTOR_USER, VECTOR_SALT, VECTOR_PASSWORD) == f"rpcauth={LINE}"
+
+
+@pytest.mark.parametrize("user,password,ok", [
+    (VECTOR_USER, VECTOR_PASSWORD, True),
+    (VECTOR_USER, VECTOR_PASSWORD + "x", False),
+    ("rt2", VECTOR_PASSWORD, False),
+    (VECTOR_USER, "", False),
+])
+def test_rpcauth_check(user, password, ok):
+    assert rpcauth.check(["garbage-without-separators", LINE], user, password) is ok
+
+
+def test_rpcauth_key_is_the_salt_hex_string_not_bytes():
+    import hashlib
+    import hmac
+    wrong = hmac.new(bytes.fromhex(VECTOR_SALT), VECTOR_PASSWORD.encode(), hashlib.sha256).hexdigest()
+    assert rpcauth.check([f"{VECTOR_USER}:{VECTOR_SALT}${wrong}"], VECTOR_USER, VECTOR_PASSWORD) is False
+
+
+def test_conf_parse_error_names_the_line():
+    assert parse_conf("# c\n[main]\nrpcauth=a:b$c\nrpcauth=d:e$f\n", "b.conf")["rpcauth"] == ["a:b$c", "d:e$f"]
+    with pytest.raises(SettingsError, match=r"b.conf: parse error on line 3"):
+        parse_conf("server=1\n\n\x00\x00garbage\n", "b.conf")
+
+
+def test_ports_and_settings_errors():
+    assert parse_ports("rpc=1,p2p=2") == {"rpc": 1, "p2p": 2}
+    for bad in ("rpc", "rpc=x", "rpc=70000"):
+        with pytest.raises(SettingsError, match="STANDIN_PORTS"):
+            parse_ports(bad)
+    with pytest.raises(SettingsError, match="no port for zmqblock, zmqtx"):
+        load_settings({"STANDIN_PROFILE": "bitcoind", "STANDIN_PORTS": "rpc=1,p2p=2,status=3"})
+    with pytest.raises(SettingsError, match="unknown profile"):
+        load_settings({"STANDIN_PROFILE": "nope"})
+    s = load_settings({"STANDIN_PORTS": "ui=5", "STANDIN_PORT_UI": "6"}, "ui")
+    assert s.ports == {"ui": 6} and s.status_port == 6
+
+
+def test_chain_append_load_and_torn_tail(tmp_path):
+    chain = Chain(tmp_path / "blocks")
+    chain.load()
+    for t in range(5):
+        chain.append(1000 + t)
+    again = Chain(tmp_path / "blocks")
+    assert again.load().height == 4 and again.tip == chain.tip
+    blk = tmp_path / "blocks" / "blk00000.dat"
+    with open(blk, "ab") as fh:
+        fh.write(b'{"height":5,"prev":"')          # power cut mid-append
+    loaded = Chain(tmp_path / "blocks").load()
+    assert loaded.height == 4 and loaded.truncated_bytes > 0 and loaded.corrupt is None
+    assert blk.read_bytes().endswith(b"}\n")
+
+
+def test_chain_corruption_mid_chain_is_detected(tmp_path):
+    chain = Chain(tmp_path / "blocks")
+    chain.load()
+    for t in range(5):
+        chain.append(1000 + t)
+    blk = tmp_path / "blocks" / "blk00000.dat"
+    lines = blk.read_bytes().splitlines(keepends=True)
+    record = json.loads(lines[2])
+    record["time"] += 1                                  # bit rot in block 2
+    lines[2] = json.dumps(record, separators=(",", ":")).encode() + b"\n"
+    blk.write_bytes(b"".join(lines))
+    loaded = Chain(tmp_path / "blocks").load()
+    assert loaded.corrupt and "height 2" in loaded.corrupt and loaded.height == 1
