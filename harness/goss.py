@@ -64,17 +64,15 @@ def _json_document(output: str) -> dict:
 
 
 def _detail(result: dict) -> str:
+    """goss's own compact explanation without the 'Type: id: property:' prefix it repeats."""
+    line = result.get("summary-line-compact") or result.get("summary-line")
+    if line:
+        prefix = f"{result.get('resource-type')}: {result.get('resource-id')}: {result.get('property')}:"
+        return " ".join(str(line).removeprefix(prefix).split())
     if result.get("err"):
         return f"error: {result['err']}"
     mr = result.get("matcher-result") or {}
-    if mr:
-        expected, actual = mr.get("expected"), mr.get("actual")
-        msg = mr.get("message", "expected")
-        return f"{msg} {json.dumps(expected)}, found {json.dumps(actual)}"
-    if "expected" in result or "found" in result:
-        return f"expected {json.dumps(result.get('expected'))}, found {json.dumps(result.get('found'))}"
-    line = result.get("summary-line-compact") or result.get("summary-line") or "failed"
-    return " ".join(str(line).split())
+    return f"{mr.get('message') or 'expected'} {json.dumps(mr.get('expected'))}, found {json.dumps(mr.get('actual'))}"
 
 
 def parse(output: str) -> Report:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from harness import journal
-from harness.events import module, plan as planmod
+from harness.events import module, plan as planmod, variant
 from harness.events.context import CellContext, Options
 from harness.events.ladder import Ladder
 from matrix.model import Cell, Matrix
@@ -41,8 +41,10 @@ class GridRun:
         self.matrix, self.node, self.driver, self.mode = matrix, node, driver, mode
         self.steps = {s.cell.id: s for s in planmod.plan(matrix, cells, mode)}
         self.options = options or Options()
+        self.variant = variant.wanted()
         self.ladder = Ladder(node, driver, matrix, use_snapshots=mode == planmod.LADDER,
-                             install_timeout=self.options.install_timeout, progress=progress)
+                             install_timeout=self.options.install_timeout, progress=progress,
+                             on_golden=(lambda n: variant.apply(n, self.variant)) if self.variant else None)
         self.batches: dict[str, BatchResult] = {}
         self.progress = progress
 

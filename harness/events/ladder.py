@@ -23,11 +23,13 @@ def rung_name(installed: tuple[str, ...]) -> str:
 
 class Ladder:
     def __init__(self, node, driver, matrix, *, use_snapshots: bool = True,
-                 install_timeout: float = 420, progress: Callable[[str], None] = lambda _m: None):
+                 install_timeout: float = 420, progress: Callable[[str], None] = lambda _m: None,
+                 on_golden: Callable | None = None):
         self.node, self.driver, self.matrix = node, driver, matrix
         self.use_snapshots = use_snapshots and "snapshot" in node.capabilities
         self.install_timeout = install_timeout
         self.progress = progress
+        self.on_golden = on_golden                      # e.g. switch the reconciler variant
         self.current: tuple[str, ...] | None = None   # None: unknown (start, or after a failure)
         self.dirty = True
         self.rungs: dict[tuple[str, ...], str] = {}
@@ -52,6 +54,8 @@ class Ladder:
                 self.progress(f"ladder: restore {name}")
                 self.node.restore(name)
                 self.stats["restores"] += 1
+                if name == GOLDEN and self.on_golden:
+                    self.on_golden(self.node)
                 self.current, self.dirty = installed[:k], False
             for i in range(k, len(installed)):
                 self._install(installed[i])
