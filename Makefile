@@ -53,7 +53,7 @@ beta-matrix: setup
 	$(if $(APPS)$(EVENTS),prev=--selection;) set -x; ci/gate $(RESULTS)/cells.json $$prev
 
 chaos: setup
-	$(PYTEST) tests/chaos $(TARGET_ARGS) $(PYTEST_ARGS)
+	ARCHY_CHAOS_SUITE=all ARCHY_CHAOS_VARIANTS=$(if $(CHAOS_VARIANTS),1,0) $(PYTEST) tests/chaos $(TARGET_ARGS) $(PYTEST_ARGS)
 
 # The grid's soak cells for the whole stack (they sample through harness.soak).
 soak: setup

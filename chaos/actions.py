@@ -87,8 +87,12 @@ def signal_reconciler(configuration: Mapping, signal: str = "KILL", timeout: flo
     pid = _main_pid(node, DAEMON)
     if pid <= 0:
         _interrupt(f"{DAEMON} has no main process")
-    node.succeed(f"kill -s {shlex.quote(signal)} {pid}", timeout=30)
+    if signal != "STOP":
+        node.succeed(f"kill -s {shlex.quote(signal)} {pid}", timeout=30)
     if signal == "STOP":
+        health = target.driver(configuration).health(timeout=10)
+        memo.put("tick_interval", health.get("interval"))
+        node.succeed(f"kill -s {shlex.quote(signal)} {pid}", timeout=30)
         memo.put("stopped_pid", pid)
         frozen = poll(lambda: node.run(f"grep -q '^State:.*T' /proc/{pid}/status", timeout=30).rc == 0,
                       timeout, 0.2)
@@ -110,14 +114,40 @@ def resume_reconciler(configuration: Mapping) -> dict:
     return {"resumed": pid}
 
 
-def wait_daemon_replaced(configuration: Mapping, timeout: float = 120) -> dict:
-    """systemd replaced the frozen daemon (watchdog) without anyone sending SIGCONT."""
+def queue_health_request(configuration: Mapping, hold_factor: float = 2.5) -> dict:
+    """While the daemon is frozen: queue a /health request (answered on SIGCONT, before the
+    next tick can complete) and keep the daemon frozen for hold_factor x the tick interval, so
+    its last good tick is stale. The fault has a duration by design; this is not a readiness wait."""
     node = _node(configuration)
     pid = memo.get("stopped_pid")
-    if not poll(lambda: _main_pid(node, DAEMON) not in (0, pid), timeout, 1.0):
-        raise AssertionError(f"the frozen daemon (pid {pid}) was not replaced within {timeout:.0f}s: "
-                             "no watchdog detects a hung reconciler")
-    return {"old_pid": pid, "new_pid": _main_pid(node, DAEMON)}
+    if not pid:
+        _interrupt("the daemon was not stopped first")
+    interval = float(memo.get("tick_interval") or 5)
+    out = f"{ops.RUN_DIR}/health-frozen.out"
+    node.run(f"mkdir -p {ops.RUN_DIR}; rm -f {out}", timeout=30)
+    node.succeed(f"systemd-run --quiet --collect --unit=archy-chaos-health-{pid} --property=RuntimeMaxSec=300 "
+                 f"sh -c \"curl -s -o /dev/null -w '%{{http_code}}' --max-time 240 "
+                 f"http://127.0.0.1:5678/health > {out}.tmp; mv {out}.tmp {out}\"", timeout=30)
+    t0 = time.monotonic()
+    # the fault's own duration: frozen for longer than the staleness threshold
+    while time.monotonic() - t0 < hold_factor * interval:
+        if node.run(f"test -e {out}", timeout=30).rc == 0:
+            _interrupt("/health answered while the daemon was frozen: it was not really stopped")
+        time.sleep(0.5)
+    return {"held_s": round(time.monotonic() - t0, 1), "interval": interval}
+
+
+def frozen_health_answer(configuration: Mapping, timeout: float = 60) -> dict:
+    """After SIGCONT: the /health request queued while frozen must not have been answered 200."""
+    node = _node(configuration)
+    out = f"{ops.RUN_DIR}/health-frozen.out"
+    if not poll(lambda: node.run(f"test -e {out}", timeout=30).rc == 0, timeout, 0.5):
+        raise AssertionError(f"the /health request queued while frozen got no answer within {timeout:.0f}s")
+    code = node.succeed(f"cat {out}", timeout=30).strip()
+    if code == "200":
+        raise AssertionError("/health answered 200 with a last good tick older than 2 x interval: "
+                             "liveness is not reported")
+    return {"http_code": code}
 
 
 def restart_reconciler(configuration: Mapping) -> dict:

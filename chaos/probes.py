@@ -118,26 +118,6 @@ def wait_converged(configuration: Mapping, stack: str = "", timeout: float = 300
     return {**last, "waited": round(time.monotonic() - t0, 1)}
 
 
-def health_unhealthy(configuration: Mapping, timeout: float = 60) -> dict:
-    """/health stops answering 200 within the timeout (liveness is reported)."""
-    seen: dict = {}
-
-    def bad() -> bool:
-        nonlocal seen
-        seen = _health(configuration)
-        return seen.get("http_status") != 200
-
-    if not poll(bad, timeout, 1.0):
-        raise AssertionError(f"/health still 200 after {timeout:.0f}s with the daemon frozen")
-    return {"status": 0, "http_status": seen.get("http_status")}
-
-
-def file_matches(configuration: Mapping, path: str, sha256: str = "") -> dict:
-    node = target.node(configuration)
-    got = node.run(f"sha256sum {path} | cut -d' ' -f1", timeout=30).stdout.strip()
-    return {"status": int(not sha256 or got != sha256), "path": path}
-
-
 # -- "unchanged by the fault" probes: the first call (before-hypothesis) records, later calls compare
 def _first_or_compare(key: str, now) -> dict:
     from . import memo

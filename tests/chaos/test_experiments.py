@@ -1,0 +1,90 @@
+"""Each chaos experiment is one row: run with the stock `chaos run` in its own process, judged
+on its journal by chaos.verdict (steady state before, method ran, completed, not deviated,
+rollbacks succeeded, no secret in the journal). With ARCHY_CHAOS_VARIANTS=1 each experiment
+must also FAIL against the broken reconciler variant lacking the repair it tests."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from chaos import run as chaos_run
+from chaos import verdict
+
+REPO = Path(__file__).resolve().parents[2]
+EXPERIMENTS = sorted((REPO / "chaos" / "experiments").glob("*.json"))
+# kept in `make test`: one with a clock rollback (strategy always), one repair of a derived file
+FAST = {"clock_jump", "delete_nginx_snippet"}
+TIMEOUT = 1500
+
+
+def meta(path: Path) -> dict:
+    return verdict.metadata(json.loads(path.read_text()))
+
+
+def select(path: Path, chaos_node, request) -> None:
+    if os.environ.get("ARCHY_CHAOS_SUITE") != "all" and path.stem not in FAST:
+        pytest.skip("full chaos suite only: make chaos (ARCHY_CHAOS_SUITE=all)")
+    caps = request.getfixturevalue("node").capabilities
+    for need in meta(path).get("needs", []):
+        if need != "destructive" and need not in caps:
+            pytest.skip(f"node lacks capability '{need}'")
+
+
+def attach(outcome: chaos_run.Outcome, label: str) -> None:
+    try:
+        import allure
+    except ImportError:
+        return
+    allure.dynamic.feature("chaos")
+    allure.dynamic.title(f"{label}: {outcome.experiment}")
+    base = outcome.journal_path.parent / outcome.experiment
+    for path, name, kind in ((outcome.journal_path, "journal (secrets redacted)", allure.attachment_type.JSON),
+                             (Path(f"{base}.history.jsonl"), "operation history", allure.attachment_type.TEXT),
+                             (outcome.log_path, "chaostoolkit log", allure.attachment_type.TEXT)):
+        if path.exists():
+            allure.attach.file(str(path), name=name, attachment_type=kind)
+
+
+def record(chaos_node, outcome: chaos_run.Outcome, kind: str, variant: str | None) -> None:
+    """Append this row to results/chaos/summary.jsonl (runtime and verdict per experiment)."""
+    row = {"experiment": outcome.experiment, "kind": kind, "variant": variant, "passed": outcome.passed,
+           "duration_s": round(outcome.duration, 1), "status": outcome.journal.get("status"),
+           "deviated": outcome.journal.get("deviated"), "problems": outcome.problems[:10]}
+    with open(chaos_node.results / "summary.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
+@pytest.mark.destructive
+@pytest.mark.vm
+@pytest.mark.parametrize("experiment", EXPERIMENTS, ids=lambda p: p.stem)
+def test_experiment(experiment: Path, chaos_node, request):
+    select(experiment, chaos_node, request)
+    chaos_node.reset()
+    outcome = chaos_run.run(experiment, chaos_node.url, chaos_node.results / "reference",
+                            timeout=TIMEOUT, secrets=chaos_node.secrets())
+    attach(outcome, "reference")
+    record(chaos_node, outcome, "reference", None)
+    assert outcome.passed, f"{experiment.stem} did not pass:\n  - " + "\n  - ".join(outcome.problems)
+
+
+@pytest.mark.destructive
+@pytest.mark.vm
+@pytest.mark.parametrize("experiment", EXPERIMENTS, ids=lambda p: f"{p.stem}-{meta(p)['broken_variant']}")
+def test_experiment_catches_variant(experiment: Path, chaos_node, request):
+    if os.environ.get("ARCHY_CHAOS_VARIANTS") != "1":
+        pytest.skip("variant proof only with ARCHY_CHAOS_VARIANTS=1 (make chaos CHAOS_VARIANTS=1)")
+    select(experiment, chaos_node, request)
+    variant = meta(experiment)["broken_variant"]
+    chaos_node.reset()
+    chaos_node.set_variant(variant)
+    outcome = chaos_run.run(experiment, chaos_node.url, chaos_node.results / "variants",
+                            timeout=TIMEOUT, secrets=chaos_node.secrets())
+    attach(outcome, f"variant {variant}")
+    record(chaos_node, outcome, "variant", variant)
+    assert not outcome.passed, f"{experiment.stem} PASSED against {variant}: this experiment cannot fail"
+    # It must fail for the repair, not because nothing ran (trap 1) or the injection broke.
+    bad = [p for p in outcome.problems if "BEFORE the method" in p or "injection failed" in p]
+    assert not bad, f"{experiment.stem} on {variant} failed for the wrong reason: {bad}"
