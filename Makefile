@@ -39,8 +39,13 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install -q --disable-pip-version-check -e . >.venv/pip.log 2>&1 || { cat .venv/pip.log; exit 1; }
 	@touch $@
 
+# make test keeps a fast subset of real grid cells on the VM (one app through install, UI, stop,
+# restart, reboot, reinstall and uninstall); the whole grid is `make beta-matrix`.
+GRID_FAST   := --apps lnd --events fresh_install,ui_direct_port,ui_https_proxy,ui_iframe,stop_ports_released,restart_integrations,reboot_survival,reinstall_idempotent,uninstall_no_orphans
+
 test: setup
-	$(PYTEST) tests $(PYTEST_ARGS)
+	$(PYTEST) tests --ignore=tests/grid $(PYTEST_ARGS)
+	$(PYTEST) tests/grid $(GRID_FAST) --results-dir $(RESULTS)/test-grid $(PYTEST_ARGS)
 
 # The grid, then the reports, then the gate. The gate decides the exit status (SHOULD cells
 # may fail); pytest's own errors (usage, interrupted, internal) stop here with its code.
