@@ -19,8 +19,8 @@ _PATTERNS = [
     # bitcoin.conf rpcauth=user:salt$hmac  -> keep the user
     (re.compile(r"(?i)(rpcauth\s*[=:]\s*[\"']?[^:\s\"']+:)[^\s\"',]+"), rf"\1{MASK}"),
     # key=value / key: value for password-ish keys (bitcoin.conf, env, YAML, INI)
-    (re.compile(r"(?i)\b([\w.-]*(?:password|passwd|secret|token|macaroon|apikey|api_key)[\w.-]*"
-                r"\s*[=:]\s*)(?![\"']?\*\*\*)[\"']?[^\s\"',}]+[\"']?"), rf"\1{MASK}"),
+    (re.compile(r"(?i)\b((?:[\w.-]*(?:password|passwd|passphrase|secret|token|macaroon|apikey|api_key)[\w.-]*"
+                r"|[\w.-]*(?:pass|pwd))\s*[=:]\s*)(?![\"']?\*\*\*)[\"']?[^\s\"',}]+[\"']?"), rf"\1{MASK}"),
     # JSON "password": "..."
     (re.compile(r'(?i)("[\w.-]*(?:password|passwd|secret|token|macaroon|rpcauth|apikey)[\w.-]*"'
                 r'\s*:\s*")[^"]*(")'), rf"\1{MASK}\2"),

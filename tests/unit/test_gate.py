@@ -1,0 +1,66 @@
+"""ci/gate on recorded results: MUST failed / no result / not run, and level drops."""
+import json
+import subprocess
+from pathlib import Path
+
+from unit_helpers import recorded
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def gate(tmp_path, doc, *args, previous=None):
+    (tmp_path / "cells.json").write_text(json.dumps(doc))
+    if previous is not None:
+        (tmp_path / "prev.json").write_text(json.dumps(previous))
+        args = (*args, "--previous", str(tmp_path / "prev.json"))
+    r = subprocess.run([str(ROOT / "ci" / "gate"), str(tmp_path / "cells.json"), *args],
+                       capture_output=True, text=True, timeout=60)
+    return r.returncode, r.stdout + r.stderr
+
+
+def test_all_must_passed(tmp_path):
+    rc, out = gate(tmp_path, recorded())
+    assert rc == 0, out
+    assert "gate: PASS" in out and "levels vm0: bitcoin-knots L7" in out
+
+
+def test_failed_must_is_named(tmp_path):
+    rc, out = gate(tmp_path, recorded({("lnd", "reboot_survival"): ("failed", "lnd not healthy after reboot")}))
+    assert rc == 1
+    assert "FAILED    vm0: lnd-reboot_survival: lnd not healthy after reboot" in out
+    assert "gate: FAIL (1 problem(s)" in out
+
+
+def test_missing_and_not_run_count_as_no_result(tmp_path):
+    rc, out = gate(tmp_path, recorded({("btcpay", "soak"): ("not_run", "soak disabled (--soak-duration 0)")},
+                                      drop={("mempool", "tor_onion")}))
+    assert rc == 1
+    assert "NO RESULT vm0: mempool-tor_onion: never ran" in out
+    assert "NO RESULT vm0: btcpay-soak: not run: soak disabled (--soak-duration 0)" in out
+
+
+def test_partial_run_fails_unless_selection_requested(tmp_path):
+    from matrix.model import load, plan
+    doc = recorded(cells=plan(load(), apps=["lnd"]))
+    doc["selection"] = {"apps": ["lnd"], "events": None}
+    rc, out = gate(tmp_path, doc)
+    assert rc == 1 and "NO RESULT vm0: bitcoin-knots-fresh_install: never ran" in out
+    rc, out = gate(tmp_path, doc, "--selection")
+    assert rc == 0, out
+
+
+def test_level_drop_against_previous(tmp_path):
+    before = recorded()
+    rc, out = gate(tmp_path, recorded(), previous=before)
+    assert rc == 0 and "LEVEL DOWN" not in out, out
+    now = recorded({("electrumx", "reboot_survival"): ("failed", "gone after reboot")})
+    rc, out = gate(tmp_path, now, previous=before)
+    assert rc == 1
+    assert "LEVEL DOWN vm0: electrumx L7 -> L3" in out
+
+
+def test_unreadable_results(tmp_path):
+    r = subprocess.run([str(ROOT / "ci" / "gate"), str(tmp_path / "nope.json")], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 2
+    assert r.stderr.strip() == f"gate: {tmp_path / 'nope.json'}: cannot read: No such file or directory"

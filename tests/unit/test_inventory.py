@@ -1,0 +1,59 @@
+"""Leftover inventory: parsing and the diff, witness checks (pure halves)."""
+from harness.inventory import check_witnesses, diff, format_diff, parse
+
+BEFORE = """@@section containers
+archy-bitcoin-knots
+archy-archy-bitcoin-ui
+@@section volumes
+@@section networks
+archy
+podman
+@@section images
+localhost/archy-standin:1 0123abcd
+@@section quadlet
+/etc/containers/systemd/archy-bitcoin-knots.container
+/etc/containers/systemd/archy.network
+@@section units
+archy-bitcoin-knots.service loaded active running archy-bitcoin-knots
+archy-ghost.service not-found inactive dead archy-ghost.service
+@@section ports
+LISTEN 0 4096 0.0.0.0:8332 0.0.0.0:* users:(("conmon",pid=1234,fd=5))
+LISTEN 0 128 127.0.0.1:5678 0.0.0.0:* users:(("python3",pid=99,fd=3))
+@@section nginx
+/etc/nginx/archy.d/bitcoin-knots.conf
+@@section tor
+/var/lib/tor/archy-bitcoin-knots
+"""
+
+AFTER_LND = BEFORE.replace("archy-archy-bitcoin-ui\n", "archy-archy-bitcoin-ui\narchy-lnd\n") \
+    .replace("archy.network\n", "archy.network\n/etc/containers/systemd/archy-lnd.container\n") \
+    .replace("pid=1234", "pid=4321")  # a restarted process: same listener, new pid
+
+
+def test_parse_keeps_stable_names():
+    inv = parse(BEFORE)
+    assert inv["units"] == {"archy-bitcoin-knots.service"}  # not-found references dropped
+    assert inv["ports"] == {"0.0.0.0:8332 conmon", "127.0.0.1:5678 python3"}
+    assert inv["tor"] == {"/var/lib/tor/archy-bitcoin-knots"}
+    assert inv["volumes"] == frozenset()
+
+
+def test_diff_names_leftovers_only():
+    d = diff(parse(BEFORE), parse(AFTER_LND))
+    assert d == {"containers": {"added": ["archy-lnd"], "removed": []},
+                 "quadlet": {"added": ["/etc/containers/systemd/archy-lnd.container"], "removed": []}}
+    assert format_diff(d).splitlines() == ["containers: + archy-lnd",
+                                           "quadlet: + /etc/containers/systemd/archy-lnd.container"]
+    assert diff(parse(BEFORE), parse(BEFORE)) == {}
+    assert diff(parse(BEFORE), parse(AFTER_LND), ignore={"containers": [r"^archy-lnd$"], "quadlet": ["lnd"]}) == {}
+
+
+def test_witnesses():
+    planted = {"/var/lib/archipelago/apps/lnd/.archy-witness": "aa" * 32,
+               "/var/lib/archipelago/apps/btcpay/.archy-witness": "bb" * 32}
+    ok = "\n".join(f"{h}  {p}" for p, h in planted.items())
+    assert check_witnesses(planted, ok) == []
+    changed = ok.replace("bb" * 32, "cc" * 32)
+    assert check_witnesses(planted, changed) == ["witness changed: /var/lib/archipelago/apps/btcpay/.archy-witness"]
+    gone = f"{'aa' * 32}  /var/lib/archipelago/apps/lnd/.archy-witness\nMISSING /var/lib/archipelago/apps/btcpay/.archy-witness"
+    assert check_witnesses(planted, gone) == ["witness deleted: /var/lib/archipelago/apps/btcpay/.archy-witness"]

@@ -1,0 +1,123 @@
+"""Malformed matrix files: one-line errors naming file, line and what is wrong."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from matrix.model import MatrixError, load
+
+from unit_helpers import edit, line_of
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def error(d) -> str:
+    with pytest.raises(MatrixError) as e:
+        load(d)
+    msg = str(e.value)
+    assert "\n" not in msg
+    return msg
+
+
+def test_port_out_of_range(matrix_copy):
+    f = matrix_copy / "apps.yaml"
+    edit(f, "rest: {port: 8080}", "rest: {port: 80800}")
+    assert error(matrix_copy) == f"{f}:{line_of(f, '80800')}: apps.lnd.ports.rest.port: 80800 is out of range 1..65535"
+
+
+def test_wrong_type(matrix_copy):
+    f = matrix_copy / "apps.yaml"
+    edit(f, "p2p: {port: 9735}", "p2p: {port: nine}")
+    assert error(matrix_copy) == (f"{f}:{line_of(f, 'port: nine')}: apps.lnd.ports.p2p.port: "
+                                  "expected an integer, got str 'nine'")
+
+
+def test_unknown_field_is_named_with_the_known_ones(matrix_copy):
+    f = matrix_copy / "apps.yaml"
+    edit(f, "    grace: lnd\n", "    grace: lnd\n    graec: 10\n")
+    msg = error(matrix_copy)
+    assert msg.startswith(f"{f}:{line_of(f, 'graec')}: apps.lnd.graec: unknown field (known: title, ")
+
+
+def test_missing_required_field(matrix_copy):
+    f = matrix_copy / "apps.yaml"
+    edit(f, "    status_url: http://127.0.0.1:9080/status\n", "")
+    msg = error(matrix_copy)
+    assert msg == f"{f}:{line_of(f, 'title: LND')}: apps.lnd: missing required field 'status_url'"
+
+
+def test_duplicate_key(matrix_copy):
+    f = matrix_copy / "events.yaml"
+    edit(f, "  soak:", "  fresh_install: {title: again, level: 1, needs: [node]}\n  soak:")
+    msg = error(matrix_copy)
+    assert msg == f"{f}:{line_of(f, 'title: again')}: events.fresh_install: duplicate key (first at line {line_of(f, 'Fresh install')})"
+
+
+def test_yaml_syntax_error(matrix_copy):
+    f = matrix_copy / "levels.yaml"
+    edit(f, "  4: {title: Survives reboot, events: [reboot_survival]}", "  4: {title: Survives reboot, events: [reboot_survival}")
+    msg = error(matrix_copy)
+    assert msg.startswith(f"{f}:{line_of(f, '  4: ')}: invalid YAML:")
+
+
+def test_row_length_mismatch(matrix_copy):
+    f = matrix_copy / "cells.yaml"
+    edit(f, '  tor_onion:            [MUST, MUST, MUST, "-",  MUST, MUST, MUST]', "  tor_onion: [MUST, MUST]")
+    assert error(matrix_copy) == (f"{f}:{line_of(f, 'tor_onion')}: cells.tor_onion: 2 entries for 7 apps "
+                                  "(bitcoin-knots, bitcoin-core, lnd, electrumx, btcpay, mempool, fedimint)")
+
+
+def test_bad_requirement_value(matrix_copy):
+    f = matrix_copy / "cells.yaml"
+    edit(f, "  soak:                 [MUST, MUST,", "  soak:                 [MUST, MAYBE,")
+    assert error(matrix_copy) == f"{f}:{line_of(f, 'MAYBE')}: cells.soak[1]: expected one of MUST, SHOULD, -; got 'MAYBE'"
+
+
+def test_cross_reference_unknown_grace(matrix_copy):
+    f = matrix_copy / "apps.yaml"
+    edit(f, "grace: lnd\n", "grace: slow\n")
+    assert error(matrix_copy) == (f"{f}:{line_of(f, 'grace: slow')}: apps.lnd.grace: unknown grace class 'slow' "
+                                  "(stop_grace has: bitcoin, lnd, electrumx, database, btcpay, default)")
+
+
+def test_unknown_dependency(matrix_copy):
+    f = matrix_copy / "apps.yaml"
+    edit(f, "depends: [bitcoin, lnd]", "depends: [bitcoin, lightning]")
+    assert "apps.btcpay.depends: 'lightning' is neither a provided capability nor an app" in error(matrix_copy)
+
+
+def test_level_disagreement(matrix_copy):
+    f = matrix_copy / "events.yaml"
+    edit(f, "level: 7, needs: [soak]", "level: 6, needs: [soak]")
+    assert error(matrix_copy) == (f"{f}:{line_of(f, 'Soak,')}: events.soak.level: level 6 disagrees with "
+                                  "levels.yaml (first listed at level 7)")
+
+
+def test_unknown_capability(matrix_copy):
+    f = matrix_copy / "events.yaml"
+    edit(f, "needs: [soak]", "needs: [time]")
+    assert "events.soak.needs[0]: expected one of node, destructive" in error(matrix_copy)
+
+
+def test_empty_and_missing_files(matrix_copy):
+    (matrix_copy / "levels.yaml").write_text("")
+    assert error(matrix_copy) == f"{matrix_copy / 'levels.yaml'}:1: file is empty"
+    (matrix_copy / "levels.yaml").unlink()
+    assert error(matrix_copy).startswith(f"{matrix_copy / 'levels.yaml'}: cannot read:")
+
+
+def test_cli_prints_one_line_without_traceback(matrix_copy):
+    edit(matrix_copy / "apps.yaml", "rest: {port: 8080}", "rest: {port: -1}")
+    r = subprocess.run([sys.executable, "-m", "matrix", "check", "--dir", str(matrix_copy)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert "apps.yaml:" in r.stderr and "apps.lnd.ports.rest.port: -1 is out of range" in r.stderr
+
+
+def test_cli_check_ok():
+    r = subprocess.run([sys.executable, "-m", "matrix", "check"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "7 apps" in r.stdout and "73 cells (73 MUST, 0 SHOULD)" in r.stdout

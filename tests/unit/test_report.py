@@ -1,0 +1,76 @@
+"""Grid reports rendered from recorded results."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from harness.report import build, html_report, markdown_report
+from matrix.model import load
+from unit_helpers import recorded
+
+ROOT = Path(__file__).resolve().parents[2]
+M = load()
+
+
+def test_grid_verdicts_levels_and_gaps():
+    doc = recorded({("lnd", "ui_iframe"): ("failed", "X-Frame-Options missing"),
+                    ("btcpay", "soak"): ("not_run", "soak disabled (--soak-duration 0)")},
+                   drop={("mempool", "reboot_survival")})
+    g = build(M, doc)
+    assert g.nodes == ["vm0"]
+    assert g.cells[("vm0", "lnd", "ui_iframe")].verdict == "failed"
+    assert g.cells[("vm0", "electrumx", "tor_onion")].verdict == "na"
+    assert g.cells[("vm0", "mempool", "reboot_survival")].verdict == "missing"
+    assert g.levels["vm0"] == {"bitcoin-knots": 7, "bitcoin-core": 7, "lnd": 1, "electrumx": 7,
+                               "btcpay": 6, "mempool": 3, "fedimint": 7}
+    assert g.counts() == {"passed": 70, "failed": 1, "not_run": 1, "missing": 1}
+
+
+def test_html_colours_links_and_levels():
+    doc = recorded({("lnd", "ui_iframe"): ("failed", "X-Frame-Options <missing>")})
+    page = html_report(build(M, doc))
+    assert '<td class=failed title="lnd / ui_iframe — failed — MUST — X-Frame-Options &lt;missing&gt;">' \
+           '<a href="artifacts/vm0/lnd-ui_iframe/">✗</a></td>' in page
+    assert page.count("<td class=passed") == 72
+    assert page.count("<td class=na") == 4
+    assert "<td class=level" in page and ">L1</td>" in page and ">L7</td>" in page
+    assert "<th>node</th>" not in page  # one node: no node column
+
+
+def test_several_nodes_get_a_node_column():
+    a = recorded(node="vm0")
+    b = recorded({("lnd", "fresh_install"): ("failed", "unreachable")}, node="vm1")
+    doc = {**a, "targets": a["targets"] + b["targets"], "cells": a["cells"] + b["cells"]}
+    g = build(M, doc)
+    assert g.nodes == ["vm0", "vm1"] and g.levels["vm1"]["lnd"] == 0 and g.levels["vm0"]["lnd"] == 7
+    page, md = html_report(g), markdown_report(g)
+    assert "<th>node</th>" in page and "rowspan=12>vm1</th>" in page
+    assert md.splitlines()[4].startswith("| node | event \\ app |")
+    assert "- ❌ vm1: `lnd-fresh_install` (MUST, failed): unreachable" in md
+
+
+def test_markdown_grid():
+    doc = recorded({("lnd", "ui_iframe"): ("failed", "a|b")}, drop={("fedimint", "soak")})
+    md = markdown_report(build(M, doc))
+    assert "| UI iframe | ✅ | ✅ | [❌](artifacts/vm0/lnd-ui_iframe/) | ✅ | ✅ | ✅ | ✅ |" in md
+    assert "| Tor .onion reachable | ✅ | ✅ | ✅ | — | ✅ | ✅ | ✅ |" in md
+    assert "| **level** | **L7** | **L7** | **L1** | **L7** | **L7** | **L7** | **L6** |" in md
+    assert "- ❔ `fedimint-soak` (MUST, no result): —" in md
+    assert "a\\|b" in md
+
+
+def test_cli_writes_both_next_to_the_results(tmp_path):
+    (tmp_path / "cells.json").write_text(json.dumps(recorded()))
+    r = subprocess.run([sys.executable, "-m", "harness.report", str(tmp_path / "cells.json")],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "grid.html").read_text().startswith("<!doctype html>")
+    assert "**L7**" in (tmp_path / "grid.md").read_text()
+
+
+def test_cli_bad_results_file(tmp_path):
+    (tmp_path / "cells.json").write_text('{"cells": [{"app": "lnd"}]}')
+    r = subprocess.run([sys.executable, "-m", "harness.report", str(tmp_path / "cells.json")],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert r.stderr.strip() == f"report: {tmp_path / 'cells.json'}: cells[0] lacks event, verdict"
