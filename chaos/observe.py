@@ -45,12 +45,14 @@ def classify(apps: Mapping[str, list[str]], entries: Iterable[Mapping], unit_fil
         by_app.setdefault(str(e.get("app")), []).append(e)
     files = {_unit_app(f) for f in unit_files if f.endswith(".container")}
     ctrs = {_unit_app(c) for c in containers}
+    def present(m: str) -> bool:
+        return bool(by_app.get(m)) or m in files or m in ctrs
+
     out = {}
     for app, companions in apps.items():
-        members = [app] + [c for c in companions]
+        members = [app] + list(companions)
         rows = [r for m in members for r in by_app.get(m, [])]
-        have = [m for m in members if by_app.get(m) or m in files or m in ctrs]
-        if not have:
+        if not present(app):
             out[app] = "absent"
             continue
         missing = [m for m in members if not by_app.get(m)]
@@ -73,6 +75,10 @@ def classify(apps: Mapping[str, list[str]], entries: Iterable[Mapping], unit_fil
             out[app] = f"half: stopped but still active: {', '.join(up)}" if up else "stopped"
         else:
             out[app] = f"half: mixed desired states {sorted(map(str, desired))}"
+    # a companion is shared (bitcoin-knots and bitcoin-core): an orphan only without any parent
+    for comp in sorted({c for cs in apps.values() for c in cs}):
+        if present(comp) and not any(present(a) for a, cs in apps.items() if comp in cs):
+            out[comp] = "half: companion left without its app"
     return out
 
 

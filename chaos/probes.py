@@ -38,18 +38,22 @@ def _app_states(configuration: Mapping) -> tuple[dict[str, str], dict]:
     return states, health
 
 
-def steady(configuration: Mapping, stack: str = "") -> dict:
-    """desired = actual, nothing failed, every installed app healthy with its integrations."""
+def steady(configuration: Mapping, stack: str = "", tick: bool = True) -> dict:
+    """desired = actual, nothing failed, every installed app healthy with its integrations.
+
+    tick: confirm the fixpoint with a reconcile.tick (a tick with no step = desired is actual).
+    """
     problems: list[str] = []
     states: dict = {}
     try:
         h = _health(configuration)
         if h.get("http_status") != 200:
             problems.append(f"reconciler /health: HTTP {h.get('http_status')} {h.get('error', '')}".strip())
-        tick = target.driver(configuration).tick(timeout=300)
-        if not tick.get("converged") or tick.get("steps"):
-            problems.append(f"reconcile.tick not at a fixpoint: converged={tick.get('converged')} "
-                            f"steps={list(tick.get('steps') or [])[:8]}")
+        if tick:
+            t = target.driver(configuration).tick(timeout=300)
+            if not t.get("converged") or t.get("steps"):
+                problems.append(f"reconcile.tick not at a fixpoint: converged={t.get('converged')} "
+                                f"steps={list(t.get('steps') or [])[:8]}")
         failed = observe.failed_units(target.node(configuration))
         if failed:
             problems.append(f"failed units: {', '.join(failed)}")
@@ -104,13 +108,21 @@ def wait_converged(configuration: Mapping, stack: str = "", timeout: float = 300
     first = _health(configuration).get("last_good_tick")
     last: dict = {}
 
+    ticked = False
+
     def ok() -> bool:
-        nonlocal last
-        h = _health(configuration)
-        ticked = h.get("last_good_tick") is not None and h.get("last_good_tick") != first
-        last = steady(configuration, stack)
+        nonlocal last, ticked
         if not ticked:
-            last = {**last, "status": 1, "problems": last["problems"] + ["no good tick since the fault"]}
+            # Only the daemon's own loop may prove liveness: no reconcile.tick RPC until it ticked.
+            h = _health(configuration)
+            ticked = h.get("last_good_tick") is not None and h.get("last_good_tick") != first
+            if not ticked:
+                last = {"status": 1, "problems": ["the daemon completed no tick of its own since the fault "
+                                                  f"(last_good_tick {first})"]}
+                return False
+        last = steady(configuration, stack, tick=False)
+        if last["status"] == 0:
+            last = steady(configuration, stack, tick=True)
         return last["status"] == 0
 
     if not poll(ok, timeout, interval):

@@ -146,3 +146,12 @@ def test_integration_problems_and_data_records():
     recs = observe.data_records(health)
     assert {"type": "observe", "app": "bitcoin-knots", "data_checksum": "d", "chain_height": 7,
             "chain_ok": True} in recs
+
+
+def test_shared_companion_is_not_a_half_state():
+    apps = {"bitcoin-knots": ["archy-bitcoin-ui"], "bitcoin-core": ["archy-bitcoin-ui"]}
+    rows = [row("bitcoin-knots"), row("archy-bitcoin-ui")]
+    health = {"bitcoin-knots": {"healthy": True}, "archy-bitcoin-ui": {"healthy": True}}
+    assert observe.classify(apps, rows, [], [], health) == {"bitcoin-knots": "running", "bitcoin-core": "absent"}
+    orphan = observe.classify(apps, [row("archy-bitcoin-ui")], [], [], {"archy-bitcoin-ui": {"healthy": True}})
+    assert orphan["archy-bitcoin-ui"] == "half: companion left without its app"
