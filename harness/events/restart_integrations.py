@@ -1,7 +1,15 @@
 """Restart → integrations: restart each dependency once; every dependent of the batch reports
-that integration healthy again within the window. One restart serves every dependent's cell."""
+that integration healthy again within the window. One restart serves every dependent's cell.
+
+A bitcoind restart happens with its derived bitcoin.conf as an older release left it (a valid
+but stale `rpcauth`, the seeds' FM2 drift): the platform must restart it on credentials derived
+from the canonical secret, or every integration with it stays down."""
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+import shlex
 import time
 
 from harness.events import probes
@@ -20,6 +28,23 @@ def providers(m: Matrix, apps: tuple[str, ...], installed: tuple[str, ...]) -> d
     return out
 
 
+def stale_rpcauth(user: str = "archipelago") -> str:
+    """A well-formed rpcauth line for a password nobody has (Bitcoin Core's rpcauth.py scheme)."""
+    salt, password = secrets.token_hex(16), secrets.token_urlsafe(24)
+    digest = hmac.new(salt.encode(), password.encode(), hashlib.sha256).hexdigest()
+    return f"rpcauth={user}:{salt}${digest}"
+
+
+def make_config_stale(node, app_id: str) -> bool:
+    """Replace the rpcauth line(s) of the app's bitcoin.conf in place; False when it has none."""
+    path = f"/var/lib/archipelago/config/{app_id}/bitcoin.conf"
+    if node.run(f"grep -q '^rpcauth=' {path}", timeout=30).rc != 0:
+        return False
+    expr = f"s/^rpcauth=.*/{stale_rpcauth()}/"
+    node.succeed(f"sed -i {shlex.quote(expr)} {path}", timeout=30)
+    return True
+
+
 def observe(ctx: CellContext) -> dict[str, list[str]]:
     node, m = ctx.node, ctx.matrix
     batch = ctx.batch or (ctx.app.id,)
@@ -34,6 +59,8 @@ def observe(ctx: CellContext) -> dict[str, list[str]]:
     for cap, prov in provs.items():
         p = m.app(prov)
         before = probes.status(node, p)
+        if p.profile == "bitcoind" and make_config_stale(node, prov):
+            ctx.notes.append(f"{prov}: bitcoin.conf rpcauth made stale before the restart")
         t0 = time.monotonic()
         res = node.run(f"systemctl restart {probes.unit_name(prov)}", timeout=p.stop_grace + 120)
         users = [a for a in batch if cap in m.apps[a].integrations]

@@ -62,3 +62,11 @@ def test_journal_lines_go_to_their_app():
     assert journal_owner(m, "archy-lnd.service", members) == ["lnd"]
     assert journal_owner(m, "archy-bitcoin-ui", members) == ["bitcoin-knots"]
     assert journal_owner(m, "archipelago", members) == ["bitcoin-knots", "lnd"]
+
+
+def test_stale_rpcauth_is_well_formed_and_never_repeats():
+    import re
+    from harness.events.restart_integrations import stale_rpcauth
+    a, b = stale_rpcauth(), stale_rpcauth()
+    assert re.fullmatch(r"rpcauth=archipelago:[0-9a-f]{32}\$[0-9a-f]{64}", a)
+    assert a != b
