@@ -13,7 +13,7 @@ from .node import Node, NodeError
 
 RPC_URL = "http://127.0.0.1:5678/rpc/v1"
 HEALTH_URL = "http://127.0.0.1:5678/health"
-_STATUS_MARK = "\n@@http_status="
+_STATUS_MARK = "\narchy_http_status="  # curl -w: a leading "@" would name a file
 
 
 class RpcError(NodeError):
@@ -29,12 +29,14 @@ class RpcUnavailable(RpcError):
 def _curl(url: str, timeout: float, body: bool) -> str:
     t = max(1, math.ceil(timeout))
     data = "-H 'Content-Type: application/json' --data-binary @- " if body else ""
-    return f"curl -sS --max-time {t} {data}-w '{_STATUS_MARK.strip()}%{{http_code}}' {url}"
+    return f"curl -sS --max-time {t} {data}-w '\\n{_STATUS_MARK.strip()}%{{http_code}}' {url}"
 
 
 def parse_http(out: str) -> tuple[int, str]:
     """Split curl's output into (http status, body); pure."""
-    body, _, code = out.rpartition(_STATUS_MARK.strip())
+    body, mark, code = out.rpartition(_STATUS_MARK)
+    if not mark:
+        return 0, out
     try:
         return int(code.strip()), body
     except ValueError:

@@ -128,7 +128,7 @@ class Node(ABC):
             return last.stdout
         why = (last.stderr.strip() or last.stdout.strip()).splitlines()[-1:] if last else []
         raise CommandTimeout(f"{self.name}: `{_short(cmd)}` did not succeed within {timeout:.0f}s"
-                             + (f" (last rc {last.rc}: {why[0]})" if why else ""))
+                             + (f" (last rc {last.rc}{': ' + why[0] if why else ''})" if last else ""))
 
     def wait_for_unit(self, unit: str, timeout: float = 300) -> None:
         """Active within the timeout; fails fast when systemd marks the unit failed."""

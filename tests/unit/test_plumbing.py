@@ -64,7 +64,8 @@ def test_port_listening():
 
 
 def test_rpc_replies():
-    assert parse_http('{"a": 1}\n@@http_status=200') == (200, '{"a": 1}\n')
+    assert parse_http('{"a": 1}\narchy_http_status=200') == (200, '{"a": 1}')
+    assert parse_http('{"a": 1}') == (0, '{"a": 1}')
     assert parse_rpc("m", 200, '{"jsonrpc": "2.0", "id": 3, "result": {"ok": true}}', 3) == {"ok": True}
     with pytest.raises(RpcError) as e:
         parse_rpc("package.install", 200, '{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"unknown app"}}', 1)
