@@ -90,7 +90,7 @@ def collect(node: Node, dest: Path, app: str | None = None, cursor: str | None =
     except NodeError:
         pass
     files = {name: _capture(node, cmd) for name, cmd in commands(app, cursor).items()}
-    serial = getattr(node, "serial_log", None)
+    serial = getattr(node, "serial_log", None) or getattr(getattr(node, "vm", None), "serial_log", None)
     if serial and Path(serial).is_file():
         files["serial.log"] = Path(serial).read_text(errors="replace")[-200_000:]
     written = []
