@@ -209,3 +209,23 @@ def test_driver_calls_json_rpc_from_the_node(ssh_node):
         srv.server_close()
     with pytest.raises(RpcUnavailable, match="curl exited 7"):
         d.call("container.list", timeout=5)
+
+
+def test_artifacts_are_collected_and_redacted(ssh_node, tmp_path, monkeypatch):
+    from harness import artifacts
+    secrets_dir = tmp_path / "secrets"
+    secrets_dir.mkdir(mode=0o700)
+    (secrets_dir / "bitcoin-rpc-password").write_text("Kq3vU8pLr2Zx9wQe\n")
+    conf = tmp_path / "bitcoin.conf"
+    conf.write_text("rpcauth=archy:0f1e2d$8a7b6c5d\nserver=1\n# copied by hand: Kq3vU8pLr2Zx9wQe\n")
+    monkeypatch.setattr(artifacts, "SECRETS_DIR", str(secrets_dir))
+    monkeypatch.setattr(artifacts, "_known", set())
+    real = artifacts.commands
+    monkeypatch.setattr(artifacts, "commands", lambda app, cursor: {**real(app, cursor), "config.txt": f"cat '{conf}'"})
+    paths = artifacts.collect(ssh_node, tmp_path / "out", app="bitcoin-knots", attach=False)
+    names = sorted(p.name for p in paths)
+    assert names == ["config.txt", "journal.txt", "podman-inspect.json", "podman-logs.txt", "podman-ps.txt", "units.txt"]
+    text = (tmp_path / "out" / "config.txt").read_text()
+    assert "rpcauth=archy:***" in text and "server=1" in text
+    assert "Kq3vU8pLr2Zx9wQe" not in text and "copied by hand: ***" in text
+    assert all("Kq3vU8pLr2Zx9wQe" not in p.read_text() for p in paths)
