@@ -6,6 +6,8 @@ import sys
 import time
 
 from . import attach, build, golden, image, launch, paths, reaper
+from harness.node import NodeError
+
 from .errors import VMError
 from .machine import VM
 
@@ -94,17 +96,12 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     try:
         globals()[f"cmd_{a.cmd}"](a)
-    except VMError as e:
+    except NodeError as e:            # VMError and the harness's SSH errors: one line
         print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as e:            # NodeError from the harness: still one line
-        if type(e).__module__.startswith("harness"):
-            print(f"error: {e}", file=sys.stderr)
-            return 1
-        raise
     return 0
 
 

@@ -1,7 +1,8 @@
 """Errors of the embedded VM: one line each, naming the fix where there is one."""
+from harness.node import NodeError
 
 
-class VMError(RuntimeError):
+class VMError(NodeError):
     """Anything the vm package reports cleanly (the CLI prints it without a traceback)."""
 
 

@@ -24,6 +24,7 @@ REMOTE_RECONCILER = "/opt/archipelago/reconciler"
 REMOTE_CATALOG = "/etc/archipelago/catalog.json"
 PROVISION = "reconciler/provision.py"
 SERVICE = "archipelago.service"
+PROVISION_LOG = "/var/log/archy-provision.log"
 BASE_ONLY_ENV = "ARCHY_VM_GOLDEN"          # =base: golden of the unprovisioned base (vm tests only)
 _SKIP = ("__pycache__", ".pyc", ".pytest_cache")
 
@@ -52,7 +53,8 @@ def tree_hash(tree: Path) -> str:
 
 
 def golden_key(base: BaseImage, repo: Path, base_only: bool) -> str:
-    shape = f"{accel.detect().name}/{machine.MEM_MIB}/{machine.SMP}/{machine.KERNEL_CMDLINE}"
+    shape = (f"{accel.detect().name}/{machine.MEM_MIB}/{machine.SMP}/{machine.MACHINE_VERSION}/"
+             f"{machine.KERNEL_CMDLINE}")
     parts = [base.hash, shape]
     if not base_only:
         parts += [tree_hash(repo / "reconciler"), hashlib.sha256((repo / "matrix/apps.yaml").read_bytes()).hexdigest()]
@@ -116,7 +118,35 @@ def ensure_golden(base: BaseImage, progress: Callable[[str], None] = print) -> G
                       f"(set {BASE_ONLY_ENV}=base for an unprovisioned golden, vm tests only)")
     d = cache.ensure_dir(golden_dir(base), lambda tmp: _build(tmp, base, repo, base_only, progress),
                          progress=progress, what="golden VM state")
+    prune(keep=d, progress=progress)
     return Golden(d)
+
+
+KEEP_GOLDENS = 3
+
+
+def prune(keep: Path, progress: Callable[[str], None], root: Path | None = None) -> list[Path]:
+    """Delete all but the newest KEEP_GOLDENS golden dirs (~700 MB each), never one a VM runs on."""
+    from . import reaper
+    root = root or paths.cache_root()
+    in_use = {str(Path(rec.get("backing", "")).parent) for d in _run_dirs()
+              if (rec := reaper.read_owner(d)) and reaper.proc.is_qemu_of(reaper.proc.read_pid(d / reaper.PIDFILE), d)}
+    goldens = sorted((p for p in root.glob("golden-*") if p.is_dir() and ".tmp-" not in p.name),
+                     key=lambda p: p.stat().st_mtime, reverse=True)
+    removed = []
+    for old in goldens[KEEP_GOLDENS:]:
+        if old == keep or str(old) in in_use:
+            continue
+        cache.safe_rmtree(old)
+        old.with_name(old.name + ".lock").unlink(missing_ok=True)
+        removed.append(old)
+        progress(f"removed old golden state {old.name}")
+    return removed
+
+
+def _run_dirs() -> list[Path]:
+    r = paths.run_root()
+    return [p for p in r.iterdir() if p.is_dir()] if r.is_dir() else []
 
 
 def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Callable[[str], None]) -> None:
@@ -128,7 +158,10 @@ def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Ca
         vm.start(base.disk, progress=progress)
         vm.wait_ssh(600, progress)
         node = VMNode(vm, golden=None)
-        progress(f"booted in {time.monotonic() - t0:.0f} s")
+        progress(f"SSH up after {time.monotonic() - t0:.0f} s; waiting for boot to settle")
+        # snapshot a settled system, not one still starting units
+        state = node.run("systemctl is-system-running --wait", timeout=600).stdout.strip()
+        progress(f"booted ({state}) in {time.monotonic() - t0:.0f} s")
         if not base_only:
             _provision(node, repo, progress)
         node.succeed("sync", timeout=60)
@@ -153,9 +186,32 @@ def _provision(node, repo: Path, progress: Callable[[str], None]) -> None:
     node.put_file(REMOTE_CATALOG, render_catalog(repo / "matrix/apps.yaml"))
     progress(f"running {PROVISION} on the node (builds the stand-in image; minutes under TCG)")
     t = time.monotonic()
-    r = node.run(f"python3 {REMOTE_RECONCILER}/provision.py", timeout=1200)
-    if r.rc != 0:
-        tail = " | ".join((r.stderr.strip() or r.stdout.strip()).splitlines()[-5:])
-        raise VMError(f"provision.py failed on the node (rc {r.rc}): {tail}")
+    rc = _run_streamed(node, f"python3 {REMOTE_RECONCILER}/provision.py", "archy-provision", progress, 1800)
+    if rc != 0:
+        tail = node.run(f"tail -n 5 {PROVISION_LOG}", timeout=30).stdout.strip().replace("\n", " | ")
+        raise VMError(f"provision.py failed on the node (exit {rc}): {tail}")
     progress(f"provisioned in {time.monotonic() - t:.0f} s; waiting for {SERVICE}")
     node.wait_for_unit(SERVICE, timeout=300)
+
+
+def _run_streamed(node, cmd: str, unit: str, progress: Callable[[str], None], timeout: float) -> int:
+    """Run cmd as a transient unit on the node, passing its output to progress as it comes."""
+    node.succeed(f"systemctl reset-failed {unit} 2>/dev/null; rm -f {PROVISION_LOG}; "
+                 f"systemd-run --quiet --unit={unit} -p StandardOutput=file:{PROVISION_LOG} "
+                 f"-p StandardError=inherit {cmd}", timeout=60)
+    offset = 0
+    deadline = time.monotonic() + timeout
+    while True:
+        state = node.succeed(f"systemctl show -P ActiveState {unit}", timeout=30).strip()
+        new = node.run(f"tail -c +{offset + 1} {PROVISION_LOG} 2>/dev/null", timeout=30).stdout
+        offset += len(new.encode())
+        for line in new.splitlines():
+            progress("  " + line)
+        if state in ("inactive", "failed"):
+            status = node.succeed(f"systemctl show -P ExecMainStatus {unit}", timeout=30).strip()
+            node.run(f"systemctl reset-failed {unit}", timeout=30)
+            return int(status or 1)
+        if time.monotonic() > deadline:
+            node.run(f"systemctl stop {unit}", timeout=60)
+            raise VMError(f"{cmd} did not finish within {timeout:.0f} s (log {PROVISION_LOG} on the node)")
+        time.sleep(2)

@@ -17,6 +17,8 @@ from .errors import PrerequisiteMissing, VMError, VMTimeout
 from .image import BaseImage
 
 KERNEL_CMDLINE = "root=/dev/vda ro console=ttyS0 net.ifnames=0 systemd.show_status=1"
+# Bump when the device set in _argv changes: a saved memory state only loads into the same machine.
+MACHINE_VERSION = 2
 MEM_MIB = 2048
 SMP = 2
 
@@ -119,7 +121,7 @@ class VM:
             "-drive", f"file={self.overlay},if=virtio,format=qcow2,cache=writeback,discard=unmap",
             "-netdev", f"user,id=n0,restrict=on,{fwd}", "-device", "virtio-net-pci,netdev=n0",
             "-device", "virtio-rng-pci",
-            "-display", "none",
+            "-nodefaults", "-display", "none",     # no VGA, CD-ROM, parallel port: less to probe at boot
             "-chardev", f"file,id=ser0,path={self.serial_log},append=on", "-serial", "chardev:ser0",
             "-qmp", f"unix:{self.qmp_sock},server=on,wait=off",
             "-pidfile", str(self.pidfile), "-daemonize",

@@ -13,7 +13,8 @@ CAPABILITIES = frozenset({"node", "destructive", "reboot", "power_cut", "pause",
 
 
 class VMNode(SSHNode):
-    def __init__(self, vm: VM, *, golden: Golden | None, connect_timeout: float = 10,
+    # TCG guests answer slowly while booting (the first session starts root's user manager)
+    def __init__(self, vm: VM, *, golden: Golden | None, connect_timeout: float = 30,
                  ssh_timeout: float = 120):
         self.vm = vm
         self.golden = golden

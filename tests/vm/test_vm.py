@@ -1,0 +1,167 @@
+"""The embedded VM against a real QEMU guest (TCG here): boot, power, golden restore, no leaks."""
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.node import poll
+
+pytestmark = [pytest.mark.vm, pytest.mark.slow]
+REPO = Path(__file__).resolve().parents[2]
+UNCLEAN = "uncleanly shut down"       # journald, when it finds its file still open from the last boot
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def journal_grep(node, boot: str, pattern: str) -> list[str]:
+    out = node.run(f"journalctl -b {boot} -o cat --no-pager | grep -F -- {pattern!r}", timeout=60).stdout
+    return out.splitlines()
+
+
+def test_boot_ssh_podman_and_reconciler(vm_node):
+    assert vm_node.succeed("echo hello from $(hostname)").strip() == "hello from archy-vm"
+    info = json.loads(vm_node.succeed("podman info --format json", timeout=120))
+    assert info["version"]["Version"].startswith("5."), info["version"]
+    assert info["host"]["cgroupVersion"] == "v2"
+    assert vm_node.run("systemctl is-active archipelago.service").stdout.strip() == "active"
+    assert "localhost/archy-standin" in vm_node.succeed("podman images --format '{{.Repository}}:{{.Tag}}'")
+
+
+def test_power_cut_brings_node_back_and_shows_unclean_shutdown(vm_node):
+    vm_node.restore()
+    vm_node.put_file("/root/synced.txt", b"survives a power cut\n")
+    vm_node.succeed("sync")
+    old = vm_node.boot_id()
+    vm_node.power_cut()
+    assert vm_node.boot_id() != old
+    assert vm_node.get_file("/root/synced.txt") == b"survives a power cut\n"
+    vm_node.wait_for_unit("archipelago.service", timeout=300)
+    assert journal_grep(vm_node, "0", UNCLEAN), "journald saw no unclean shutdown after a power cut"
+    # and the previous boot never reached the shutdown
+    assert not journal_grep(vm_node, "-1", "Reached target shutdown.target")
+
+
+def test_graceful_reboot_brings_node_back_cleanly(vm_node):
+    vm_node.put_file("/root/synced.txt", b"survives a reboot\n")
+    vm_node.succeed("sync")
+    old = vm_node.boot_id()
+    vm_node.reboot()
+    assert vm_node.boot_id() != old
+    assert vm_node.get_file("/root/synced.txt") == b"survives a reboot\n"
+    vm_node.wait_for_unit("archipelago.service", timeout=300)
+    assert not journal_grep(vm_node, "0", UNCLEAN)
+    assert journal_grep(vm_node, "-1", "Reached target shutdown.target")
+
+
+def test_restore_from_golden(vm_node):
+    golden = vm_node.golden
+    before = {p.name: sha256(p) for p in (golden.disk, golden.state)}
+    vm_node.restore()
+    vm_node.put_file("/root/after-snapshot.txt", b"written after the golden snapshot\n")
+    vm_node.succeed("sync")
+    t = time.monotonic()
+    vm_node.restore()
+    took = time.monotonic() - t
+    assert vm_node.run("test -e /root/after-snapshot.txt").rc == 1, "file written after the snapshot survived"
+    assert {p.name: sha256(p) for p in (golden.disk, golden.state)} == before
+    assert abs(vm_node.clock_offset()) < 5
+    assert vm_node.run("systemctl is-active archipelago.service").stdout.strip() == "active"
+    assert took < 60, f"restore took {took:.0f} s"
+
+
+def test_pause_and_resume(vm_node):
+    vm_node.pause()
+    assert vm_node.vm.runstate() == "paused"
+    vm_node.resume()
+    assert vm_node.vm.runstate() == "running"
+    assert vm_node.succeed("echo ok").strip() == "ok"
+
+
+def test_named_snapshot_and_restore(vm_node):
+    vm_node.put_file("/root/marker.txt", b"in the snapshot\n")
+    vm_node.snapshot("t1")
+    vm_node.put_file("/root/marker.txt", b"after the snapshot\n")
+    vm_node.restore("t1")
+    assert vm_node.get_file("/root/marker.txt") == b"in the snapshot\n"
+    vm_node.restore()        # leave the shared VM at golden
+
+
+def test_second_vm_runs_alongside(vm_node, vm_progress):
+    import vm
+    other = vm.launch(f"{vm_node.name}-b", progress=vm_progress)
+    try:
+        assert other.vm.ssh_port != vm_node.vm.ssh_port
+        assert other.vm.overlay != vm_node.vm.overlay and other.vm.qmp_sock != vm_node.vm.qmp_sock
+        other.put_file("/root/only-in-b.txt", b"b\n")
+        assert vm_node.run("test -e /root/only-in-b.txt").rc == 1
+        assert other.succeed("cat /root/only-in-b.txt") == "b\n"
+    finally:
+        other.destroy()
+    assert not other.vm.run_dir.exists()
+
+
+# --- no leaks ------------------------------------------------------------------------------
+CHILD = """
+import sys, time
+sys.path.insert(0, {repo!r})
+from vm.image import ensure_base
+from vm.machine import VM
+base = ensure_base(lambda m: None)
+vm = VM({name!r}, base)
+vm.start(base.disk, progress=lambda m: None)
+print("started", vm.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _child_with_vm(name: str) -> tuple[subprocess.Popen, int]:
+    p = subprocess.Popen([sys.executable, "-c", CHILD.format(repo=str(REPO), name=name)],
+                         stdout=subprocess.PIPE, text=True, cwd=REPO)
+    line = p.stdout.readline().split()      # bounded: the child prints within seconds or dies
+    assert line and line[0] == "started", f"child did not start a VM: {line}"
+    return p, int(line[1])
+
+
+def _run_dir(name: str) -> Path:
+    from vm import paths
+    return paths.run_root() / name
+
+
+def _gone(pid: int) -> bool:
+    from vm import proc
+    return not proc.alive(pid)
+
+
+def test_sigkilled_run_is_reaped_by_next_run():
+    name = f"leak-{os.getpid()}"
+    p, qemu = _child_with_vm(name)
+    p.send_signal(signal.SIGKILL)
+    p.wait(10)
+    assert not _gone(qemu), "QEMU should outlive a SIGKILLed owner (that is the leak)"
+    out = subprocess.run([sys.executable, "-m", "vm", "reap"], capture_output=True, text=True,
+                         cwd=REPO, timeout=60)
+    assert f"reaped leftover VM {name}" in out.stdout, out.stdout + out.stderr
+    assert poll(lambda: _gone(qemu), 15, 0.2)
+    assert not _run_dir(name).exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_signal_tears_the_vm_down(sig):
+    name = f"sig-{sig.name.lower()}-{os.getpid()}"
+    p, qemu = _child_with_vm(name)
+    p.send_signal(sig)
+    p.wait(30)
+    assert poll(lambda: _gone(qemu), 15, 0.2), f"QEMU {qemu} still running after {sig.name}"
+    assert not _run_dir(name).exists()

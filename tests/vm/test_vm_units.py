@@ -1,0 +1,84 @@
+"""Pure parts of vm/: accelerator choice, cache keys, catalog rendering, reaping (no QEMU)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vm import accel, golden, image, reaper
+from vm.errors import VMError
+
+
+def test_accel_prefers_tcg_on_kvm_pvm(tmp_path):
+    kvm = tmp_path / "kvm"
+    kvm.write_text("")
+    mods = tmp_path / "module"
+    (mods / "kvm_pvm").mkdir(parents=True)
+    a = accel.detect(kvm, mods, override="")
+    assert a.name == "tcg" and "kvm_pvm" in a.reason and "tcg,thread=multi,tb-size=512" in a.args
+
+
+def test_accel_uses_kvm_when_usable(tmp_path):
+    kvm = tmp_path / "kvm"
+    kvm.write_text("")
+    (tmp_path / "module" / "kvm_intel").mkdir(parents=True)
+    assert accel.detect(kvm, tmp_path / "module", override="").args == accel.KVM
+
+
+def test_accel_without_dev_kvm(tmp_path):
+    assert accel.detect(tmp_path / "absent", tmp_path, override="").name == "tcg"
+
+
+def test_recipe_hash_changes_with_the_package_list(monkeypatch):
+    h = image.recipe_hash()
+    assert h == image.recipe_hash()
+    monkeypatch.setattr(image, "PACKAGES", image.PACKAGES + ("htop",))
+    assert image.recipe_hash() != h
+
+
+def test_tree_hash_follows_content_not_bytecode(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    h = golden.tree_hash(tmp_path)
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "a.cpython-313.pyc").write_bytes(b"junk")
+    assert golden.tree_hash(tmp_path) == h
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert golden.tree_hash(tmp_path) != h
+
+
+def test_render_catalog_is_apps_yaml_as_json():
+    repo = Path(__file__).resolve().parents[2]
+    data = json.loads(golden.render_catalog(repo / "matrix" / "apps.yaml"))
+    assert data["image"] == "localhost/archy-standin:1"
+    assert "bitcoin-knots" in data["apps"] and "archy-bitcoin-ui" in data["companions"]
+
+
+def test_render_catalog_names_file_and_line(tmp_path):
+    bad = tmp_path / "apps.yaml"
+    bad.write_text("apps:\n  x: [1,\n")
+    with pytest.raises(VMError, match=r"apps.yaml:\d+"):
+        golden.render_catalog(bad)
+
+
+def test_reap_removes_run_of_dead_owner_and_keeps_live_ones(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    (stale / "owner.json").write_text(json.dumps({"owner_pid": dead.pid, "owner_start": 1}))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    reaper.write_owner(mine, detached=False, info={})
+    said = []
+    assert reaper.reap(said.append, root=tmp_path) == ["stale"]
+    assert not stale.exists() and mine.exists()
+    assert "reaped leftover VM stale" in said[0]
+
+
+def test_reap_refuses_a_dir_with_mounts(tmp_path, monkeypatch):
+    from vm import cache
+    monkeypatch.setattr(os.path, "realpath", lambda p: "/proc")
+    with pytest.raises(VMError, match="still mounted"):
+        cache.safe_rmtree(tmp_path)
