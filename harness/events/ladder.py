@@ -42,6 +42,15 @@ class Ladder:
         if self.current == installed and not self.dirty:
             return
         t0 = time.monotonic()
+        try:
+            self._ensure(installed)
+        except BaseException:
+            self.lost()                 # a half-built state is never reused
+            raise
+        finally:
+            self.stats["seconds"] += time.monotonic() - t0
+
+    def _ensure(self, installed: tuple[str, ...]) -> None:
         if "snapshot" not in self.node.capabilities:
             self._ensure_in_place(installed)
         else:
@@ -62,7 +71,6 @@ class Ladder:
                 self.current = installed[: i + 1]
                 self.save()
         self.current, self.dirty = installed, False
-        self.stats["seconds"] += time.monotonic() - t0
 
     def _ensure_in_place(self, installed: tuple[str, ...]) -> None:
         """A node without snapshots (a real node): install what is missing, nothing else."""
