@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import time
+from contextlib import nullcontext as _nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -198,10 +199,8 @@ def target(pytestconfig) -> Target:
 @pytest.fixture(scope="session")
 def node(target, pytestconfig):
     """The session's node: one per process, shared by every test (VM booted once)."""
-    tr = pytestconfig.pluginmanager.get_plugin("terminalreporter")
-    progress = (lambda *a: tr.write_line(" ".join(map(str, a)))) if tr else None
     try:
-        n, error = connect(target, progress=progress), None
+        n, error = connect(target, progress=_progress(pytestconfig)), None
     except NodeError as e:
         n, error = None, f"node {target.name}: {e}"
     if error:  # raised outside the except block: one line, no chained traceback
@@ -210,6 +209,20 @@ def node(target, pytestconfig):
         yield n
     finally:
         (getattr(n, "destroy", None) or n.close)()
+
+
+def _progress(config: pytest.Config):
+    """Progress lines (image build, boot) shown live: capture is suspended while printing."""
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    capman = config.pluginmanager.get_plugin("capturemanager")
+    if tr is None:
+        return None
+
+    def show(*parts) -> None:
+        with capman.global_and_fixture_disabled() if capman else _nullcontext():
+            tr.write_line(" ".join(map(str, parts)))
+            tr.flush()
+    return show
 
 
 @pytest.fixture(scope="session")

@@ -126,3 +126,13 @@ def test_two_nodes_one_worker_each(project):
 def test_wrong_worker_count_for_several_nodes(project):
     rc, out = run(project, "--node", "ssh://a@h1", "--node", "ssh://a@h2", "-n", "3")
     assert rc == 4 and "ERROR: 2 --node values need -n 2 (one worker per node), got -n 3" in out
+
+
+def test_progress_lines_are_not_captured(project):
+    (project / "test_progress.py").write_text(
+        "from harness.plugin import _progress\n"
+        "def test_p(pytestconfig):\n"
+        "    _progress(pytestconfig)('vm0: booting', 42)\n")
+    rc, out = run(project, "test_progress.py")
+    assert rc == 0, out
+    assert "vm0: booting 42" in out
