@@ -61,7 +61,7 @@ def parse_ps(text: str, names: set[str]) -> dict[str, ContainerState]:
 
 
 def snapshot(runner, desired: DesiredNode, timeout: float = 30.0) -> CurrentState:
-    paths = set(desired.files)
+    paths = set(desired.files) | set(desired.shared_stale)
     dirs_of_interest = set(desired.dirs)
     for removal in desired.removals.values():
         for p in removal:

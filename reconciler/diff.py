@@ -142,8 +142,10 @@ def plan(desired: DesiredNode, current: CurrentState, backoff: Mapping[str, bo.E
     cleared: set[str] = set()
     for app, p in sorted(desired.apps.items()):
         c = current.containers.get(p.container)
-        if c is not None and c.external and not variant.off("podman-selfheal"):
-            # storage-only leftover (DB lost it): "name already in use" until removed
+        # storage-only leftover (the DB lost it): "name already in use" until removed. Only while the
+        # unit is down: a container being created shows up in storage before podman's DB has it.
+        if (c is not None and c.external and not variant.off("podman-selfheal")
+                and not current.units.get(p.unit, UnitState(p.unit)).running):
             containers.append(RemoveContainer(app=app, name=c.name, storage=True))
             cleared.add(app)
 

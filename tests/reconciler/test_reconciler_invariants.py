@@ -1,0 +1,472 @@
+"""The invariants of shared/research/reconciler.md, on a fake systemd/podman (files are real)."""
+from __future__ import annotations
+
+import builtins
+import logging
+import os
+import socket
+import subprocess
+
+import pytest
+
+from reconciler import backoff as bo
+from reconciler import current as cur
+from reconciler import desired as des
+from reconciler import diff
+from reconciler.daemon import DEPENDENCY, OpError, Reconciler
+from reconciler.model import RemoveContainer, RestartUnit, StartUnit, StopUnit
+from reconciler.store import atomic_write
+from recfake import FakeContainer, converge, make
+
+STACK = ("bitcoin-knots", "lnd", "electrumx", "btcpay", "mempool", "fedimint")
+
+
+def install_all(rec, apps=STACK):
+    for a in apps:
+        rec.install(a, timeout=5)
+
+
+def unit_path(rec, stem):
+    return rec.paths.unit_file(stem)
+
+
+def cfg(rec, app, name):
+    return os.path.join(rec.paths.config_dir(app), name)
+
+
+def plan_now(rec):
+    node = des.build(rec.catalog(), rec.desired, rec.store.load_secrets(), rec.paths, rec.variant)
+    return node, cur.snapshot(rec.runner, node)
+
+
+# 1. fixpoint
+def test_fixpoint_after_convergence(env):
+    rec, fake = env
+    install_all(rec)
+    converge(rec, fake)
+    fake.reset_calls()
+    for _ in range(3):
+        assert rec.tick().converged
+    mutating = [c for c in fake.calls if c[:2] not in (("systemctl", "show"), ("podman", "ps"),
+                                                      ("podman", "image"), ("podman", "network"))]
+    assert mutating == []
+
+
+# 2. purity
+def test_diff_is_pure_and_does_no_io(env, monkeypatch):
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots", "lnd"))
+    fake.crash("archy-lnd.service")
+    node, current = plan_now(rec)
+    first = diff.plan(node, current, rec.backoff, 1000.0)
+
+    def no_io(*a, **k):
+        raise AssertionError("the diff did I/O")
+    monkeypatch.setattr(builtins, "open", no_io)
+    monkeypatch.setattr(subprocess, "run", no_io)
+    monkeypatch.setattr(os, "stat", no_io)
+    monkeypatch.setattr(socket, "socket", no_io)
+    second = diff.plan(node, current, rec.backoff, 1000.0)
+    assert first == second and first
+
+
+# 3. bounded convergence: dependency depth + 3 ticks from an empty node, starts taking a tick each
+def test_bounded_convergence_from_empty(env):
+    rec, fake = env
+    for a in ("bitcoin-knots", "lnd", "btcpay"):
+        rec.desired = rec.desired.with_app(a, "started")
+    fake.slow = {"archy-bitcoin-knots.service", "archy-lnd.service", "archy-btcpay.service",
+                 "archy-bitcoin-ui.service", "archy-lnd-ui.service"}
+    depth = 3  # bitcoin -> lnd -> btcpay
+    busy = converge(rec, fake, max_ticks=depth + 3 + 1)
+    assert busy <= depth + 3
+
+
+# 4. a deleted unit file is recreated in one tick
+def test_deleted_unit_recreated_in_one_tick_without_restart(env):
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    converge(rec, fake)
+    path = unit_path(rec, "archy-bitcoin-knots")
+    before = open(path, "rb").read()
+    os.unlink(path)
+    fake.reset_calls()
+    rec.tick()
+    assert open(path, "rb").read() == before
+    assert fake.count("systemctl", "daemon-reload") == 1
+    assert fake.count("systemctl", "restart") == 0
+    assert fake.units["archy-bitcoin-knots.service"].active == "active"
+    assert rec.tick().converged
+
+
+def test_deleted_unit_of_a_stopped_app_is_rewritten_and_started(env):
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    os.unlink(unit_path(rec, "archy-bitcoin-knots"))
+    fake.run(["systemctl", "daemon-reload"])               # someone reloaded: the unit is gone
+    fake.run(["systemctl", "stop", "archy-bitcoin-knots.service"])
+    fake.reset_calls()
+    report = rec.tick()
+    assert [s for s in report.steps if s.startswith(("write", "daemon-reload", "start archy-bitcoin-knots"))] == [
+        f"write {unit_path(rec, 'archy-bitcoin-knots')}", "daemon-reload", "start archy-bitcoin-knots.service"]
+    assert fake.units["archy-bitcoin-knots.service"].active == "active"
+
+
+# 5. a changed unit gets exactly one restart; one daemon-reload per tick
+def test_changed_unit_restarted_once(env):
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    path = unit_path(rec, "archy-bitcoin-knots")
+    with open(path, "a") as f:
+        f.write("# local edit\n")
+    fake.reset_calls()
+    converge(rec, fake)
+    assert fake.count("systemctl", "restart", "--no-block", "archy-bitcoin-knots.service") == 1
+    assert fake.count("systemctl", "daemon-reload") == 1
+
+
+def test_one_daemon_reload_per_tick_for_many_writes(env):
+    rec, fake = env
+    for a in STACK:
+        rec.desired = rec.desired.with_app(a, "started")
+    fake.reset_calls()
+    report = rec.tick()
+    assert sum(s.startswith("write /") and s.endswith(".container") for s in report.steps) >= 6
+    assert fake.count("systemctl", "daemon-reload") == 1
+    last_write = max(i for i, s in enumerate(report.steps) if s.startswith("write"))
+    assert report.steps.index("daemon-reload") > last_write
+
+
+# 6. user-stopped apps are never started, even after a crash or a reboot
+def test_user_stopped_never_started(env):
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    rec.set_run("bitcoin-knots", False)
+    converge(rec, fake)
+    assert fake.units["archy-bitcoin-knots.service"].active == "inactive"
+    assert "WantedBy" not in open(unit_path(rec, "archy-bitcoin-knots")).read()
+    fake.crash("archy-bitcoin-knots.service")
+    fake.units.clear()                                       # reboot: everything inactive
+    fake.containers.clear()
+    fake.reset_calls()
+    for _ in range(3):
+        rec.tick()
+    assert fake.count("systemctl", "start", "--no-block", "archy-bitcoin-knots.service") == 0
+    assert fake.count("systemctl", "start", "--no-block", "archy-bitcoin-ui.service") == 0
+    rec.set_run("bitcoin-knots", True)
+    converge(rec, fake)
+    assert fake.units["archy-bitcoin-knots.service"].active == "active"
+
+
+# 7. derived-file drift rewritten byte for byte, consumer restarted once
+def test_corrupt_bitcoin_conf_rewritten_and_bitcoind_restarted_once(env):
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots", "lnd"))
+    path = cfg(rec, "bitcoin-knots", "bitcoin.conf")
+    good = open(path, "rb").read()
+    with open(path, "wb") as f:
+        f.write(b"rpcauth=garbage\n")
+    fake.reset_calls()
+    converge(rec, fake)
+    assert open(path, "rb").read() == good
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert fake.count("systemctl", "restart", "--no-block", "archy-bitcoin-knots.service") == 1
+    assert fake.count("systemctl", "restart", "--no-block", "archy-lnd.service") == 0
+
+
+def test_rpcauth_not_rederived_in_fm2_variant(tmp_path):
+    rec, fake = make(tmp_path, variant="fm2-rpcauth-not-rederived")
+    install_all(rec, ("bitcoin-knots",))
+    path = cfg(rec, "bitcoin-knots", "bitcoin.conf")
+    with open(path, "wb") as f:
+        f.write(b"rpcauth=garbage\n")
+    converge(rec, fake)
+    assert open(path, "rb").read() == b"rpcauth=garbage\n"
+
+
+def test_deleted_nginx_snippet_rewritten_and_nginx_reloaded(env):
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    path = rec.paths.nginx_file("bitcoin-knots")
+    os.unlink(path)
+    fake.reset_calls()
+    rec.tick()
+    assert os.path.exists(path)
+    assert fake.count("systemctl", "reload-or-restart", "--no-block", "nginx.service") == 1
+
+
+# 8. dependency order; reverse order on stop and uninstall; refuse uninstalling a dependency
+def test_install_requires_the_dependency_first(env):
+    rec, fake = env
+    with pytest.raises(OpError) as e:
+        rec.install("lnd", timeout=5)
+    assert e.value.code == DEPENDENCY and "bitcoin" in e.value.message
+    assert dict(rec.desired.apps) == {}
+    assert not os.path.exists(rec.paths.desired)
+
+
+def test_dependent_waits_for_healthy_dependency(env):
+    rec, fake = env
+    rec.desired = rec.desired.with_app("bitcoin-knots", "started").with_app("lnd", "started")
+    fake.slow = {"archy-bitcoin-knots.service"}
+    rec.tick()
+    assert fake.count("systemctl", "start", "--no-block", "archy-lnd.service") == 0
+    rec.tick()                                                # bitcoin still activating
+    assert fake.count("systemctl", "start", "--no-block", "archy-lnd.service") == 0
+    fake.advance()
+    rec.tick()
+    assert fake.count("systemctl", "start", "--no-block", "archy-lnd.service") == 1
+    order = [c[-1] for c in fake.calls if c[:3] == ("systemctl", "start", "--no-block")]
+    assert order.index("archy-bitcoin-knots.service") < order.index("archy-lnd.service")
+
+
+def test_uninstall_stops_companion_before_parent(env):
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    fake.reset_calls()
+    res = rec.uninstall("bitcoin-knots")
+    stops = [c[-1] for c in fake.calls if c[:2] == ("systemctl", "stop")]
+    assert stops == ["archy-bitcoin-ui.service", "archy-bitcoin-knots.service"]
+    assert "/etc/containers/systemd/archy-bitcoin-knots.container" in res["removed"]
+    assert not os.path.exists(unit_path(rec, "archy-bitcoin-knots"))
+    assert not os.path.exists(rec.paths.network_file)
+    assert os.path.isdir(rec.paths.data_dir("bitcoin-knots"))   # data kept without purge
+
+
+def test_uninstall_purge_removes_data(env):
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    rec.uninstall("bitcoin-knots", purge=True)
+    assert not os.path.exists(rec.paths.data_dir("bitcoin-knots"))
+
+
+def test_uninstall_refused_while_a_dependent_is_installed(env):
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots", "lnd"))
+    before = open(rec.paths.desired, "rb").read()
+    with pytest.raises(OpError) as e:
+        rec.uninstall("bitcoin-knots")
+    assert e.value.code == DEPENDENCY and "lnd" in e.value.message
+    assert open(rec.paths.desired, "rb").read() == before
+    assert fake.units["archy-bitcoin-knots.service"].active == "active"
+
+
+def test_stop_stops_dependents_of_the_same_app_first(env):
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    fake.reset_calls()
+    rec.set_run("bitcoin-knots", False)
+    converge(rec, fake)
+    stops = [c[-1] for c in fake.calls if c[:2] == ("systemctl", "stop")]
+    assert stops == ["archy-bitcoin-ui.service", "archy-bitcoin-knots.service"]
+
+
+def test_uninstall_leaves_unit_variant(tmp_path):
+    rec, fake = make(tmp_path, variant="uninstall-leaves-unit")
+    install_all(rec, ("fedimint",) if False else ("bitcoin-knots",))
+    with pytest.raises(OpError):
+        rec.uninstall("bitcoin-knots", timeout=1)
+    assert os.path.exists(unit_path(rec, "archy-bitcoin-knots"))
+
+
+# 10. backoff: 10 -> 20 -> ... -> 300 s, reset after 600 s quiet, persisted, new spec starts fresh
+def test_backoff_sequence_and_cap():
+    e, delays = None, []
+    t = 0.0
+    for _ in range(8):
+        assert not bo.in_backoff(e, "h", t)
+        e = bo.record(e, "h", t)
+        delays.append(e.delay)
+        assert bo.in_backoff(e, "h", t + e.delay - 0.1)
+        t += e.delay
+    assert delays == [10, 20, 40, 80, 160, 300, 300, 300]
+    assert bo.record(e, "h", t + 601).delay == 10            # reset after 600 s without a failure
+    assert bo.record(e, "other", t).delay == 10              # a new spec starts fresh
+    assert not bo.in_backoff(e, "other", t)
+
+
+def test_crash_loop_backs_off_and_survives_a_daemon_restart(env, clock):
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    fake.crashing.add("archy-bitcoin-knots.service")
+    fake.crash("archy-bitcoin-knots.service")
+    starts = []
+
+    def tick_at(t):
+        clock.t = t
+        fake.reset_calls()
+        rec.tick()
+        if fake.count("systemctl", "start", "--no-block", "archy-bitcoin-knots.service"):
+            starts.append(t - t0)
+    t0 = clock.t
+    for dt in range(0, 75, 5):
+        tick_at(t0 + dt)
+    assert starts == [0, 10, 30, 70]
+    # a new daemon reads backoff.json: still backing off (next start at 150)
+    rec2 = Reconciler(rec.paths, fake, rec.settings, clock=clock)
+    rec = rec2
+    for dt in range(75, 155, 5):
+        tick_at(t0 + dt)
+    assert starts == [0, 10, 30, 70, 150]
+    assert bo.load(rec.paths.backoff)["bitcoin-knots"].delay == 160
+
+
+def test_failed_variant_never_retries(tmp_path):
+    rec, fake = make(tmp_path, variant="chaos-no-retry-after-failure")
+    install_all(rec, ("bitcoin-knots",))
+    fake.crash("archy-bitcoin-knots.service")
+    fake.reset_calls()
+    for _ in range(3):
+        rec.tick()
+    assert fake.count("systemctl", "start", "--no-block", "archy-bitcoin-knots.service") == 0
+
+
+# 11. a storage-only container gets exactly one removal, then a start
+def test_stale_storage_container_removed_once_then_started(env):
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    fake.units["archy-bitcoin-knots.service"].active = "failed"
+    fake.containers["archy-bitcoin-knots"] = FakeContainer("storage", "", None, external=True)
+    fake.reset_calls()
+    converge(rec, fake)
+    assert fake.count("podman", "rm", "-f", "--storage", "archy-bitcoin-knots") == 1
+    assert fake.units["archy-bitcoin-knots.service"].active == "active"
+    rm = fake.calls.index(("podman", "rm", "-f", "--storage", "archy-bitcoin-knots"))
+    start = fake.calls.index(("systemctl", "start", "--no-block", "archy-bitcoin-knots.service"))
+    assert rm < start
+
+
+def test_container_being_created_is_not_removed(env):
+    """A container appears in storage before podman's DB knows it; never remove it while the unit starts."""
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    fake.units["archy-bitcoin-knots.service"].active = "activating"
+    fake.containers["archy-bitcoin-knots"] = FakeContainer("storage", "", None, external=True)
+    fake.reset_calls()
+    rec.tick()
+    assert fake.count("podman", "rm") == 0
+
+
+def test_podman_db_loss_heals(env):
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    fake.podman_broken = "Error: database disk image is malformed"
+    fake.reset_calls()
+    rec.tick()
+    assert fake.count("podman", "system", "migrate") == 1
+    assert rec.tick().converged
+
+
+# 12. foreign units and containers are never touched
+def test_foreign_units_and_containers_untouched(env):
+    rec, fake = env
+    fake.containers["nextcloud"] = FakeContainer("exited", "", None)
+    fake.containers["archy-custom"] = FakeContainer("exited", "", None)   # our prefix, not our app
+    install_all(rec, ("bitcoin-knots",))
+    converge(rec, fake)
+    rec.uninstall("bitcoin-knots")
+    touched = " ".join(" ".join(c) for c in fake.calls if c[:2] != ("systemctl", "show"))
+    assert "nextcloud" not in touched and "archy-custom" not in touched
+    assert {"nextcloud", "archy-custom"} <= set(fake.containers)
+
+
+# 13. secrets never in logs, RPC replies or unit files; secret files 0600
+def test_secrets_never_leak(env, caplog):
+    rec, fake = env
+    caplog.set_level(logging.DEBUG)
+    replies = []
+    replies.append(rec.install("bitcoin-knots", timeout=5))
+    replies.append(rec.install("lnd", timeout=5))
+    replies.append(rec.container_list())
+    replies.append(rec.tick().as_dict())
+    secrets = rec.store.load_secrets()
+    for s in (secrets.bitcoin_rpc.password, secrets.lnd_macaroon):
+        assert s not in caplog.text
+        assert s not in repr(replies)
+        assert s not in repr(secrets)
+        assert all(s not in " ".join(c) for c in fake.calls)
+        for d in (rec.paths.quadlet_dir, rec.paths.nginx_dir, rec.paths.tor_dir):
+            for name in os.listdir(d):
+                assert s not in open(os.path.join(d, name)).read()
+    sdir = rec.paths.secrets_dir
+    assert os.stat(sdir).st_mode & 0o777 == 0o700
+    for name in os.listdir(sdir):
+        assert os.stat(os.path.join(sdir, name)).st_mode & 0o777 == 0o600
+
+
+# 14. one app's failing step does not block the others
+def test_one_failing_app_does_not_block_others(env):
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    for a in ("electrumx", "fedimint"):
+        rec.desired = rec.desired.with_app(a, "started")
+    fake.broken = {"systemctl start --no-block archy-electrumx.service"}
+    report = rec.tick()
+    assert "electrumx" in report.failed
+    assert fake.units["archy-fedimint.service"].active == "active"
+    fake.broken = set()
+    converge(rec, fake)
+    assert fake.units["archy-electrumx.service"].active == "active"
+
+
+# 15. a crash in the middle of a write never leaves a partial file
+def test_atomic_write_keeps_old_content_on_crash(tmp_path, monkeypatch):
+    path = str(tmp_path / "f.conf")
+    atomic_write(path, b"old\n")
+
+    def boom(fd):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(os, "fsync", boom)
+    with pytest.raises(OSError):
+        atomic_write(path, b"new content that never lands\n")
+    assert open(path, "rb").read() == b"old\n"
+    assert os.listdir(tmp_path) == ["f.conf"]
+
+
+# 16. /health turns unhealthy after 2 x interval
+def test_health_goes_stale_after_two_intervals(env):
+    rec, fake = env
+    assert not rec.healthy()
+    rec.tick()
+    assert rec.healthy()
+    rec.last_good_mono -= 2 * rec.settings.tick_interval + 0.1
+    assert not rec.healthy()
+
+
+def test_health_always_ok_variant(tmp_path):
+    rec, _ = make(tmp_path, variant="chaos-health-always-ok")
+    assert rec.healthy()
+
+
+# tor supervision and network recreation
+def test_tor_started_when_inactive(env):
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    fake.units["tor@default.service"].active = "inactive"
+    fake.reset_calls()
+    rec.tick()
+    assert fake.count("systemctl", "start", "--no-block", "tor@default.service") == 1
+
+
+def test_vanished_network_recreated_and_apps_restarted(env):
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    fake.network = False
+    fake.reset_calls()
+    steps = rec.tick().steps
+    assert "recreate network archy" in steps
+    assert fake.count("systemctl", "restart", "archy-network.service") == 1
+    assert fake.count("systemctl", "restart", "--no-block", "archy-bitcoin-knots.service") == 1
+
+
+def test_image_missing_blocks_restart(env):
+    """Download-then-kill: never restart onto an image that is not there."""
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    fake.images.clear()
+    with open(unit_path(rec, "archy-bitcoin-knots"), "a") as f:
+        f.write("# drift\n")
+    fake.reset_calls()
+    report = rec.tick()
+    assert fake.count("systemctl", "restart") == 0
+    assert any("missing" in s for s in report.steps)
