@@ -88,6 +88,7 @@ class Reconciler:
         self.last_good_tick: float | None = None     # wall clock, for the /health body
         self.last_good_mono: float | None = None     # monotonic, for the age check
         self.last_report = TickReport()
+        self.last_view = None   # (catalog, desired, node, current) seen by the latest tick
         self.abandoned: frozenset[str] = frozenset()
         self.children: dict = {}
         self.applier = Applier(runner, root=paths.root, imperative_start=self._run_imperative,
@@ -143,6 +144,7 @@ class Reconciler:
             if self.abandoned:
                 node = _without_removals(node, self.abandoned)
             current = cur.snapshot(self.runner, node)
+            self.last_view = (catalog, desired, node, current)
             now = self.clock()
             steps = diff.plan(node, current, self.backoff, now, self.variant)
             outcomes, entries = self.applier.apply(steps, self.backoff, now)
@@ -244,7 +246,8 @@ class Reconciler:
         return {"id": app_id, "state": "running", "healthy": True, "units": units}
 
     def _is_up(self, app_id: str) -> bool:
-        _, _, node, current = self.observe()
+        # the snapshot the last tick planned from: waiting costs no extra podman/systemctl calls
+        _, _, node, current = self.last_view or self.observe()
         members = [app_id] + [c for c in node.apps if node.apps[c].deps == (app_id,)
                               and node.apps[c].managed_by_unit]
         return all(m in node.apps and diff.is_healthy(node.apps[m], current) for m in members)
@@ -284,12 +287,12 @@ class Reconciler:
         log.info("uninstall %s%s", app_id, " (purge data)" if purge else "")
         members = [app_id] + [c for c in spec.companions
                               if not any(c in catalog.apps[o].companions for o in installed if o != app_id)]
-        before = self._leftovers(members)
+        before = self._leftovers(members, fresh=True)
         limit = timeout if timeout is not None else max(spec.grace, 30) + 120
         try:
             self._wait(lambda: not self._leftovers(members), limit, f"{app_id} was not fully removed")
         except OpError as e:
-            left = self._leftovers(members)
+            left = self._leftovers(members, fresh=True)
             raise OpError(FAILED, str(e.message), {"left": left, "removed": [x for x in before if x not in left]})
         removed = list(before)
         if purge:
@@ -299,8 +302,9 @@ class Reconciler:
                     removed.append(self.paths.host(d))
         return {"id": app_id, "removed": removed}
 
-    def _leftovers(self, members: list[str]) -> list[str]:
-        catalog, desired, node, current = self.observe()
+    def _leftovers(self, members: list[str], fresh: bool = False) -> list[str]:
+        catalog, desired, node, current = (self.observe() if fresh or self.last_view is None
+                                           else self.last_view)
         left = []
         for app in members:
             unit = catalog.apps[app].unit
