@@ -13,10 +13,16 @@ from . import backoff as bo
 from .model import (AppPlan, CurrentState, DaemonReload, DesiredNode, EnsureDir, HealPodman,
                     RecreateNetwork, ReloadService, RemoveContainer, RemovePath, ResetFailed,
                     RestartUnit, StartAux, StartUnit, Step, StopUnit, UnitState, Wait, WriteFile)
+from .podman_heal import CORRUPT_HINTS
 from .variants import REFERENCE, Variant
 
 TOR_UNIT = "tor@default.service"
 NGINX_UNIT = "nginx.service"
+
+
+def corrupt_db(error: str) -> bool:
+    e = error.lower()
+    return "timed out" not in e and any(h in e for h in CORRUPT_HINTS)
 
 
 def app_status(plan: AppPlan, current: CurrentState) -> tuple[str, str]:
@@ -39,6 +45,7 @@ def is_healthy(plan: AppPlan, current: CurrentState) -> bool:
 def plan(desired: DesiredNode, current: CurrentState, backoff: Mapping[str, bo.Entry], now: float,
          variant: Variant = REFERENCE) -> tuple[Step, ...]:
     heal: list[Step] = []
+    waits: list[Step] = []
     dirs: list[Step] = []
     writes: list[Step] = []
     reloads: list[Step] = []
@@ -46,10 +53,14 @@ def plan(desired: DesiredNode, current: CurrentState, backoff: Mapping[str, bo.E
     stops: list[Step] = []
     restarts: list[Step] = []
     starts: list[Step] = []
-    waits: list[Step] = []
 
-    if current.podman_error and not variant.off("podman-selfheal"):
-        heal.append(HealPodman(reason=current.podman_error[:200]))
+    if current.podman_error:
+        # only a corrupt state DB is healed: `podman system migrate` stops running containers, so a
+        # podman that is merely slow (timeout) must never trigger it
+        if corrupt_db(current.podman_error) and not variant.off("podman-selfheal"):
+            heal.append(HealPodman(reason=current.podman_error[:200]))
+        else:
+            waits.append(Wait(reason=f"podman unavailable: {current.podman_error[:120]}"))
 
     for path, (mode, app) in sorted(desired.dirs.items()):
         if path not in current.dirs:

@@ -328,7 +328,7 @@ class Wait(Step):
     reason: str = ""
 
     def describe(self) -> str:
-        return f"wait {self.app}: {self.reason}"
+        return f"wait {self.app}: {self.reason}" if self.app else f"wait: {self.reason}"
 
 
 def spec_hash(*parts: bytes) -> str:

@@ -357,6 +357,17 @@ def test_podman_db_loss_heals(env):
     assert rec.tick().converged
 
 
+def test_slow_podman_never_triggers_migrate(env):
+    """`podman system migrate` stops containers: a timeout is not a corrupt DB."""
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    fake.podman_broken = "timed out after 30 s"
+    fake.reset_calls()
+    report = rec.tick()
+    assert fake.count("podman", "system", "migrate") == 0
+    assert not report.converged and any("podman unavailable" in s for s in report.steps)
+
+
 # 12. foreign units and containers are never touched
 def test_foreign_units_and_containers_untouched(env):
     rec, fake = env
