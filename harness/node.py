@@ -183,7 +183,10 @@ class Node(ABC):
         if "reboot" not in self.capabilities:
             raise CapabilityMissing(f"{self.name}: reboot not allowed on this node")
         old = self.boot_id()
-        self.run("systemctl --no-block reboot", timeout=30)
+        try:
+            self.run("systemctl --no-block reboot", timeout=30)
+        except (NodeUnreachable, CommandTimeout):
+            pass  # the connection may die with the node before the reply arrives
         self._wait_new_boot(old, timeout)
 
     def _wait_new_boot(self, old_boot: str, timeout: float) -> None:
