@@ -11,7 +11,7 @@ from typing import Callable, Mapping
 from . import backoff as bo
 from . import podman_heal
 from .model import (DaemonReload, EnsureDir, HealPodman, RecreateNetwork, ReloadService,
-                    RemoveContainer, RemovePath, ResetFailed, RestartUnit, StartAux, StartUnit, Step,
+                    RemoveContainer, RemoveNetwork, RemovePath, ResetFailed, RestartUnit, StartAux, StartUnit, Step,
                     StopUnit, Wait, WriteFile)
 from .store import atomic_write, remove_path
 
@@ -105,6 +105,11 @@ class Applier:
         if isinstance(step, RemoveContainer):
             argv = ["podman", "rm", "-f", *(["--storage"] if step.storage else []), step.name]
             res = self.runner.run(argv, timeout=90)
+            if not res.ok:
+                raise StepFailed(res.brief())
+            return ""
+        if isinstance(step, RemoveNetwork):
+            res = self.runner.run(["podman", "network", "rm", "archy"], timeout=90)
             if not res.ok:
                 raise StepFailed(res.brief())
             return ""

@@ -96,7 +96,7 @@ def snapshot(runner, desired: DesiredNode, timeout: float = 30.0) -> CurrentStat
         if runner.run(["podman", "image", "exists", image], timeout=timeout).ok:
             images.add(image)
     network_present = True
-    if desired.apps and podman_error is None:
+    if podman_error is None:
         network_present = runner.run(["podman", "network", "exists", "archy"], timeout=timeout).ok
     return CurrentState(files=frozen_map(files), dirs=dirs, units=frozen_map(unit_states),
                         containers=frozen_map(containers), images=frozenset(images),

@@ -11,13 +11,14 @@ from typing import Mapping
 
 from . import backoff as bo
 from .model import (AppPlan, CurrentState, DaemonReload, DesiredNode, EnsureDir, HealPodman,
-                    RecreateNetwork, ReloadService, RemoveContainer, RemovePath, ResetFailed,
+                    RecreateNetwork, ReloadService, RemoveContainer, RemoveNetwork, RemovePath, ResetFailed,
                     RestartUnit, StartAux, StartUnit, Step, StopUnit, UnitState, Wait, WriteFile)
 from .podman_heal import CORRUPT_HINTS
 from .variants import REFERENCE, Variant
 
 TOR_UNIT = "tor@default.service"
 NGINX_UNIT = "nginx.service"
+NETWORK_UNIT = "archy-network.service"
 
 
 def corrupt_db(error: str) -> bool:
@@ -88,10 +89,20 @@ def plan(desired: DesiredNode, current: CurrentState, backoff: Mapping[str, bo.E
         elif spec.kind == "tor":
             tor_changed = True
 
-    for path in desired.shared_stale:
-        if current.files.get(path) is not None:
-            writes.append(RemovePath(path=path))
-            need_reload = True
+    # nothing installed any more: the shared network goes too, once every app unit is down
+    if desired.shared_stale and not any(current.units.get(u, UnitState(u)).running
+                                        for u in desired.catalog_units.values()):
+        net = current.aux_units.get(NETWORK_UNIT, UnitState(NETWORK_UNIT))
+        if net.running:
+            containers.append(StopUnit(unit=NETWORK_UNIT))
+        elif net.active == "failed":
+            containers.append(ResetFailed(unit=NETWORK_UNIT))
+        if current.network_present and current.podman_error is None:
+            containers.append(RemoveNetwork())
+        for path in desired.shared_stale:
+            if current.files.get(path) is not None:
+                writes.append(RemovePath(path=path))
+                need_reload = True
 
     # ---- uninstalled apps: stop (dependents first), then remove what they left ----
     for app, paths in sorted(desired.removals.items()):

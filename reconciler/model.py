@@ -278,6 +278,12 @@ class RecreateNetwork(Step):
 
 
 @dataclass(frozen=True)
+class RemoveNetwork(Step):
+    def describe(self) -> str:
+        return "remove network archy"
+
+
+@dataclass(frozen=True)
 class RemoveContainer(Step):
     name: str = ""
     storage: bool = False

@@ -168,6 +168,7 @@ class FakeSystem:
 
     def _start(self, unit: str) -> None:
         self.network = True  # the container unit pulls in archy-network.service
+        self.units["archy-network.service"] = FakeUnit("active", "exited")
         if unit in self.crashing:
             self.crash(unit)
             return
@@ -195,6 +196,9 @@ class FakeSystem:
             return (0 if args[2] in self.images else 1), "", ""
         if args[:2] == ["network", "exists"]:
             return (0 if self.network else 1), "", ""
+        if args[:2] == ["network", "rm"]:
+            self.network = False
+            return 0, "", ""
         if args[:2] == ["network", "create"]:
             self.network = True
             return 0, "", ""

@@ -226,11 +226,14 @@ def test_uninstall_stops_companion_before_parent(env):
     fake.reset_calls()
     res = rec.uninstall("bitcoin-knots")
     stops = [c[-1] for c in fake.calls if c[:2] == ("systemctl", "stop")]
-    assert stops == ["archy-bitcoin-ui.service", "archy-bitcoin-knots.service"]
+    # the shared network goes last, once nothing is installed
+    assert stops == ["archy-bitcoin-ui.service", "archy-bitcoin-knots.service", "archy-network.service"]
     assert "/etc/containers/systemd/archy-bitcoin-knots.container" in res["removed"]
     assert not os.path.exists(unit_path(rec, "archy-bitcoin-knots"))
     assert not os.path.exists(rec.paths.network_file)
+    assert not fake.network and fake.units["archy-network.service"].active == "inactive"
     assert os.path.isdir(rec.paths.data_dir("bitcoin-knots"))   # data kept without purge
+    assert rec.tick().converged
 
 
 def test_uninstall_purge_removes_data(env):
