@@ -4,6 +4,7 @@
     node = launch("vm0", progress=print)   # base + golden built once (cached), golden restored
     node.restore(); node.destroy()
 """
+import os
 from typing import Callable
 
 from . import golden as golden_mod, image, reaper
@@ -30,6 +31,10 @@ def launch(name: str = "vm0", progress: Callable[[str], None] = print, *, detach
     reaper.reap(progress)
     base, golden = build(progress)
     vm = VM(name, base, forwards=forwards, detached=detached)
+    if holder := _holder(vm):
+        # another session (another engineer's pytest, a `vm up`) runs this name: don't fight over it
+        vm = VM(f"{name}-{os.getpid()}", base, forwards=forwards, detached=detached)
+        progress(f"{name} is in use by {holder}: using {vm.name}")
     _claim(vm)
     progress(f"{name}: restoring golden state {golden.dir.name}")
     try:
@@ -56,11 +61,19 @@ def attach(name: str = "vm0"):
     return VMNode(vm, golden=golden_mod.cached_golden(base))
 
 
+def _holder(vm: VM) -> str | None:
+    """Who runs vm.name right now (a live owner or a detached `vm up`), or None."""
+    record = reaper.read_owner(vm.run_dir)
+    if not record or not vm.alive():
+        return None
+    if record.get("owner_pid") is None:
+        return "a detached `vm up`"
+    return f"pid {record['owner_pid']}" if reaper.owner_alive(record) else None
+
+
 def _claim(vm: VM) -> None:
     """Take the run dir for vm.name: refuse if a live owner holds it, else clear leftovers."""
-    record = reaper.read_owner(vm.run_dir)
-    if record and vm.alive() and (record.get("owner_pid") is None or reaper.owner_alive(record)):
-        who = "a detached `vm up`" if record.get("owner_pid") is None else f"pid {record['owner_pid']}"
-        raise VMError(f"VM {vm.name} is in use by {who}: `python -m vm down {vm.name}` or pick another name")
+    if holder := _holder(vm):
+        raise VMError(f"VM {vm.name} is in use by {holder}: `python -m vm down {vm.name}` or pick another name")
     if vm.run_dir.exists():
         reaper.stop_run(vm.run_dir)

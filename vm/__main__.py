@@ -55,7 +55,7 @@ def cmd_status(a) -> None:
         g = golden.cached_golden(base)
         print(f"  golden {g.dir if g else 'not built'}")
     root = paths.run_root()
-    runs = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    runs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_")) if root.is_dir() else []
     print(f"runs {root}: {len(runs) or 'none'}")
     for d in runs:
         rec = reaper.read_owner(d) or {}

@@ -26,6 +26,7 @@ PROVISION = "reconciler/provision.py"
 SERVICE = "archipelago.service"
 PROVISION_LOG = "/var/log/archy-provision.log"
 BASE_ONLY_ENV = "ARCHY_VM_GOLDEN"          # =base: golden of the unprovisioned base (vm tests only)
+FRESH_ENV = "ARCHY_VM_GOLDEN_FRESH"        # =1: cold boot + full provisioning, no seed
 _SKIP = ("__pycache__", ".pyc", ".pytest_cache")
 
 
@@ -53,9 +54,7 @@ def tree_hash(tree: Path) -> str:
 
 
 def golden_key(base: BaseImage, repo: Path, base_only: bool) -> str:
-    shape = (f"{accel.detect().name}/{machine.MEM_MIB}/{machine.SMP}/{machine.MACHINE_VERSION}/"
-             f"{machine.KERNEL_CMDLINE}")
-    parts = [base.hash, shape]
+    parts = [base.hash, _shape()]
     if not base_only:
         parts += [tree_hash(repo / "reconciler"), hashlib.sha256((repo / "matrix/apps.yaml").read_bytes()).hexdigest()]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
@@ -134,6 +133,11 @@ def prune(keep: Path, progress: Callable[[str], None], root: Path | None = None)
     goldens = sorted((p for p in root.glob("golden-*") if p.is_dir() and ".tmp-" not in p.name),
                      key=lambda p: p.stat().st_mtime, reverse=True)
     removed = []
+    for tmp in root.glob("*.tmp-*"):              # builds killed outright (SIGKILL, power loss)
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not reaper.proc.alive(int(pid)):
+            cache.safe_rmtree(tmp)
+            removed.append(tmp)
     for old in goldens[KEEP_GOLDENS:]:
         if old == keep or str(old) in in_use:
             continue
@@ -149,19 +153,59 @@ def _run_dirs() -> list[Path]:
     return [p for p in r.iterdir() if p.is_dir()] if r.is_dir() else []
 
 
+def _shape() -> str:
+    return (f"{accel.detect().name}/{machine.MEM_MIB}/{machine.SMP}/{machine.MACHINE_VERSION}/"
+            f"{machine.KERNEL_CMDLINE}")
+
+
+def find_seed(base: BaseImage, exclude: Path, root: Path | None = None) -> Golden | None:
+    """The newest provisioned golden of the same base and machine shape, to re-provision from.
+
+    Re-provisioning a restored golden (push the new reconciler/ and catalog, rerun the idempotent
+    provision.py) takes about a minute; a cold boot + full provisioning takes 5-10 under TCG.
+    ARCHY_VM_GOLDEN_FRESH=1 forces the full build.
+    """
+    if os.environ.get(FRESH_ENV) == "1":
+        return None
+    root = root or paths.cache_root()
+    found = []
+    for d in root.glob("golden-*"):
+        g = Golden(d)
+        if d == exclude or ".tmp-" in d.name or not g.state.is_file():
+            continue
+        try:
+            m = g.manifest
+        except (OSError, ValueError):
+            continue
+        if m.get("base") == base.hash and m.get("shape") == _shape() and not m.get("base_only"):
+            found.append((m.get("saved_at", 0), d))
+    return Golden(max(found)[1]) if found else None
+
+
 def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Callable[[str], None]) -> None:
     from .node import VMNode                       # node imports golden for restore
     t0 = time.monotonic()
     vm = machine.VM(f"golden-build-{os.getpid()}", base)
-    progress(f"building golden state {out.name.split('.tmp')[0]}: cold boot (~30-60 s under TCG)")
+    seed = None if base_only else find_seed(base, exclude=out.with_name(out.name.split(".tmp")[0]))
+    name = out.name.split(".tmp")[0]
     try:
-        vm.start(base.disk, progress=progress)
-        vm.wait_ssh(600, progress)
-        node = VMNode(vm, golden=None)
-        progress(f"SSH up after {time.monotonic() - t0:.0f} s; waiting for boot to settle")
-        # snapshot a settled system, not one still starting units
-        state = node.run("systemctl is-system-running --wait", timeout=600).stdout.strip()
-        progress(f"booted ({state}) in {time.monotonic() - t0:.0f} s")
+        if seed:
+            progress(f"building golden state {name} from {seed.dir.name} (restore + re-provision)")
+            vm.start(seed.disk, incoming=seed.state, progress=progress)
+            node = VMNode(vm, golden=None)
+            node.fix_clock()
+            # as on a fresh node: the old daemon and its state must not leak into the new golden
+            node.succeed(f"systemctl stop {SERVICE} && rm -f /var/lib/archipelago/desired.json "
+                         f"/var/lib/archipelago/backoff.json", timeout=180)
+        else:
+            progress(f"building golden state {name}: cold boot (minutes under TCG)")
+            vm.start(base.disk, progress=progress)
+            vm.wait_ssh(900, progress)
+            node = VMNode(vm, golden=None)
+            progress(f"SSH up after {time.monotonic() - t0:.0f} s; waiting for boot to settle")
+            # snapshot a settled system, not one still starting units
+            state = node.run("systemctl is-system-running --wait", timeout=900).stdout.strip()
+            progress(f"booted ({state}) in {time.monotonic() - t0:.0f} s")
         if not base_only:
             _provision(node, repo, progress)
         node.succeed("sync", timeout=60)
@@ -169,9 +213,15 @@ def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Ca
         took = vm.save_state(out / "golden.state")
         vm.quit()
         vm.freeze_overlay(out / "golden.qcow2")
+        if seed:                                   # flatten onto the base: old goldens stay prunable
+            (out / "golden.qcow2").chmod(0o644)
+            machine._run(["qemu-img", "rebase", "-f", "qcow2", "-b", str(base.disk), "-F", "qcow2",
+                          str(out / "golden.qcow2")], timeout=600)
+            (out / "golden.qcow2").chmod(0o444)
         (out / "golden.state").chmod(0o444)
-        manifest = {"base": base.hash, "base_only": base_only, "accel": vm.accel.name,
+        manifest = {"base": base.hash, "shape": _shape(), "base_only": base_only, "accel": vm.accel.name,
                     "mem_mib": vm.mem_mib, "smp": vm.smp, "saved_at": time.time(),
+                    "seeded_from": seed.dir.name if seed else None,
                     "save_seconds": round(took, 1), "build_seconds": round(time.monotonic() - t0, 1)}
         (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
         progress(f"golden state saved in {time.monotonic() - t0:.0f} s (memory state {took:.1f} s)")

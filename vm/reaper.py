@@ -41,12 +41,18 @@ def owner_alive(record: dict | None) -> bool:
 
 
 def stop_run(run_dir: Path, timeout: float = 15) -> int | None:
-    """Kill the QEMU of run_dir (if it is really ours) and delete the dir. Returns the QEMU pid killed."""
+    """Kill the QEMU of run_dir (if it is really ours) and delete the dir, keeping its serial log
+    as ${ARCHY_RUN}/_logs/<name>.serial.log. Returns the QEMU pid killed."""
     pid = proc.read_pid(run_dir / PIDFILE)
     killed = None
     if proc.is_qemu_of(pid, run_dir):
         proc.terminate(pid, timeout)
         killed = pid
+    serial = run_dir / "serial.log"
+    if serial.is_file():
+        logs = run_dir.parent / "_logs"
+        logs.mkdir(exist_ok=True)
+        os.replace(serial, logs / f"{run_dir.name}.serial.log")
     safe_rmtree(run_dir)
     return killed
 
@@ -57,7 +63,7 @@ def reap(progress: Callable[[str], None] = print, root: Path | None = None) -> l
     reaped = []
     if not root.is_dir():
         return reaped
-    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+    for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_")):
         record = read_owner(d)
         qemu = proc.read_pid(d / PIDFILE)
         qemu_up = proc.is_qemu_of(qemu, d)
