@@ -1,0 +1,19 @@
+"""Chaos Toolkit extension for Archipelago nodes, and the twelve experiments (chaos/experiments/).
+
+Run one experiment with the stock CLI (the node is named through the environment only):
+
+    ARCHY_NODE_URL='ssh://root@host:22?disposable=1&known_hosts=~/.ssh/known_hosts' \\
+    PYTHONPATH=. .venv/bin/chaos --no-version-check run --rollback-strategy always \\
+        --journal-path journal.json chaos/experiments/kill9_tor.json
+
+or judged on its journal (the CLI's exit status alone is not trusted, see chaos/verdict.py):
+
+    .venv/bin/python -m chaos.run chaos/experiments/*.json --node vm://vm0
+
+Modules: actions (injections, rollbacks), probes (steady state, waits), history (Jepsen-style
+invoke/ok/fail/info log and checker), ops (recorded lifecycle RPCs), observe (node state ->
+per-app states), target (node from configuration), verdict (journal and experiment checks),
+run (one experiment per process), memo (facts shared by the activities of one run).
+The node must already run the stack (ARCHY_CHAOS_STACK, default bitcoin-knots,lnd);
+tests/chaos prepares it.
+"""
