@@ -82,3 +82,26 @@ def test_reap_refuses_a_dir_with_mounts(tmp_path, monkeypatch):
     monkeypatch.setattr(os.path, "realpath", lambda p: "/proc")
     with pytest.raises(VMError, match="still mounted"):
         cache.safe_rmtree(tmp_path)
+
+
+def _fake_golden(root, name, **manifest):
+    d = root / name
+    d.mkdir()
+    (d / "golden.state").write_text("")
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    return d
+
+
+def test_find_seed_takes_newest_golden_of_same_base_and_shape(tmp_path, monkeypatch):
+    monkeypatch.delenv(golden.FRESH_ENV, raising=False)
+    base = image.BaseImage(tmp_path / "base-abc")
+    shape = golden._shape()
+    _fake_golden(tmp_path, "golden-old", base="abc", shape=shape, saved_at=1)
+    new = _fake_golden(tmp_path, "golden-new", base="abc", shape=shape, saved_at=2)
+    _fake_golden(tmp_path, "golden-other-base", base="xyz", shape=shape, saved_at=3)
+    _fake_golden(tmp_path, "golden-other-shape", base="abc", shape="kvm/1/1", saved_at=4)
+    _fake_golden(tmp_path, "golden-base-x", base="abc", shape=shape, saved_at=5, base_only=True)
+    assert golden.find_seed(base, exclude=tmp_path / "golden-target", root=tmp_path).dir == new
+    assert golden.find_seed(base, exclude=new, root=tmp_path).dir.name == "golden-old"
+    monkeypatch.setenv(golden.FRESH_ENV, "1")
+    assert golden.find_seed(base, exclude=tmp_path / "golden-target", root=tmp_path) is None
