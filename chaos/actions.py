@@ -383,7 +383,7 @@ def build_image(configuration: Mapping, base: str = "localhost/archy-standin:1",
     ctx = "/run/archy-chaos/image"
     node.put_file(f"{ctx}/Containerfile",
                   f"FROM {base}\nLABEL io.archipelago.chaos.version={image.rsplit(':', 1)[-1]}\n".encode())
-    node.succeed(f"podman build --pull=never -q -t {shlex.quote(image)} {ctx}", timeout=timeout)
+    node.succeed(f"podman build --pull=never -q -t {shlex.quote(image)} {ctx} && sync", timeout=timeout)
     return {"image": image, "id": node.succeed(f"podman image inspect -f '{{{{.Id}}}}' {shlex.quote(image)}",
                                                 timeout=60).strip()[:12]}
 
@@ -398,6 +398,7 @@ def set_app_image(configuration: Mapping, app: str, image: str) -> dict:
     old = apps[app].get("image") or cat.get("image")
     apps[app]["image"] = image
     node.put_file(CATALOG, json.dumps(cat, indent=2, sort_keys=True).encode())
+    node.succeed("sync", timeout=60)  # the update is on disk before it starts: the cut tests the apply
     memo.put(f"ota:{app}", {"old": old, "new": image})
     return {"app": app, "old": old, "new": image}
 
