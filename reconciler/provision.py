@@ -43,7 +43,8 @@ TORRC_DIR = Path("/etc/tor/torrc.d")
 TOR_UNIT = "tor@default.service"
 TOR_DROPIN = Path(f"/etc/systemd/system/{TOR_UNIT}.d/archipelago.conf")
 HEALTH_URL = "http://127.0.0.1:5678/health"
-HEALTH_TIMEOUT = 180.0      # first tick under TCG can be slow
+HEALTH_TIMEOUT = 300.0      # first tick under TCG on a loaded host can be slow
+SYSTEMCTL_TIMEOUT = 300.0   # systemctl calls take tens of seconds under TCG when the host is busy
 
 # stdlib parts a stand-in never imports
 PRUNE = {"test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "pydoc_data", "venv"}
@@ -126,16 +127,16 @@ def write_if_changed(path: Path, data: bytes, mode: int = 0o644) -> bool:
 
 # ---------------------------------------------------------------- 1. image
 def ldd_paths(binaries: list[str]) -> set[str]:
-    """Absolute paths of the shared libraries (as linked, and their real files)."""
+    """Absolute paths of the shared libraries (as linked, and their real files). One ldd for all:
+    each ldd run costs seconds under TCG."""
     found: set[str] = set()
-    for binary in binaries:
-        out = run(["ldd", binary], timeout=30, check=False).stdout.decode()
-        for line in out.splitlines():
-            parts = line.split()
-            path = parts[2] if "=>" in parts and len(parts) > 2 else parts[0] if parts else ""
-            if path.startswith("/"):
-                canonical = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
-                found.update({canonical, os.path.realpath(path)})
+    out = run(["ldd", *binaries], timeout=300, check=False).stdout.decode()
+    for line in out.splitlines():
+        parts = line.split()
+        path = parts[2] if "=>" in parts and len(parts) > 2 else parts[0] if parts else ""
+        if path.startswith("/") and not path.endswith(":"):
+            canonical = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+            found.update({canonical, os.path.realpath(path)})
     return found
 
 
@@ -316,8 +317,8 @@ def ensure_nginx() -> None:
     NGINX_SNIPPETS.mkdir(parents=True, exist_ok=True)
     changed = write_if_changed(NGINX_SITE, NGINX_CONF.format(crt=crt, key=key, snippets=NGINX_SNIPPETS).encode())
     run(["nginx", "-t", "-q"], timeout=30)
-    run(["systemctl", "enable", "nginx.service"], timeout=60)
-    run(["systemctl", "reload-or-restart" if changed else "start", "nginx.service"], timeout=60)
+    enable("nginx.service")
+    run(["systemctl", "reload-or-restart" if changed else "start", "nginx.service"], timeout=SYSTEMCTL_TIMEOUT)
     progress(f"nginx: TLS on 443 includes {NGINX_SNIPPETS}/*.conf ({'updated' if changed else 'unchanged'})")
 
 
@@ -331,15 +332,21 @@ def ensure_tor() -> None:
     changed |= write_if_changed(TOR_DROPIN, TOR_DROPIN_TEXT.encode())
     run(["tor", "--verify-config", "-f", str(TORRC)], timeout=120)
     if changed:
-        run(["systemctl", "daemon-reload"], timeout=120)
-    run(["systemctl", "enable", "tor.service"], timeout=60)
-    run(["systemctl", "restart" if changed else "start", TOR_UNIT], timeout=120)
+        run(["systemctl", "daemon-reload"], timeout=SYSTEMCTL_TIMEOUT)
+    enable("tor.service")
+    run(["systemctl", "restart" if changed else "start", TOR_UNIT], timeout=SYSTEMCTL_TIMEOUT)
     wait_for(lambda: run(["systemctl", "is-active", "--quiet", TOR_UNIT], timeout=30, check=False).returncode == 0,
              60, f"{TOR_UNIT} active")
     progress(f"tor: SocksPort 9050, %include {TORRC_DIR}/*.conf, Restart=no ({'updated' if changed else 'unchanged'})")
 
 
 # ---------------------------------------------------------------- 6. the daemon
+def enable(unit: str) -> None:
+    """systemctl enable only when needed: for units with a SysV script it runs update-rc.d (slow under TCG)."""
+    if run(["systemctl", "is-enabled", "--quiet", unit], timeout=60, check=False).returncode != 0:
+        run(["systemctl", "enable", unit], timeout=SYSTEMCTL_TIMEOUT)
+
+
 def wait_for(predicate, timeout: float, what: str, interval: float = 1.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -358,9 +365,9 @@ def reconciler_healthy() -> bool:
 
 
 def start_daemon(changed: bool) -> None:
-    run(["systemctl", "daemon-reload"], timeout=120)
-    run(["systemctl", "enable", SERVICE], timeout=60)
-    run(["systemctl", "restart" if changed else "start", SERVICE], timeout=120)
+    run(["systemctl", "daemon-reload"], timeout=SYSTEMCTL_TIMEOUT)
+    enable(SERVICE)
+    run(["systemctl", "restart" if changed else "start", SERVICE], timeout=SYSTEMCTL_TIMEOUT)
     try:
         wait_for(reconciler_healthy, HEALTH_TIMEOUT, f"{HEALTH_URL} to answer ok")
     except ProvisionError:
