@@ -74,6 +74,13 @@ class Verdict:
                 "memory": self.memory}
 
 
+def observed_span(samples: list[dict], interval: float) -> float:
+    """Seconds the node was watched: gaps longer than two intervals (a harness crash before a
+    resume) do not count."""
+    cap = 2 * interval if interval > 0 else float("inf")
+    return sum(min(b["t"] - a["t"], cap) for a, b in zip(samples, samples[1:]))
+
+
 def _clock(t: float, t0: float) -> str:
     return "+" + format_duration(t - t0)
 
@@ -147,11 +154,12 @@ def judge(meta: dict, samples: list[dict]) -> Verdict:
     # complete
     details = []
     want = float(meta.get("duration") or 0)
-    span = samples[-1]["t"] - samples[0]["t"] if len(samples) >= 2 else 0.0
+    span = observed_span(samples, float(meta.get("interval") or 0))
     if len(samples) < 2:
         details.append(f"only {len(samples)} sample(s) recorded")
     elif span < bounds["coverage"] * want:
-        details.append(f"samples cover {format_duration(span)} of the requested {format_duration(want)}")
+        details.append(f"samples cover {format_duration(span)} of the requested {format_duration(want)}"
+                       + (" (gaps longer than two intervals not counted)" if span < samples[-1]["t"] - t0 else ""))
     for s in samples:
         for err in s.get("errors") or []:
             details.append(f"{_clock(s['t'], t0)}: sample incomplete: {err}")

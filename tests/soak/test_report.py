@@ -1,0 +1,135 @@
+"""Timeline file, rendering and the CLI's render command on recorded timelines (fast)."""
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.soak.duration import DurationError, parse_duration
+from harness.soak.report import render
+from harness.soak.sampler import containers, parse_size, parse_units
+from harness.soak.timeline import TimelineError, TimelineWriter, read_timeline
+from synthetic import steady, with_leak, with_restart
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORDED = Path(__file__).with_name("data") / "vm-restart.jsonl"
+
+
+def write(path, meta, samples, tail=b""):
+    with TimelineWriter(path) as w:
+        w.append(meta)
+        for s in samples:
+            w.append(s)
+    if tail:
+        with open(path, "ab") as f:
+            f.write(tail)
+
+
+def test_torn_last_line_is_skipped_and_next_append_starts_clean(tmp_path):
+    meta, samples = steady(n=5)
+    p = tmp_path / "t.jsonl"
+    write(p, meta, samples, tail=b'{"kind": "sample", "seq": 5, "t": 17')   # crash mid-write
+    tl = read_timeline(p)
+    assert len(tl.samples) == 5 and tl.skipped_lines == [7]
+    with TimelineWriter(p) as w:                    # resume appends after the torn line
+        w.append({**samples[-1], "seq": 6, "t": samples[-1]["t"] + 30})
+    tl = read_timeline(p)
+    assert [s["seq"] for s in tl.samples] == [0, 1, 2, 3, 4, 6]
+
+
+def test_not_a_timeline_is_a_clear_error(tmp_path):
+    p = tmp_path / "x.jsonl"
+    p.write_text('{"kind": "sample", "t": 1}\n')
+    with pytest.raises(TimelineError, match=r"x.jsonl:1: not a soak timeline"):
+        read_timeline(p)
+    with pytest.raises(TimelineError, match="no such timeline"):
+        read_timeline(tmp_path / "missing.jsonl")
+
+
+def test_render_pass_and_fail_reports(tmp_path):
+    meta, samples = steady()
+    write(tmp_path / "ok" / "timeline.jsonl", meta, samples)
+    v, paths = render(tmp_path / "ok" / "timeline.jsonl")
+    html = paths["html"].read_text()
+    assert v.passed and "PASS" in html and html.count("<svg") == 5
+    assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    write(tmp_path / "bad" / "timeline.jsonl", meta, with_leak(with_restart(samples, 10)))
+    v, paths = render(tmp_path / "bad" / "timeline.jsonl")
+    html, md = paths["html"].read_text(), paths["markdown"].read_text()
+    assert not v.passed and "## Soak FAIL" in md and "No container restart | **FAIL**" in md
+    # the restart is drawn: a marker on the state timeline and a dashed line on the memory plot
+    assert "archy-lnd restarted" in html and 'stroke-dasharray="4,3"' in html
+    assert json.loads(paths["verdict"].read_text())["passed"] is False
+
+
+def test_every_svg_is_well_formed_xml(tmp_path):
+    import xml.etree.ElementTree as ET
+    meta, samples = steady()
+    write(tmp_path / "timeline.jsonl", meta, with_restart(samples, 3))
+    _, paths = render(tmp_path / "timeline.jsonl")
+    svgs = re.findall(r"<svg.*?</svg>", paths["html"].read_text(), re.S)
+    assert len(svgs) == 5
+    for s in svgs:
+        ET.fromstring(s)
+
+
+def test_container_names_are_escaped(tmp_path):
+    meta, samples = steady(n=3)
+    for s in samples:
+        s["containers"]["<b>x&y"] = dict(s["containers"]["archy-lnd"])
+    write(tmp_path / "timeline.jsonl", meta, samples)
+    _, paths = render(tmp_path / "timeline.jsonl")
+    html = paths["html"].read_text()
+    assert "<b>x&y" not in html and "&lt;b&gt;x&amp;y" in html
+
+
+@pytest.mark.skipif(not RECORDED.exists(), reason="no recorded VM timeline")
+def test_recorded_vm_timeline_with_a_restart_fails():
+    tl = read_timeline(RECORDED)
+    from harness.soak.verdict import judge
+    v = judge(tl.meta, tl.samples)
+    assert not v.rule("no_restart").passed
+    assert any("restarted" in d for d in v.rule("no_restart").details)
+
+
+def test_cli_render_exit_codes(tmp_path):
+    meta, samples = steady()
+    write(tmp_path / "a" / "timeline.jsonl", meta, samples)
+    write(tmp_path / "b" / "timeline.jsonl", meta, with_restart(samples, 4))
+    run = lambda *a: subprocess.run([sys.executable, "-m", "harness.soak", *a], cwd=ROOT,
+                                    capture_output=True, text=True, timeout=60)
+    assert run("render", str(tmp_path / "a" / "timeline.jsonl")).returncode == 0
+    r = run("render", str(tmp_path / "b" / "timeline.jsonl"))
+    assert r.returncode == 1 and "no_restart" in r.stdout
+    r = run("render", str(tmp_path / "nope.jsonl"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "no such timeline" in r.stderr
+    r = run("run", "--duration", "ten minutes")
+    assert r.returncode == 2 and "bad duration" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("text,seconds", [("90s", 90), ("10m", 600), ("6h", 21600), ("1h30m", 5400), ("45", 45)])
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "10x", "m10", "0", "-5m", "1h 30m"])
+def test_bad_durations(text):
+    with pytest.raises(DurationError, match="bad duration"):
+        parse_duration(text)
+
+
+def test_sampler_parsers():
+    assert parse_size("12.5MB") == 12_500_000 and parse_size("1.5GiB") == 1610612736 and parse_size("x") is None
+    units = parse_units("Id=archy-lnd.service\nActiveState=active\nNRestarts=2\nInvocationID=ab\n"
+                        "MemoryCurrent=1000\nCPUUsageNSec=2000000000\n\nId=archy-lnd-ui.service\nActiveState=failed\n")
+    ps = [{"Names": ["archy-lnd"], "State": "running", "Status": "Up 3 minutes (healthy)", "Id": "c1",
+           "StartedAt": 5}]
+    stats = [{"name": "archy-lnd", "mem_usage": "20MB / 2GB", "cpu_percent": "3.5%"}]
+    prev = {"archy-lnd": {"cpu_ns": 1_000_000_000}}
+    c = containers(units, ps, stats, {"archy-lnd": "lnd", "archy-lnd-ui": "lnd"}, prev, 10.0)
+    assert c["archy-lnd"]["health"] == "healthy" and c["archy-lnd"]["nrestarts"] == 2
+    assert c["archy-lnd"]["mem_bytes"] == 20_000_000 and c["archy-lnd"]["cpu_pct"] == pytest.approx(10.0)
+    assert c["archy-lnd-ui"]["state"] == "missing" and c["archy-lnd-ui"]["active"] == "failed"
