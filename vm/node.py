@@ -2,12 +2,12 @@
 import time
 from pathlib import Path
 
-from harness.node import NodeError
+from harness.node import CommandTimeout, NodeError, poll
 from harness.ssh import SSHNode
 
 from .errors import VMError
 from .golden import Golden
-from .machine import VM
+from .machine import VM, ssh_banner
 
 CAPABILITIES = frozenset({"node", "destructive", "reboot", "power_cut", "pause", "snapshot", "soak"})
 
@@ -45,6 +45,22 @@ class VMNode(SSHNode):
         old = self.boot_id()
         self.vm.power_cut()
         self._wait_new_boot(old, timeout)
+
+    def _wait_new_boot(self, old_boot: str, timeout: float) -> None:
+        """Poll the sshd banner (a cheap socket read) before trying a full SSH login."""
+        def new_boot() -> bool:
+            if not self.vm.alive():
+                raise VMError(f"{self.name}: QEMU exited while rebooting (serial: {self.vm.serial_log})")
+            if not ssh_banner(self.vm.ssh_port):
+                return False
+            try:
+                self.reconnect()
+                return self.boot_id() != old_boot
+            except NodeError:
+                return False
+
+        if not poll(new_boot, timeout, 2.0):
+            raise CommandTimeout(f"{self.name}: no new boot within {timeout:.0f}s (serial: {self.vm.serial_log})")
 
     def pause(self) -> None:
         self.close()                 # no SSH traffic (keepalives) against a frozen guest
