@@ -26,6 +26,7 @@ PROVISION = "reconciler/provision.py"
 SERVICE = "archipelago.service"
 PROVISION_LOG = "/var/log/archy-provision.log"
 BASE_ONLY_ENV = "ARCHY_VM_GOLDEN"          # =base: golden of the unprovisioned base (vm tests only)
+GOLDEN_RECIPE = 2                          # bump when the build steps below change
 FRESH_ENV = "ARCHY_VM_GOLDEN_FRESH"        # =1: cold boot + full provisioning, no seed
 _SKIP = ("__pycache__", ".pyc", ".pytest_cache")
 
@@ -54,7 +55,7 @@ def tree_hash(tree: Path) -> str:
 
 
 def golden_key(base: BaseImage, repo: Path, base_only: bool) -> str:
-    parts = [base.hash, _shape()]
+    parts = [base.hash, _shape(), f"recipe {GOLDEN_RECIPE}"]
     if not base_only:
         parts += [tree_hash(repo / "reconciler"), hashlib.sha256((repo / "matrix/apps.yaml").read_bytes()).hexdigest()]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
@@ -206,6 +207,9 @@ def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Ca
             # snapshot a settled system, not one still starting units
             state = node.run("systemctl is-system-running --wait", timeout=900).stdout.strip()
             progress(f"booted ({state}) in {time.monotonic() - t0:.0f} s")
+        # root's user manager stays up: otherwise every SSH login after a restore starts
+        # user@0.service first, which takes tens of seconds under a loaded TCG host
+        node.succeed("loginctl enable-linger root && systemctl start user@0.service", timeout=300)
         if not base_only:
             _provision(node, repo, progress)
         node.succeed("sync", timeout=60)
