@@ -122,7 +122,8 @@ class SSHNode(Node):
         start = time.monotonic()
         deadline = start + n + 5 + CLIENT_GRACE
         try:
-            chan = self._transport().open_session(timeout=self.connect_timeout)
+            # a loaded TCG guest can take a while to fork a session: allow up to the command's own budget
+            chan = self._transport().open_session(timeout=max(self.connect_timeout, min(n, 60)))
             chan.settimeout(max(1.0, deadline - time.monotonic()))
             chan.exec_command(wrapped)
             if input:
