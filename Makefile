@@ -60,13 +60,15 @@ beta-matrix: setup
 chaos: setup
 	ARCHY_CHAOS_SUITE=all ARCHY_CHAOS_VARIANTS=$(if $(CHAOS_VARIANTS),1,0) $(PYTEST) tests/chaos $(TARGET_ARGS) $(PYTEST_ARGS)
 
-# The grid's soak cells for the whole stack (they sample through harness.soak).
+# Soak report (harness/soak): installs the full stack (or APPS) on the target, samples every
+# SOAK/20 (15s..5m) for SOAK into results/soak/<run>/timeline.jsonl, renders report.html +
+# summary.md; exit 1 when the verdict fails. RESUME=results/soak/<run>/timeline.jsonl continues one.
 soak: setup
-	@rc=0; $(PYTEST) tests/grid $(TARGET_ARGS) $(SEL_ARGS) -k soak --soak-duration $(SOAK) $(PYTEST_ARGS) || rc=$$?; \
-	$(PY) -m harness.report $(RESULTS)/cells.json; exit $$rc
+	$(PY) -m harness.soak run --duration $(SOAK) $(if $(NODE),--node '$(firstword $(NODE))') $(if $(APPS),--apps '$(APPS)') $(if $(RESUME),--resume '$(RESUME)') $(SOAK_ARGS)
 
+# Developer loop (harness/dev.py): runs the selected cells, live grid, re-runs on Enter or a
+# changed file; Ctrl-C leaves the node in a known state. EVENTS takes words: install,restart,ui.
 dev: setup
-	@[ -f harness/dev.py ] || { echo "dev: harness/dev.py is not there yet" >&2; exit 1; }
 	$(PY) -m harness.dev $(TARGET_ARGS) $(SEL_ARGS) $(PYTEST_ARGS)
 
 report: setup
