@@ -175,6 +175,25 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("cell", params, indirect=True)
 
 
+def _item_cell(item: pytest.Item) -> Cell | None:
+    c = getattr(getattr(item, "callspec", None), "params", {}).get("cell")
+    return c if isinstance(c, Cell) else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tag every grid item with its cell, so any outcome (even a failure in another fixture
+    before `cell` runs) is recorded against the right cell and node; a cell the target cannot
+    run gets a skip mark, so no fixture touches the node for it."""
+    st = config.stash[STATE]
+    target = current_target(config)
+    for item in items:
+        if c := _item_cell(item):
+            info = {"app": c.app, "event": c.event, "requirement": c.requirement, "node": target.name}
+            item.user_properties.append(("archy_cell", json.dumps(info)))
+            if why := missing_capability(c, target, st.allow_destructive, st.soak_seconds):
+                item.add_marker(pytest.mark.skip(reason=why))
+
+
 @pytest.fixture(scope="session")
 def archy(pytestconfig) -> Archy:
     return pytestconfig.stash[STATE]
@@ -233,14 +252,10 @@ def driver(node):
 
 @pytest.fixture
 def cell(request, archy, target):
-    """A grid cell: skipped (not run) when the target lacks a capability; after the test the
-    journal check runs, and on failure the artifacts are collected and attached."""
+    """A grid cell (capability skips happen earlier, in pytest_runtest_setup): takes a journal
+    cursor; after the test runs the journal check, and on failure collects and attaches artifacts."""
     c: Cell = request.param
-    info = {"app": c.app, "event": c.event, "requirement": c.requirement, "node": target.name}
-    request.node.user_properties.append(("archy_cell", json.dumps(info)))
     _allure_labels(c, target)
-    if why := missing_capability(c, target, archy.allow_destructive, archy.soak_seconds):
-        pytest.skip(why)
     n = request.getfixturevalue("node")
     cursor = n.journal_cursor()
     yield c

@@ -76,7 +76,7 @@ def test_destructive_cells_need_the_flag_and_a_disposable_node(project):
     url = f"ssh://root@127.0.0.1:1?disposable=1&known_hosts={project / 'kh'}"
     rc, out = run(project, "--node", url, "--apps", "lnd", "--events", "reboot_survival,uninstall_no_orphans", "-rs")
     assert rc == 0, out  # skipped cells do not fail pytest; the gate counts them as no result
-    assert "SKIPPED [2] test_grid.py:2: destructive cell: pass --allow-destructive to run it on 127.0.0.1:1" in out
+    assert "SKIPPED [2] test_grid.py: destructive cell: pass --allow-destructive to run it on 127.0.0.1:1" in out
     recs = cells(project)["cells"]
     assert {(r["event"], r["verdict"]) for r in recs} == {("reboot_survival", "not_run"), ("uninstall_no_orphans", "not_run")}
     assert all(r["reason"] == "destructive cell: pass --allow-destructive to run it on 127.0.0.1:1" for r in recs)
@@ -136,3 +136,20 @@ def test_progress_lines_are_not_captured(project):
     rc, out = run(project, "test_progress.py")
     assert rc == 0, out
     assert "vm0: booting 42" in out
+
+
+def test_failure_before_the_cell_fixture_is_recorded(project):
+    (project / "test_grid.py").write_text(
+        "import pytest\n"
+        "@pytest.fixture(autouse=True)\n"
+        "def prepare(request):\n"
+        "    if 'ui_iframe' in request.node.name:\n"
+        "        raise RuntimeError('could not prepare the cell state')\n"
+        "def test_cell(prepare, cell):\n"
+        "    pass\n")
+    rc, out = run(project, "--apps", "lnd", "--events", "ui_iframe,soak", "--soak-duration", "0")
+    assert rc == 1
+    recs = {r["event"]: r for r in cells(project)["cells"]}
+    assert recs["ui_iframe"]["verdict"] == "failed"
+    assert recs["ui_iframe"]["reason"] == "setup: RuntimeError: could not prepare the cell state"
+    assert recs["soak"]["verdict"] == "not_run"
