@@ -252,7 +252,7 @@ def driver(node):
 
 @pytest.fixture
 def cell(request, archy, target):
-    """A grid cell (capability skips happen earlier, in pytest_runtest_setup): takes a journal
+    """A grid cell (capability skips are marked at collection): takes a journal
     cursor; after the test runs the journal check, and on failure collects and attaches artifacts."""
     c: Cell = request.param
     _allure_labels(c, target)
