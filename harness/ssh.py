@@ -122,15 +122,25 @@ class SSHNode(Node):
         start = time.monotonic()
         deadline = start + n + 5 + CLIENT_GRACE
         try:
-            # a loaded TCG guest can take a while to fork a session: allow up to the command's own budget
-            chan = self._transport().open_session(timeout=max(self.connect_timeout, min(n, 60)))
+            # a loaded TCG guest can take a while to start a session (pam_systemd starts root's
+            # user manager on the first one): allow up to the command's own budget
+            open_timeout = max(self.connect_timeout, min(n, 120))
+            try:
+                chan = self._transport().open_session(timeout=open_timeout)
+            except paramiko.SSHException as e:
+                if "Timeout opening channel" not in str(e):
+                    raise
+                raise CommandTimeout(f"{self.name}: no session within {open_timeout:.0f}s for "
+                                     f"`{_short(cmd)}` (node too slow to start a session)") from None
             chan.settimeout(max(1.0, deadline - time.monotonic()))
             chan.exec_command(wrapped)
             if input:
                 chan.sendall(input)
             chan.shutdown_write()
             out, err = self._drain(chan, deadline)
-        except CommandTimeout:
+        except CommandTimeout as e:
+            if str(e):
+                raise
             raise CommandTimeout(f"{self.name}: `{_short(cmd)}` still running after {n}s "
                                  f"(client deadline; channel closed)") from None
         except (paramiko.SSHException, EOFError, OSError, socket.timeout) as e:
