@@ -15,6 +15,7 @@ from harness.driver import PlatformDriver
 from harness.node import Node, NodeError
 
 _nodes: dict[tuple, Node] = {}
+CHANNEL_TIMEOUT = 60.0
 
 
 class TargetMissing(NodeError):
@@ -43,6 +44,9 @@ def node(configuration: Mapping | None) -> Node:
         n = SSHNode(t.url, known_hosts=known_hosts or t.params["known_hosts"],
                     identity_file=identity or t.params["identity_file"], disposable=t.disposable,
                     name=t.name, connect_timeout=t.params["connect_timeout"])
+    # Opening a channel on a TCG guest of a loaded host can take far longer than a connect:
+    # the harness bounds it by connect_timeout, so give chaos runs a generous one.
+    n.connect_timeout = max(getattr(n, "connect_timeout", 10), CHANNEL_TIMEOUT)
     if not n.disposable:
         n.close()
         # Chaos is destructive: refusing must stop the run, not mark one activity failed.

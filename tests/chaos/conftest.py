@@ -105,6 +105,8 @@ def chaos_node(request, archy) -> ChaosNode:
         pytest.skip(f"chaos is destructive: node {target.name} must be marked disposable "
                     "(?disposable=1) and the run must pass --allow-destructive")
     node = request.getfixturevalue("node")
+    from chaos.target import CHANNEL_TIMEOUT
+    node.connect_timeout = max(node.connect_timeout, CHANNEL_TIMEOUT)  # slow channel opens under TCG load
     results = Path(archy.results_dir) / "chaos"
     results.mkdir(parents=True, exist_ok=True)
     if target.is_vm:
