@@ -15,7 +15,7 @@ CAPABILITIES = frozenset({"node", "destructive", "reboot", "power_cut", "pause",
 class VMNode(SSHNode):
     # TCG guests answer slowly while booting (the first session starts root's user manager)
     def __init__(self, vm: VM, *, golden: Golden | None, connect_timeout: float = 30,
-                 ssh_timeout: float = 120):
+                 ssh_timeout: float = 300):
         self.vm = vm
         self.golden = golden
         self._ssh_timeout = ssh_timeout
@@ -32,6 +32,8 @@ class VMNode(SSHNode):
                                  known_hosts=str(self.vm.known_hosts),
                                  identity_file=str(self.vm.image.client_key), disposable=True,
                                  name=self.vm.name, connect_timeout=self._connect_timeout)
+                # the first session can be slow (logind starts root's user manager unless it lingers)
+                self.run("true", timeout=30)
                 break
             except NodeError:
                 if time.monotonic() > deadline:
