@@ -28,6 +28,7 @@ PROVISION = "reconciler/provision.py"
 SERVICE = "archipelago.service"
 PROVISION_LOG = "/var/log/archy-provision.log"
 BASE_ONLY_ENV = "ARCHY_VM_GOLDEN"          # =base: golden of the unprovisioned base (vm tests only)
+                                           # =latest: newest provisioned golden, even if stale (dev loop)
 GOLDEN_RECIPE = 2                          # bump when the build steps below change
 FRESH_ENV = "ARCHY_VM_GOLDEN_FRESH"        # =1: cold boot + full provisioning, no seed
 _SKIP = ("__pycache__", ".pyc", ".pytest_cache")
@@ -113,6 +114,9 @@ def ensure_golden(base: BaseImage, progress: Callable[[str], None] = print) -> G
     found = cached_golden(base)
     if found:
         return found
+    if os.environ.get(BASE_ONLY_ENV) == "latest" and (newest := find_seed(base, exclude=Path("/nonexistent"))):
+        progress(f"{BASE_ONLY_ENV}=latest: using {newest.dir.name} although reconciler/ or apps.yaml changed since")
+        return newest
     repo = paths.repo_root()
     base_only = _base_only()
     if not base_only and not (repo / PROVISION).is_file():
