@@ -173,7 +173,7 @@ class Loop:
     def __init__(self, args, pytest_extra: list[str]):
         from rich.console import Console
         self.args, self.extra = args, pytest_extra
-        self.console = Console(highlight=False)
+        self.console = Console(highlight=False, soft_wrap=True)
         self.vm = None                      # the embedded VM when we booted it
         self.url = None
         self.proc: subprocess.Popen | None = None
