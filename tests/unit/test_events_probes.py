@@ -1,7 +1,6 @@
 """Pure parsers of the event probes: listening ports, data manifests, torrc, systemd, journal owners."""
 from harness.events import probes
 from harness.events.grid import journal_owner
-from harness.events.soak import containers_sample, parse_units
 from harness.events.tor_onion import hs_ports
 from matrix.model import load
 
@@ -44,18 +43,6 @@ def test_hs_ports_only_for_the_apps_dir():
     assert hs_ports(torrc, "/var/lib/tor/archy-mempool") == {}
 
 
-def test_soak_sample_shapes():
-    show = ("Id=archy-lnd.service\nActiveState=active\nNRestarts=0\nInvocationID=ab\nMemoryCurrent=1048576\n\n"
-            "Id=archy-lnd-ui.service\nActiveState=inactive\nNRestarts=2\nInvocationID=\nMemoryCurrent=[not set]\n")
-    units = parse_units(show)
-    assert set(units) == {"archy-lnd.service", "archy-lnd-ui.service"}
-    ps = [{"Names": ["archy-lnd"], "Id": "c1", "State": "running", "Status": "Up 3 minutes (healthy)",
-           "StartedAt": 1}]
-    c = containers_sample(units, ps)
-    assert c["archy-lnd"]["health"] == "healthy" and c["archy-lnd"]["mem_bytes"] == 1048576
-    assert c["archy-lnd-ui"]["state"] == "absent" and c["archy-lnd-ui"]["mem_bytes"] is None
-
-
 def test_journal_lines_go_to_their_app():
     m = load()
     members = ("bitcoin-knots", "lnd")
@@ -70,3 +57,22 @@ def test_stale_rpcauth_is_well_formed_and_never_repeats():
     a, b = stale_rpcauth(), stale_rpcauth()
     assert re.fullmatch(r"rpcauth=archipelago:[0-9a-f]{32}\$[0-9a-f]{64}", a)
     assert a != b
+
+
+def test_one_soak_keeps_a_verdict_per_app():
+    """A restart of lnd during the shared soak fails lnd's cell only."""
+    from harness.events.soak import restrict
+    from harness.soak.verdict import judge
+    m = load()
+
+    def sample(t, lnd_id):
+        ctr = lambda app, cid: {"app": app, "state": "running", "active": "active", "health": "healthy",  # noqa: E731
+                                "id": cid, "nrestarts": 0, "mem_bytes": 20 << 20}
+        return {"t": t, "containers": {"archy-lnd": ctr("lnd", lnd_id), "archy-fedimint": ctr("fedimint", "f1")},
+                "goss": {"lnd": {"ok": True}, "fedimint": {"ok": True}}, "journal": {"errors": []}}
+
+    seen = {"apps": ("lnd", "fedimint"), "duration": 60, "samples": [sample(0, "a"), sample(30, "a"), sample(60, "b")]}
+    lnd = judge({"duration": 60}, restrict(seen, "lnd", m))
+    fed = judge({"duration": 60}, restrict(seen, "fedimint", m))
+    assert not lnd.passed and "restart" in lnd.one_line()
+    assert fed.passed
