@@ -96,7 +96,8 @@ def pytest_configure(config: pytest.Config) -> None:
                  "must: a MUST cell of the lifecycle matrix", "should: a SHOULD cell of the lifecycle matrix"):
         config.addinivalue_line("markers", line)
     try:
-        urls = list(config.option.node) + (["vm://vm0"] if config.option.vm or not config.option.node else [])
+        default_vm = f"vm://{os.environ.get('ARCHY_VM_NAME', 'vm0')}"  # another name: parallel sessions on one host
+        urls = list(config.option.node) + ([default_vm] if config.option.vm or not config.option.node else [])
         targets = [parse(u) for u in urls]
     except TargetError as e:
         raise pytest.UsageError(f"--node: {e}") from None
