@@ -83,7 +83,16 @@ def run_soak(node, driver, matrix, *, apps: list[str], duration: float, interval
             w.append(meta)
             if do_install:
                 t = time.time()
-                install(driver, apps, progress, install_timeout)
+                try:
+                    install(driver, apps, progress, install_timeout)
+                except NodeError as e:
+                    # the report still gets written: a nightly job shows why nothing was sampled
+                    w.append({"kind": "event", "t": time.time(), "what": "install failed", "error": str(e)[:500]})
+                    w.append({"kind": "end", "t": time.time(), "reason": f"install failed: {str(e)[:300]}"})
+                    w.close()
+                    verdict, paths = render(timeline)
+                    progress(f"soak: install failed: {e}; report {paths['html']}")
+                    return verdict
                 w.append({"kind": "event", "t": time.time(), "what": "install", "apps": apps,
                           "seconds": round(time.time() - t, 1)})
         sampler.prepare(cursor)
