@@ -14,6 +14,7 @@ Every subprocess has a timeout; progress goes to stdout; any failure exits 1 wit
 Usage: python3 provision.py [--rebuild-image]
 """
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -31,7 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 IMAGE = "localhost/archy-standin:1"
 HASH_LABEL = "io.archipelago.standin-hash"
-IMAGE_RECIPE = 1            # bump when the rootfs layout below changes
+IMAGE_RECIPE = 2            # bump when the rootfs layout below changes
 SERVICE = "archipelago.service"
 SERVICE_SRC = HERE / "systemd" / SERVICE
 SETTINGS = Path("/etc/archipelago/reconciler.json")
@@ -51,7 +52,7 @@ PRUNE = {"test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2
 ROOT_ENTRY = """#!/bin/sh
 exec /usr/bin/python3 -m standin "$@"
 """
-HEALTHCHECK = """#!/usr/bin/python3
+HEALTHCHECK = """#!/usr/bin/python3 -S
 import sys
 sys.path.insert(0, "/opt/standin")
 from standin.healthcheck import main
@@ -152,6 +153,29 @@ def stdlib_files() -> tuple[list[str], list[str]]:
     return dirs, files
 
 
+def compile_stdlib_used(code: Path, out: Path) -> list[tuple[str, Path]]:
+    """Byte-compile the stdlib modules the stand-in imports when the node has no .pyc for them:
+    every container start would otherwise compile them again (seconds under TCG)."""
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); "
+             "import standin.runtime, standin.bitcoind, standin.lnd, standin.electrumx, standin.webapp, "
+             "standin.ui, standin.healthcheck; "
+             "print('\\n'.join(sorted({m.__file__ for m in list(sys.modules.values()) if getattr(m, '__file__', None)})))")
+    used = run([sys.executable, "-c", probe, str(code.parent)], timeout=120).stdout.decode().split()
+    stdlib = sysconfig.get_path("stdlib") + "/"
+    pycs = []
+    for src in used:
+        if not (src.startswith(stdlib) and src.endswith(".py")):
+            continue
+        target = importlib.util.cache_from_source(src)
+        if os.path.exists(target):
+            continue
+        cfile = out / target.lstrip("/")
+        cfile.parent.mkdir(parents=True, exist_ok=True)
+        py_compile.compile(src, cfile=str(cfile), doraise=True)
+        pycs.append((target.lstrip("/"), cfile))
+    return pycs
+
+
 def standin_sources() -> list[Path]:
     src = HERE / "standin"
     files = sorted(p for p in src.glob("*.py"))
@@ -208,6 +232,7 @@ def build_rootfs(tar_path: Path, python: str, work: Path) -> int:
     shutil.copytree(HERE / "standin", code, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for src in code.glob("*.py"):
         py_compile.compile(str(src), doraise=True)
+    stdlib_pycs = compile_stdlib_used(code, work / "pyc")
     parents = set()
     for path in host | set(dirs):
         p = Path(path).parent
@@ -229,6 +254,8 @@ def build_rootfs(tar_path: Path, python: str, work: Path) -> int:
                         ("usr/local", 0o755), ("usr/local/bin", 0o755)):
             _add_dir(tar, d, mode)
         tar.add(str(code), arcname="opt/standin/standin")
+        for arcname, pyc in stdlib_pycs:
+            tar.add(str(pyc), arcname=arcname)
         _add_bytes(tar, "usr/local/bin/standin", ROOT_ENTRY.encode(), 0o755)
         _add_bytes(tar, "usr/local/bin/healthcheck", HEALTHCHECK.encode(), 0o755)
         _add_bytes(tar, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n", 0o644)
