@@ -6,7 +6,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-TIMEOUT = 1.5
+TIMEOUT = 4.0   # generous: TCG guests on a busy host answer slowly
 
 
 class ProbeError(Exception):
