@@ -20,7 +20,7 @@ from .variants import REFERENCE, Variant, parse as parse_variant
 
 log = logging.getLogger("archipelago")
 
-INSTALL_TIMEOUT = 600.0
+INSTALL_TIMEOUT = 840.0   # under the driver's 900 s client deadline
 POLL = 2.0   # seconds between ticks while an install/uninstall waits
 
 

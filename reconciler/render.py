@@ -64,7 +64,8 @@ def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int,
         f"Slice={APPS_SLICE}",
         "Restart=always",
         "RestartSec=5",
-        "TimeoutStartSec=300",
+        # Notify=healthy: the first probe can be slow on a loaded node
+        "TimeoutStartSec=900",
         f"TimeoutStopSec={stop_timeout + 30}",
         "",
     ]
