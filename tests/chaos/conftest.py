@@ -1,7 +1,8 @@
 """The chaos suite's node preparation: the stack installed once, then a clean start per experiment.
 
-On the embedded VM the stack (ARCHY_CHAOS_STACK, default bitcoin-knots,lnd) is installed from
-golden once and saved as the snapshot `chaos-stack`; every experiment starts from it (seconds).
+On the embedded VM the stack (ARCHY_CHAOS_STACK; bitcoin-knots,lnd for the full suite,
+bitcoin-knots for the fast subset) is installed from
+golden once and saved as the snapshot `chaos-<stack>`; every experiment starts from it (seconds).
 A real node must be marked disposable and the run must pass --allow-destructive.
 
 ARCHY_CHAOS_SUITE=all (set by `make chaos`) runs every experiment; otherwise only the fast
@@ -22,8 +23,11 @@ import pytest
 from harness.node import Node, NodeError, poll
 from harness.plugin import current_target
 
-STACK = [a for a in os.environ.get("ARCHY_CHAOS_STACK", "bitcoin-knots,lnd").split(",") if a]
-SNAPSHOT = "chaos-stack"
+FULL = os.environ.get("ARCHY_CHAOS_SUITE") == "all"
+# the fast subset in `make test` needs only bitcoind (+ its UI companion); the full suite adds lnd
+STACK = [a for a in os.environ.get("ARCHY_CHAOS_STACK",
+                                   "bitcoin-knots,lnd" if FULL else "bitcoin-knots").split(",") if a]
+SNAPSHOT = "chaos-" + "-".join(STACK)
 SETTINGS = "/etc/archipelago/reconciler.json"
 SECRETS = "/var/lib/archipelago/secrets"
 
@@ -34,6 +38,7 @@ class ChaosNode:
     url: str              # what the `chaos run` process connects to
     is_vm: bool
     results: Path
+    stack: list[str]
 
     def reset(self) -> None:
         """A clean start: the stack snapshot on a VM; on a real node, the stack re-checked."""
@@ -122,7 +127,7 @@ def chaos_node(request, archy) -> ChaosNode:
         url = (f"{target.url}?disposable=1&known_hosts={quote(p['known_hosts'])}"
                + (f"&key={quote(p['identity_file'])}" if p.get("identity_file") else ""))
         install_stack(node)
-    cn = ChaosNode(node, url, target.is_vm, results)
+    cn = ChaosNode(node, url, target.is_vm, results, STACK)
     yield cn
     if target.is_vm:
         try:

@@ -64,7 +64,7 @@ def test_experiment(experiment: Path, chaos_node, request):
     select(experiment, chaos_node, request)
     chaos_node.reset()
     outcome = chaos_run.run(experiment, chaos_node.url, chaos_node.results / "reference",
-                            timeout=TIMEOUT, secrets=chaos_node.secrets())
+                            timeout=TIMEOUT, secrets=chaos_node.secrets(), env_extra={"ARCHY_CHAOS_STACK": ",".join(chaos_node.stack)})
     attach(outcome, "reference")
     record(chaos_node, outcome, "reference", None)
     assert outcome.passed, f"{experiment.stem} did not pass:\n  - " + "\n  - ".join(outcome.problems)
@@ -81,7 +81,7 @@ def test_experiment_catches_variant(experiment: Path, chaos_node, request):
     chaos_node.reset()
     chaos_node.set_variant(variant)
     outcome = chaos_run.run(experiment, chaos_node.url, chaos_node.results / "variants",
-                            timeout=TIMEOUT, secrets=chaos_node.secrets())
+                            timeout=TIMEOUT, secrets=chaos_node.secrets(), env_extra={"ARCHY_CHAOS_STACK": ",".join(chaos_node.stack)})
     attach(outcome, f"variant {variant}")
     record(chaos_node, outcome, "variant", variant)
     assert not outcome.passed, f"{experiment.stem} PASSED against {variant}: this experiment cannot fail"
