@@ -87,7 +87,21 @@ class FakeSystem:
         return Result(argv, rc, out, err, 0.0)
 
     def spawn(self, argv):
-        raise AssertionError("no children in the fake")
+        """A `podman run` child of the daemon (fm3 variant): the container runs while the child lives."""
+        self.calls.append(tuple(argv))
+        self._podman_run(list(argv[1:]))
+        fake = self
+
+        class Child:
+            def poll(self):
+                return None if argv[argv.index("--name") + 1] in fake.containers else 1
+        return Child()
+
+    def _podman_run(self, args):
+        name = args[args.index("--name") + 1]
+        app = next(a.split("=", 1)[1] for a in args if a.startswith("io.archipelago.app="))
+        self.containers[name] = FakeContainer("running", "healthy", app)
+        return 0, "", ""
 
     def _dispatch(self, argv):
         if argv[0] == "systemctl":
@@ -196,6 +210,11 @@ class FakeSystem:
             return (0 if args[2] in self.images else 1), "", ""
         if args[:2] == ["network", "exists"]:
             return (0 if self.network else 1), "", ""
+        if args[:1] == ["run"]:
+            return self._podman_run(args)
+        if args[:1] == ["stop"]:
+            self.containers.pop(args[-1], None)
+            return 0, "", ""
         if args[:2] == ["network", "rm"]:
             self.network = False
             return 0, "", ""

@@ -484,3 +484,31 @@ def test_image_missing_blocks_restart(env):
     report = rec.tick()
     assert fake.count("systemctl", "restart") == 0
     assert any("missing" in s for s in report.steps)
+
+
+# broken variants used by `make prove`: each switches off exactly its repair
+def test_fm1_companions_created_once_and_never_recreated(tmp_path):
+    rec, fake = make(tmp_path, variant="fm1-companions-not-recreated")
+    install_all(rec, ("bitcoin-knots",))
+    assert not os.path.exists(unit_path(rec, "archy-bitcoin-ui"))
+    assert fake.count("podman", "run") == 1 and "archy-bitcoin-ui" in fake.containers
+    del fake.containers["archy-bitcoin-ui"]                 # vanished after a daemon restart
+    converge(rec, fake)
+    assert "archy-bitcoin-ui" not in fake.containers
+
+
+def test_reference_recreates_a_vanished_companion(env):
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    fake.crash("archy-bitcoin-ui.service")
+    converge(rec, fake)
+    assert fake.containers["archy-bitcoin-ui"].state == "running"
+
+
+def test_fm3_apps_are_children_of_the_daemon(tmp_path):
+    rec, fake = make(tmp_path, variant="fm3-apps-in-daemon-cgroup")
+    install_all(rec, ("bitcoin-knots",))
+    assert not any(n.endswith(".container") for n in os.listdir(rec.paths.quadlet_dir))
+    runs = [c for c in fake.calls if c[:2] == ("podman", "run")]
+    assert {c[c.index("--name") + 1] for c in runs} == {"archy-bitcoin-knots", "archy-bitcoin-ui"}
+    assert all("--cgroups=disabled" in c and "-d" not in c for c in runs)
