@@ -15,7 +15,6 @@ import logging
 import math
 import select
 import shlex
-import socket
 import time
 from urllib.parse import urlparse
 
@@ -120,7 +119,6 @@ class SSHNode(Node):
         wrapped = f"timeout -k 5 {n} sh -c {shlex.quote(cmd)}"
         log.info("%s$ %s", self.name, _short(cmd, 400))
         start = time.monotonic()
-        deadline = start + n + 5 + CLIENT_GRACE
         try:
             # a loaded TCG guest can take a while to start a session (pam_systemd starts root's
             # user manager on the first one): allow up to the command's own budget
@@ -132,18 +130,19 @@ class SSHNode(Node):
                     raise
                 raise CommandTimeout(f"{self.name}: no session within {open_timeout:.0f}s for "
                                      f"`{_short(cmd)}` (node too slow to start a session)") from None
+            deadline = time.monotonic() + n + 5 + CLIENT_GRACE  # counted from the open channel
             chan.settimeout(max(1.0, deadline - time.monotonic()))
             chan.exec_command(wrapped)
             if input:
                 chan.sendall(input)
             chan.shutdown_write()
             out, err = self._drain(chan, deadline)
-        except CommandTimeout as e:
-            if str(e):
+        except (CommandTimeout, TimeoutError) as e:  # TimeoutError: a send blocked past the deadline
+            if isinstance(e, CommandTimeout) and str(e):
                 raise
             raise CommandTimeout(f"{self.name}: `{_short(cmd)}` still running after {n}s "
                                  f"(client deadline; channel closed)") from None
-        except (paramiko.SSHException, EOFError, OSError, socket.timeout) as e:
+        except (paramiko.SSHException, EOFError, OSError) as e:
             raise NodeUnreachable(f"{self.url}: connection lost running `{_short(cmd)}`: "
                                   f"{e or type(e).__name__}") from None
         rc = chan.recv_exit_status()
