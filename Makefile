@@ -30,8 +30,9 @@ $(STAMP): pyproject.toml
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 	@if [ ! -x $(PY) ]; then \
-	  py=$$(command -v python3.12 || ls -d $$HOME/.pyenv/versions/3.12*/bin/python 2>/dev/null | tail -n1); \
-	  if [ -z "$$py" ] && python3 -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then py=python3; fi; \
+	  py=""; for c in $$(command -v python3.12) $$(ls -d $$HOME/.pyenv/versions/3.12*/bin/python 2>/dev/null | sort -rV) python3; do \
+	    if "$$c" -c 'import sys, venv; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then py=$$c; break; fi; \
+	  done; \
 	  [ -n "$$py" ] || { echo "setup: Python >= 3.12 not found: install python3.12 (apt) or 'pyenv install 3.12'" >&2; exit 1; }; \
 	  echo "setup: creating .venv with $$py"; "$$py" -m venv .venv; \
 	fi
