@@ -121,3 +121,16 @@ def test_detect_changes_orders_by_time():
     samples[4]["containers"]["archy-bitcoin-knots"]["state"] = "stopping"
     kinds = [(c.container, c.kind) for c in detect_changes(samples)]
     assert kinds[0] == ("archy-bitcoin-knots", "state") and ("archy-lnd", "restart") in kinds
+
+
+def test_full_stack_order_and_conflicts():
+    from harness.soak.runner import SoakError, full_stack
+    from matrix.model import load
+    m = load()
+    stack = full_stack(m)
+    assert stack == ["bitcoin-knots", "lnd", "electrumx", "btcpay", "mempool", "fedimint"]
+    assert full_stack(m, ["mempool"]) == ["bitcoin-knots", "electrumx", "mempool"]
+    with pytest.raises(SoakError, match="conflicts with bitcoin-knots"):
+        full_stack(m, ["bitcoin-knots", "bitcoin-core"])
+    with pytest.raises(SoakError, match="unknown app 'nope'"):
+        full_stack(m, ["nope"])
