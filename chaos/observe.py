@@ -27,9 +27,12 @@ def catalog() -> dict[str, list[str]]:
     return {app: list(spec.get("companions") or []) for app, spec in data["apps"].items()}
 
 
-def _unit_app(name: str) -> str:
-    """archy-lnd.container / archy-lnd -> lnd; companions keep their prefix (archy-lnd-ui)."""
+def _unit_app(name: str, known: set[str]) -> str:
+    """archy-lnd.container / archy-lnd -> lnd; companions carry the prefix in their id
+    (archy-lnd-ui.container -> archy-lnd-ui)."""
     base = name.removesuffix(".container").removesuffix(".service")
+    if base in known:
+        return base
     return base[len("archy-"):] if base.startswith("archy-") else base
 
 
@@ -43,8 +46,9 @@ def classify(apps: Mapping[str, list[str]], entries: Iterable[Mapping], unit_fil
     by_app: dict[str, list[Mapping]] = {}
     for e in entries:
         by_app.setdefault(str(e.get("app")), []).append(e)
-    files = {_unit_app(f) for f in unit_files if f.endswith(".container")}
-    ctrs = {_unit_app(c) for c in containers}
+    known = set(apps) | {c for cs in apps.values() for c in cs}
+    files = {_unit_app(f, known) for f in unit_files if f.endswith(".container")}
+    ctrs = {_unit_app(c, known) for c in containers}
     def present(m: str) -> bool:
         return bool(by_app.get(m)) or m in files or m in ctrs
 

@@ -155,3 +155,9 @@ def test_shared_companion_is_not_a_half_state():
     assert observe.classify(apps, rows, [], [], health) == {"bitcoin-knots": "running", "bitcoin-core": "absent"}
     orphan = observe.classify(apps, [row("archy-bitcoin-ui")], [], [], {"archy-bitcoin-ui": {"healthy": True}})
     assert orphan["archy-bitcoin-ui"] == "half: companion left without its app"
+
+
+def test_companion_unit_names_keep_their_prefix():
+    apps = {"bitcoin-knots": ["archy-bitcoin-ui"]}
+    left = observe.classify(apps, [], ["archy-bitcoin-ui.container"], ["archy-bitcoin-ui"], {})
+    assert left == {"bitcoin-knots": "absent", "archy-bitcoin-ui": "half: companion left without its app"}
