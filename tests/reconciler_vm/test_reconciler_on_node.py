@@ -70,6 +70,21 @@ def test_deleted_unit_back_within_one_tick(node, stack):
     print(f"unit file back and loaded {time.monotonic() - t0:.1f} s after deletion")
 
 
+def test_sigkill_reconciler_keeps_apps_up(node, stack):
+    units = [f"archy-{BTC}.service", "archy-bitcoin-ui.service", f"archy-{LND}.service", "archy-lnd-ui.service"]
+    pids = {u: show(node, u, "MainPID")["MainPID"] for u in units}
+    old = show(node, "archipelago.service", "MainPID")["MainPID"]
+    node.succeed("systemctl kill -s KILL archipelago.service")
+
+    def restarted() -> bool:
+        now = show(node, "archipelago.service", "MainPID", "ActiveState")
+        return now["ActiveState"] == "active" and now["MainPID"] not in (old, "0")
+    assert poll(restarted, timeout=300, interval=2), "archipelago.service not restarted"
+    assert poll(lambda: stack.health().get("http_status") == 200, timeout=300, interval=2)
+    for u in units:
+        assert show(node, u, "ActiveState", "MainPID") == {"ActiveState": "active", "MainPID": pids[u]}, u
+
+
 def test_corrupt_bitcoin_conf_rewritten_and_restarted_once(node, stack):
     good = node.get_file(CONF)
     unit = f"archy-{BTC}.service"
@@ -104,18 +119,3 @@ def test_bitcoind_stop_uses_600s_grace_and_restarts_clean(node, stack):
     assert after["unclean_shutdown"] is False and after["chain_height"] >= before["chain_height"]
     print(f"bitcoind stopped cleanly in {took:.1f} s")
     node.wait_for_unit(f"archy-{LND}.service", timeout=900)
-
-
-def test_sigkill_reconciler_keeps_apps_up(node, stack):
-    units = [f"archy-{BTC}.service", "archy-bitcoin-ui.service", f"archy-{LND}.service", "archy-lnd-ui.service"]
-    pids = {u: show(node, u, "MainPID")["MainPID"] for u in units}
-    old = show(node, "archipelago.service", "MainPID")["MainPID"]
-    node.succeed("systemctl kill -s KILL archipelago.service")
-
-    def restarted() -> bool:
-        now = show(node, "archipelago.service", "MainPID", "ActiveState")
-        return now["ActiveState"] == "active" and now["MainPID"] not in (old, "0")
-    assert poll(restarted, timeout=300, interval=2), "archipelago.service not restarted"
-    assert poll(lambda: stack.health().get("http_status") == 200, timeout=300, interval=2)
-    for u in units:
-        assert show(node, u, "ActiveState", "MainPID") == {"ActiveState": "active", "MainPID": pids[u]}, u
