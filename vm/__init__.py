@@ -36,7 +36,7 @@ def launch(name: str = "vm0", progress: Callable[[str], None] = print, *, detach
         vm = VM(f"{name}-{os.getpid()}", base, forwards=forwards, detached=detached)
         progress(f"{name} is in use by {holder}: using {vm.name}")
     _claim(vm)
-    progress(f"{name}: restoring golden state {golden.dir.name}")
+    progress(f"{vm.name}: restoring golden state {golden.dir.name}")
     try:
         vm.start(golden.disk, incoming=golden.state, progress=progress)
         node = VMNode(vm, golden=golden)
@@ -44,7 +44,7 @@ def launch(name: str = "vm0", progress: Callable[[str], None] = print, *, detach
     except BaseException:
         vm.destroy()
         raise
-    progress(f"{name}: ready, ssh root@127.0.0.1 -p {vm.ssh_port}")
+    progress(f"{vm.name}: ready, ssh root@127.0.0.1 -p {vm.ssh_port}")
     return node
 
 
