@@ -32,7 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 IMAGE = "localhost/archy-standin:1"
 HASH_LABEL = "io.archipelago.standin-hash"
-IMAGE_RECIPE = 2            # bump when the rootfs layout below changes
+IMAGE_RECIPE = 3            # bump when the rootfs layout below changes
 SERVICE = "archipelago.service"
 SERVICE_SRC = HERE / "systemd" / SERVICE
 SETTINGS = Path("/etc/archipelago/reconciler.json")
@@ -43,12 +43,19 @@ TORRC = Path("/etc/tor/torrc")
 TORRC_DIR = Path("/etc/tor/torrc.d")
 TOR_UNIT = "tor@default.service"
 TOR_DROPIN = Path(f"/etc/systemd/system/{TOR_UNIT}.d/archipelago.conf")
+SMOKE = ("import standin.runtime, standin.bitcoind, standin.lnd, standin.electrumx, standin.webapp, standin.ui, "
+         "standin.healthcheck, hashlib, hmac, fcntl, json, http.server, http.client, socket, ssl; print('ok')")
 HEALTH_URL = "http://127.0.0.1:5678/health"
 HEALTH_TIMEOUT = 300.0      # first tick under TCG on a loaded host can be slow
 SYSTEMCTL_TIMEOUT = 300.0   # systemctl calls take tens of seconds under TCG when the host is busy
 
-# stdlib parts a stand-in never imports
-PRUNE = {"test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "pydoc_data", "venv"}
+# stdlib parts a stand-in never imports: less to tar, import and hash (each MB costs seconds under TCG);
+# the smoke test after the import proves every profile still imports
+PRUNE = {"test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "pydoc_data", "venv",
+         "asyncio", "multiprocessing", "unittest", "xml", "xmlrpc", "_pyrepl", "sqlite3", "curses", "dbm",
+         "tomllib", "wsgiref", "config-3.13-x86_64-linux-gnu"}
+PRUNE_DYNLOAD = ("_test", "_codecs_", "_sqlite3", "_curses", "_dbm", "_gdbm", "_tkinter", "_ctypes_test", "xxlimited",
+                 "_xxtestfuzz", "xxsubtype", "readline", "_multiprocessing", "_asyncio", "_interpreters", "_interp")
 ROOT_ENTRY = """#!/bin/sh
 exec /usr/bin/python3 -m standin "$@"
 """
@@ -149,7 +156,8 @@ def stdlib_files() -> tuple[list[str], list[str]]:
             dirnames[:] = sorted(d for d in dirnames if d not in PRUNE and d != "site-packages"
                                  and d != "dist-packages")
             dirs.append(dirpath)
-            files.extend(os.path.join(dirpath, f) for f in sorted(filenames))
+            files.extend(os.path.join(dirpath, f) for f in sorted(filenames)
+                         if not (os.path.basename(dirpath) == "lib-dynload" and f.startswith(PRUNE_DYNLOAD)))
     return dirs, files
 
 
@@ -287,7 +295,7 @@ def ensure_image(rebuild: bool) -> None:
     if image_label() != want:
         raise ProvisionError(f"{IMAGE} was imported but does not carry {HASH_LABEL}={want}")
     smoke = run(["podman", "run", "--rm", "--network=none", "--pull=never", IMAGE, "/usr/bin/python3", "-c",
-                 "import standin.runtime, ssl, hashlib, json, http.server; print('ok')"], timeout=180, check=False)
+                 SMOKE], timeout=180, check=False)
     if smoke.returncode != 0 or b"ok" not in smoke.stdout:
         tail = (smoke.stderr or smoke.stdout).decode(errors="replace").strip().splitlines()
         raise ProvisionError(f"{IMAGE} smoke test failed: {tail[-1] if tail else smoke.returncode}")
