@@ -101,8 +101,11 @@ class VM:
             if p.returncode == 0:
                 break
             # a free port can be taken before QEMU binds it: pick others
-            if "host forwarding" not in p.stderr or attempt == 2:
+            if "host forwarding" not in p.stderr:
                 raise VMError(f"QEMU failed to start {self.name}: {p.stderr.strip()[-400:]}")
+            if attempt == 2:
+                raise PrerequisiteMissing(f"no free TCP port on 127.0.0.1 for {self.name}'s forwards after 3 tries "
+                                          f"({p.stderr.strip()[-200:]}): free some ports")
         reaper.write_owner(self.run_dir, detached=self.detached,
                            info={"name": self.name, "ports": self.ports, "qemu_pid": self.pid,
                                  "backing": str(backing), "accel": self.accel.name})
