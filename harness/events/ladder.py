@@ -90,6 +90,12 @@ class Ladder:
         probes.wait_healthy(self.node, self.matrix.app(app_id), 300)
         self.stats["installs"] += 1
 
+    def assume_golden(self) -> None:
+        """The node was just restored from golden (vm.launch): no restore needed for the first state."""
+        if self.on_golden:
+            self.on_golden(self.node)
+        self.current, self.dirty = (), False
+
     def save(self) -> None:
         """Remember the current (clean) state as a rung."""
         if not self.use_snapshots or self.current is None or self.current in self.rungs:
