@@ -31,6 +31,7 @@ def _args(argv):
     r.add_argument("--no-install", action="store_true", help="soak what is installed (no package.install)")
     r.add_argument("--mem-growth-pct", type=float, default=20.0)
     r.add_argument("--mem-growth-floor-mib", type=float, default=16.0)
+    r.add_argument("--install-timeout", default="15m", help="per app install (default 15m)")
     r.add_argument("--keep", action="store_true", help="leave the embedded VM running afterwards")
     d = sub.add_parser("render", help="re-render a timeline file (report.html, summary.md, verdict.json)")
     d.add_argument("timeline")
@@ -92,7 +93,8 @@ def _run(a) -> int:
                            timeline=timeline, resume=bool(a.resume), do_install=not a.no_install,
                            bounds={"mem_growth_pct": a.mem_growth_pct,
                                    "mem_growth_floor": a.mem_growth_floor_mib * 1048576},
-                           progress=lambda *p: print(*p, flush=True))
+                           progress=lambda *p: print(*p, flush=True),
+                           install_timeout=parse_duration(a.install_timeout))
     finally:
         if a.keep or not target.is_vm:
             node.close()
