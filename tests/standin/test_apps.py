@@ -3,7 +3,7 @@ import json
 import socket
 
 import pytest
-from conftest import VECTOR_PASSWORD, VECTOR_USER, http, wait_until
+from standin_support import VECTOR_PASSWORD, VECTOR_USER, http, wait_until
 
 
 def lnd_conf(bitcoind, password=VECTOR_PASSWORD) -> str:
@@ -155,7 +155,7 @@ def test_healthcheck_script_follows_status(standin, monkeypatch):
     import os
     import subprocess
     import sys
-    from conftest import STANDIN_PATH
+    from standin_support import STANDIN_PATH
     ui = standin("ui", "archy-lnd-ui")
     env = {**os.environ, "PYTHONPATH": str(STANDIN_PATH), "STANDIN_PORTS": f"ui={ui.ports['ui']}"}
     run = lambda: subprocess.run([sys.executable, "-m", "standin.healthcheck"], env=env, timeout=20).returncode

@@ -2,7 +2,7 @@
 import signal
 import time
 
-from conftest import VECTOR_PASSWORD, VECTOR_USER, rpc, wait_until
+from standin_support import VECTOR_PASSWORD, VECTOR_USER, rpc, wait_until
 
 
 def test_rpc_accepts_core_vector_and_rejects_bad_credentials(bitcoind):

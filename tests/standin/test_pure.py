@@ -2,7 +2,7 @@
 import json
 
 import pytest
-from conftest import VECTOR_HASH, VECTOR_PASSWORD, VECTOR_SALT, VECTOR_USER
+from standin_support import VECTOR_HASH, VECTOR_PASSWORD, VECTOR_SALT, VECTOR_USER
 
 from standin import rpcauth
 from standin.chain import Chain
