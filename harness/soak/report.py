@@ -171,7 +171,7 @@ def render_markdown(tl: Timeline, verdict: Verdict) -> str:
            f"{len(tl.samples)} samples, apps: {', '.join(m.get('apps') or [])}.", "",
            "| rule | result | first detail |", "|---|---|---|"]
     for r in verdict.rules:
-        first_detail = (r.details[0] if r.details else "").replace("|", "\\|")
+        first_detail = " ".join((r.details[0] if r.details else "").split()).replace("|", "\\|")
         more = f" (+{len(r.details) - 1} more)" if len(r.details) > 1 else ""
         out.append(f"| {r.title} | {'pass' if r.passed else '**FAIL**'} | {first_detail}{more} |")
     out += ["", "| container | memory start | end | peak | restarts |", "|---|---|---|---|---|"]

@@ -77,8 +77,12 @@ class Verdict:
 def observed_span(samples: list[dict], interval: float) -> float:
     """Seconds the node was watched: gaps longer than two intervals (a harness crash before a
     resume) do not count."""
-    cap = 2 * interval if interval > 0 else float("inf")
-    return sum(min(b["t"] - a["t"], cap) for a, b in zip(samples, samples[1:]))
+    gaps = [b["t"] - a["t"] for a, b in zip(samples, samples[1:])]
+    if not gaps:
+        return 0.0
+    # a slow node makes every gap longer than the interval: cap at twice the usual gap then
+    cap = 2 * max(interval, statistics.median(gaps)) if interval > 0 else float("inf")
+    return sum(min(g, cap) for g in gaps)
 
 
 def _clock(t: float, t0: float) -> str:

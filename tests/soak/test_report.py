@@ -15,7 +15,7 @@ from harness.soak.timeline import TimelineError, TimelineWriter, read_timeline
 from synthetic import steady, with_leak, with_restart
 
 ROOT = Path(__file__).resolve().parents[2]
-RECORDED = Path(__file__).with_name("data") / "vm-restart.jsonl"
+RECORDED = Path(__file__).with_name("data") / "vm-soak.jsonl"   # a real 5m soak on the TCG VM
 
 
 def write(path, meta, samples, tail=b""):
@@ -86,13 +86,15 @@ def test_container_names_are_escaped(tmp_path):
     assert "<b>x&y" not in html and "&lt;b&gt;x&amp;y" in html
 
 
-@pytest.mark.skipif(not RECORDED.exists(), reason="no recorded VM timeline")
-def test_recorded_vm_timeline_with_a_restart_fails():
-    tl = read_timeline(RECORDED)
-    from harness.soak.verdict import judge
-    v = judge(tl.meta, tl.samples)
-    assert not v.rule("no_restart").passed
-    assert any("restarted" in d for d in v.rule("no_restart").details)
+def test_recorded_vm_timeline(tmp_path):
+    """Recorded on the embedded VM under heavy host load: a container restarted at the end
+    (its shutdown logged) and /health answering 503 while ticks took longer than 2 intervals."""
+    v, paths = render(RECORDED, tmp_path)
+    assert not v.rule("journal").passed and "archy-bitcoin-ui" in v.rule("journal").details[0]
+    assert not v.rule("steady_state").passed and v.rule("complete").passed and v.rule("memory").passed
+    html = paths["html"].read_text()
+    assert html.count("<polyline") >= 8 and "archy-bitcoin-knots" in html
+    assert "\n" not in paths["markdown"].read_text().split("| rule |")[1].split("\n\n")[0].replace("\n|", "|")
 
 
 def test_cli_render_exit_codes(tmp_path):
