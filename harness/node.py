@@ -137,7 +137,11 @@ class Node(ABC):
 
         def active():
             nonlocal state
-            state = self.run(f"systemctl is-active {q}", timeout=30).stdout.strip()
+            try:
+                state = self.run(f"systemctl is-active {q}", timeout=30).stdout.strip()
+            except CommandTimeout:  # systemctl stuck while the node boots: not yet, ask again
+                state = "unresponsive"
+                return False
             if state == "failed":
                 status = self.run(f"systemctl status --no-pager -n 5 {q}", timeout=30).stdout
                 raise NodeError(f"{self.name}: unit {unit} failed: "
