@@ -1,5 +1,5 @@
 # archy-lifecycle: every target bootstraps what it needs (`setup`), so on a fresh Debian machine
-#   make test          the project's own tests (unit, real sshd, embedded VM, reconciler, grid subset, chaos subset)
+#   make test          the project's own tests (unit, real sshd, stand-ins, reconciler, embedded VM); make test-full adds the VM suites in progress
 #   make beta-matrix   the lifecycle grid against the embedded VM (or NODE=ssh://...), reports, gate
 # Variables: NODE="ssh://user@host?disposable=1 ..." (several = one worker each), APPS=lnd,btcpay,
 # EVENTS=fresh_install,..., SOAK=5m, ALLOW_DESTRUCTIVE=1, PYTEST_ARGS="-x -k ...".
