@@ -57,9 +57,9 @@ def test_malformed_matrix(project, matrix_copy):
 
 
 def test_bad_node_url(project):
-    rc, out = run(project, "--node", "http://192.168.1.228")
+    rc, out = run(project, "--node", "http://lab-node.example")
     assert rc == 4
-    assert "ERROR: --node: http://192.168.1.228: unknown scheme http://" in out
+    assert "ERROR: --node: http://lab-node.example: unknown scheme http://" in out
 
 
 def test_grid_ids_and_marks(project):

@@ -10,8 +10,8 @@ from matrix.model import Cell
 
 
 def test_parse_ssh_target():
-    t = parse("ssh://admin@192.168.1.228:2222?disposable=1&key=~/.ssh/id_ed25519&known_hosts=/tmp/kh")
-    assert (t.kind, t.url, t.name, t.disposable) == ("ssh", "ssh://admin@192.168.1.228:2222", "192.168.1.228:2222", True)
+    t = parse("ssh://admin@lab-node.example:2222?disposable=1&key=~/.ssh/id_ed25519&known_hosts=/tmp/kh")
+    assert (t.kind, t.url, t.name, t.disposable) == ("ssh", "ssh://admin@lab-node.example:2222", "lab-node.example:2222", True)
     assert "destructive" in t.capabilities and "power_cut" not in t.capabilities
     assert t.params["known_hosts"] == "/tmp/kh" and t.params["identity_file"].endswith("/.ssh/id_ed25519")
     t = parse("ssh://admin@node.lan?name=lab")
@@ -55,11 +55,11 @@ def test_parse_duration():
 
 def test_port_listening():
     ss = ("LISTEN 0 4096 0.0.0.0:8332 0.0.0.0:*\nLISTEN 0 4096 127.0.0.1:5678 0.0.0.0:*\n"
-          "LISTEN 0 4096 [::]:9735 [::]:*\nLISTEN 0 5 192.168.1.5:2222 0.0.0.0:*\nLISTEN 0 5 *:4080 *:*\n")
+          "LISTEN 0 4096 [::]:9735 [::]:*\nLISTEN 0 5 127.0.0.2:2222 0.0.0.0:*\nLISTEN 0 5 *:4080 *:*\n")
     assert port_listening(ss, 8332) and port_listening(ss, 5678) and port_listening(ss, 9735)
     assert port_listening(ss, 4080)
     assert not port_listening(ss, 2222)            # bound to another address
-    assert port_listening(ss, 2222, "192.168.1.5")
+    assert port_listening(ss, 2222, "127.0.0.2")
     assert not port_listening(ss, 833) and not port_listening("", 8332)
 
 
