@@ -195,6 +195,8 @@ class Node(ABC):
 
     def _wait_new_boot(self, old_boot: str, timeout: float) -> None:
         def new_boot():
+            if not self._ready_to_log_in():
+                return False
             try:
                 self.reconnect()
                 return self.boot_id() != old_boot
@@ -202,7 +204,15 @@ class Node(ABC):
                 return False
 
         if not poll(new_boot, timeout, 2.0):
-            raise CommandTimeout(f"{self.name}: no new boot within {timeout:.0f}s")
+            raise CommandTimeout(f"{self.name}: no new boot within {timeout:.0f}s{self._boot_hint()}")
+
+    def _ready_to_log_in(self) -> bool:
+        """A cheap check before a full login while the node reboots (VM nodes read the banner)."""
+        return True
+
+    def _boot_hint(self) -> str:
+        """Where to look when a boot does not come back (VM nodes name the serial log)."""
+        return ""
 
     # -- VM only -------------------------------------------------------------------------
     def _vm_only(self, what: str):

@@ -2,7 +2,7 @@
 import time
 from pathlib import Path
 
-from harness.node import CommandTimeout, NodeError, poll
+from harness.node import NodeError
 from harness.ssh import SSHNode
 
 from .errors import VMError
@@ -48,21 +48,14 @@ class VMNode(SSHNode):
         self.vm.power_cut()
         self._wait_new_boot(old, timeout)
 
-    def _wait_new_boot(self, old_boot: str, timeout: float) -> None:
-        """Poll the sshd banner (a cheap socket read) before trying a full SSH login."""
-        def new_boot() -> bool:
-            if not self.vm.alive():
-                raise VMError(f"{self.name}: QEMU exited while rebooting (serial: {self.vm.serial_log})")
-            if not ssh_banner(self.vm.ssh_port):
-                return False
-            try:
-                self.reconnect()
-                return self.boot_id() != old_boot
-            except NodeError:
-                return False
+    def _ready_to_log_in(self) -> bool:
+        """The sshd banner (a cheap socket read) before a full SSH login."""
+        if not self.vm.alive():
+            raise VMError(f"{self.name}: QEMU exited while rebooting (serial: {self.vm.serial_log})")
+        return ssh_banner(self.vm.ssh_port)
 
-        if not poll(new_boot, timeout, 2.0):
-            raise CommandTimeout(f"{self.name}: no new boot within {timeout:.0f}s (serial: {self.vm.serial_log})")
+    def _boot_hint(self) -> str:
+        return f" (serial: {self.vm.serial_log})"
 
     def pause(self) -> None:
         self.close()                 # no SSH traffic (keepalives) against a frozen guest
