@@ -102,7 +102,7 @@ class PlatformDriver:
     def containers(self, timeout: float = 60) -> list[dict]:
         return self.call("container.list", timeout=timeout)
 
-    def container_health(self, app: str | None = None, timeout: float = 60) -> dict:
+    def container_health(self, app: str | None = None, timeout: float = 120) -> dict:
         return self.call("container.health", timeout=timeout, **({"id": app} if app else {}))
 
     def tick(self, timeout: float = 300) -> dict:

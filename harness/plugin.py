@@ -332,6 +332,8 @@ class Recorder:
         meta["duration"] += report.duration
         if "archy_artifacts" in props:
             meta["artifacts"] = json.loads(props["archy_artifacts"])
+        if "archy_parts_not_run" in props:
+            meta["parts_not_run"] = json.loads(props["archy_parts_not_run"])
         st.phases.setdefault(key, {})[report.when] = (report.outcome, _reason(report))
 
     @pytest.hookimpl(trylast=True)

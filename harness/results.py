@@ -1,7 +1,9 @@
 """The results file (results/cells.json): one record per cell and node. Pure helpers.
 
 A record: {"app", "event", "requirement", "node", "verdict": passed|failed|not_run, "reason",
-"artifacts": [paths], "duration", "nodeid"}. Report, gate and levels read only this file.
+"artifacts": [paths], "duration", "nodeid", optional "parts_not_run": [reasons]} — a passed cell
+whose checks ran but one part of it could not run here (the onion round trip without a Tor
+network): the part is listed, never counted as passed. Report, gate and levels read only this file.
 """
 from __future__ import annotations
 
@@ -68,6 +70,11 @@ def verdicts(doc: dict, node: str) -> dict[tuple[str, str], str]:
             if k not in out or rank.get(r["verdict"], 2) > rank.get(out[k], 2):
                 out[k] = r["verdict"]
     return out
+
+
+def parts_not_run(doc: dict, node: str, app: str, event: str) -> list[str]:
+    rec = record_for(doc, node, app, event) or {}
+    return [str(p) for p in rec.get("parts_not_run") or []] if rec.get("verdict") == "passed" else []
 
 
 def record_for(doc: dict, node: str, app: str, event: str) -> dict | None:

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from . import backoff as bo
@@ -192,13 +193,16 @@ class Reconciler:
             self._check_id(catalog, app_id, top_level=False)
             if app_id not in node.apps:
                 raise OpError(INVALID, f"{app_id} is not installed")
+        apps = [a for a in sorted(node.apps) if app_id is None or a == app_id]
+        # status endpoints fetched side by side: one slow app must not push the reply past the client's deadline
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(apps)))) as pool:
+            statuses = dict(zip(apps, pool.map(lambda a: _status(catalog.apps[a].status_url), apps)))
         out = {}
-        for app, p in sorted(node.apps.items()):
-            if app_id is not None and app != app_id:
-                continue
+        for app in apps:
+            p = node.apps[app]
             active, health = diff.app_status(p, current)
             out[app] = {"healthy": diff.is_healthy(p, current), "active": active, "health": health,
-                        "status": _status(catalog.apps[app].status_url)}
+                        "status": statuses[app]}
         return out
 
     # ---- operations ----

@@ -23,6 +23,7 @@ class GridCell:
     reason: str = ""
     artifacts: tuple[str, ...] = ()
     duration: float = 0.0
+    parts_not_run: tuple[str, ...] = ()   # passed on what ran; these parts could not run here
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ def build(matrix: Matrix, doc: dict) -> Grid:
                 else:
                     cells[(node, app, ev)] = GridCell(node, app, ev, req, v[(app, ev)], rec.get("reason", ""),
                                                       tuple(rec.get("artifacts") or ()),
-                                                      float(rec.get("duration") or 0))
+                                                      float(rec.get("duration") or 0),
+                                                      tuple(results.parts_not_run(doc, node, app, ev)))
     titles = {**{a.id: a.title for a in matrix.apps.values()},
               **{e.id: e.title for e in matrix.events.values()}}
     return Grid(nodes, list(matrix.apps), list(matrix.events), titles, cells, lv,

@@ -29,7 +29,12 @@ def _title(c: GridCell) -> str:
         bits.append(c.requirement)
     if c.reason:
         bits.append(c.reason)
+    bits += [f"part not run: {r}" for r in c.parts_not_run]
     return " — ".join(bits)
+
+
+def _partial(cells) -> list[GridCell]:
+    return [c for c in cells if c.verdict == "passed" and c.parts_not_run]
 
 
 def html_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
@@ -49,7 +54,7 @@ def html_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
             row += f"<th class=row>{e(grid.titles.get(ev, ev))}</th>"
             for app in grid.apps:
                 c = grid.cells[(node, app, ev)]
-                sym = SYMBOL[c.verdict]
+                sym = SYMBOL[c.verdict] + ("*" if c.parts_not_run else "")
                 if c.artifacts:
                     folder = c.artifacts[0].rsplit("/", 1)[0] + "/"
                     sym = f"<a href=\"{e(folder)}\">{sym}</a>"
@@ -71,6 +76,13 @@ def html_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
             out.append(f"<li class={c.verdict}>{SYMBOL[c.verdict]} {node}<b>{e(c.app)}-{e(c.event)}</b> "
                        f"({e(c.requirement or '')}, {LABEL[c.verdict]}): {e(c.reason or '—')} {links}</li>")
         out.append("</ul>")
+    partial = _partial(grid.cells.values())
+    if partial:
+        out.append("<h2>Passed, with a part not run here (✓*)</h2><ul class=reasons>")
+        for c in partial:
+            node = f"{e(c.node)}: " if several else ""
+            out.append(f"<li>{node}<b>{e(c.app)}-{e(c.event)}</b>: " + "; ".join(e(r) for r in c.parts_not_run) + "</li>")
+        out.append("</ul>")
     return "\n".join(out) + "\n"
 
 
@@ -89,7 +101,7 @@ def markdown_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
             row = ([node] if several else []) + [grid.titles.get(ev, ev)]
             for app in grid.apps:
                 c = grid.cells[(node, app, ev)]
-                mark = EMOJI[c.verdict] + (" (S)" if c.requirement == "SHOULD" else "")
+                mark = EMOJI[c.verdict] + ("*" if c.parts_not_run else "") + (" (S)" if c.requirement == "SHOULD" else "")
                 if c.artifacts:
                     mark = f"[{mark}]({c.artifacts[0].rsplit('/', 1)[0]}/)"
                 row.append(mark)
@@ -104,4 +116,10 @@ def markdown_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
             where = f"{c.node}: " if several else ""
             lines.append(f"- {EMOJI[c.verdict]} {where}`{c.app}-{c.event}` ({c.requirement}, {LABEL[c.verdict]}): "
                          f"{_md(c.reason or '—')}")
+    partial = _partial(grid.cells.values())
+    if partial:
+        lines += ["", "## Passed, with a part not run here (*)"]
+        for c in partial:
+            where = f"{c.node}: " if several else ""
+            lines.append(f"- {where}`{c.app}-{c.event}`: " + "; ".join(_md(r) for r in c.parts_not_run))
     return "\n".join(lines) + "\n"

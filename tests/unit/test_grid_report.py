@@ -74,3 +74,15 @@ def test_cli_bad_results_file(tmp_path):
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     assert r.stderr.strip() == f"report: {tmp_path / 'cells.json'}: cells[0] lacks event, verdict"
+
+
+def test_part_not_run_marked_in_both_reports():
+    doc = recorded()
+    rec = next(r for r in doc["cells"] if (r["app"], r["event"]) == ("btcpay", "tor_onion"))
+    rec["parts_not_run"] = ["onion round trip: no Tor network"]
+    g = build(M, doc)
+    assert g.cells[("vm0", "btcpay", "tor_onion")].parts_not_run == ("onion round trip: no Tor network",)
+    page, md = html_report(g), markdown_report(g)
+    assert "✓*" in page and "part not run: onion round trip: no Tor network" in page
+    assert "Passed, with a part not run here" in page
+    assert "✅*" in md and "- `btcpay-tor_onion`: onion round trip: no Tor network" in md
