@@ -343,8 +343,10 @@ class Reconciler:
         argv = render.podman_run_argv(
             spec, data_dir=self.paths.data_dir(app_id) if top else None,
             config_dir=self.paths.config_dir(app_id) if top else None,
-            stop_timeout=10 if self.variant.off("stop-grace") else spec.grace, detach=detach)
-        self.runner.run(["podman", "network", "create", "--ignore", render.NETWORK], timeout=60)
+            stop_timeout=10 if self.variant.off("stop-grace") else spec.grace, detach=detach,
+            hosts=render.addresses(s.container for s in catalog.apps.values()))
+        self.runner.run(["podman", "network", "create", "--ignore", "--disable-dns", "--subnet",
+                         f"{render.SUBNET}.0/24", render.NETWORK], timeout=60)
         if detach:
             res = self.runner.run(argv, timeout=120)
             return res.brief()

@@ -39,6 +39,7 @@ def build(catalog: Catalog, desired: DesiredState, secrets: Secrets, paths: Path
     apps: dict[str, AppPlan] = {}
     no_units = variant.off("own-cgroup")
     stop_timeout = (lambda s: 10) if variant.off("stop-grace") else (lambda s: s.grace)
+    hosts = render.addresses(s.container for s in catalog.apps.values())
 
     def add(path: str, text: str, mode: int, app: str | None, kind: str) -> None:
         files[path] = FileSpec(path, text.encode(), mode, app, kind)
@@ -61,13 +62,13 @@ def build(catalog: Catalog, desired: DesiredState, secrets: Secrets, paths: Path
         unit_text = render.quadlet_container(
             spec, enabled=state == STARTED, stop_timeout=stop_timeout(spec),
             data_dir=paths.host(data_dir) if data_dir else None,
-            config_dir=paths.host(config_dir) if config_dir else None)
+            config_dir=paths.host(config_dir) if config_dir else None, hosts=hosts)
         imperative = no_units or (parent is not None and variant.off("companion-units"))
         if not imperative:
             add(paths.unit_file(spec.stem), unit_text, 0o644, app, "unit")
         # WantedBy does not change what runs, so it stays out of the restart/backoff hash
         run_text = render.quadlet_container(spec, enabled=True, stop_timeout=stop_timeout(spec),
-                                            data_dir=data_dir, config_dir=config_dir)
+                                            data_dir=data_dir, config_dir=config_dir, hosts=hosts)
         apps[app] = AppPlan(app=app, unit=spec.unit, container=spec.container, run=state == STARTED,
                             deps=deps, missing=missing,
                             spec_hash=spec_hash(run_text.encode(), *config_files),

@@ -15,6 +15,19 @@ HEALTHCHECK = "/usr/local/bin/healthcheck"
 STANDIN = "/usr/local/bin/standin"
 APPS_SLICE = "archipelago-apps.slice"
 NETWORK = "archy"
+# The app network has its own /24 and no DNS: aardvark-dns runs in a transient scope that
+# systemd stops early at shutdown, and every container stopped after it then failed its
+# cleanup ("aardvark-dns failed to start ... transaction is destructive"). Containers get a
+# fixed address each and reach the others by name through /etc/hosts (AddHost) instead.
+SUBNET = "10.89.7"
+
+
+def addresses(container_names) -> dict[str, str]:
+    """container -> fixed address, in catalog order (.10 upwards)."""
+    names = list(container_names)
+    if len(names) > 240:
+        raise ValueError("more than 240 containers do not fit the archy /24")
+    return {name: f"{SUBNET}.{10 + i}" for i, name in enumerate(names)}
 
 
 def rpcauth(user: str, salt: str, password: str) -> str:
@@ -24,7 +37,8 @@ def rpcauth(user: str, salt: str, password: str) -> str:
 
 
 def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int,
-                      data_dir: str | None, config_dir: str | None) -> str:
+                      data_dir: str | None, config_dir: str | None, hosts: dict[str, str] | None = None) -> str:
+    hosts = hosts or {}
     ports = ",".join(f"{p.name}={p.port}" for p in spec.ports)
     lines = [
         HEADER.rstrip("\n"),
@@ -42,6 +56,8 @@ def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int,
         "Pull=never",
         f"Label=io.archipelago.app={spec.id}",
         f"Network={NETWORK}.network",
+        *([f"IP={hosts[spec.container]}"] if spec.container in hosts else []),
+        *(f"AddHost={name}:{ip}" for name, ip in hosts.items() if name != spec.container),
         *(f"PublishPort={p.port}:{p.port}" for p in spec.ports),
         *([f"Volume={data_dir}:/data"] if data_dir else []),
         *([f"Volume={config_dir}:/config:ro"] if config_dir else []),
@@ -75,7 +91,8 @@ def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int,
 
 
 def network_unit() -> str:
-    return HEADER + f"[Network]\nNetworkName={NETWORK}\nDriver=bridge\n"
+    return HEADER + (f"[Network]\nNetworkName={NETWORK}\nDriver=bridge\nSubnet={SUBNET}.0/24\n"
+                     f"Gateway={SUBNET}.1\nDisableDNS=true\n")
 
 
 def bitcoin_conf(spec: AppSpec, rpc: BitcoinRpcSecret) -> str:
@@ -159,7 +176,8 @@ def torrc(hs_dir: str, onion_port: int, target_port: int) -> str:
 
 
 def podman_run_argv(spec: AppSpec, *, data_dir: str | None, config_dir: str | None, stop_timeout: int,
-                    detach: bool) -> list[str]:
+                    detach: bool, hosts: dict[str, str] | None = None) -> list[str]:
+    hosts = hosts or {}
     """`podman run` for the broken variants that create containers imperatively (no Quadlet unit)."""
     ports = ",".join(f"{p.name}={p.port}" for p in spec.ports)
     argv = ["podman", "run", "--replace", "--name", spec.container, "--label", f"io.archipelago.app={spec.id}",
@@ -167,6 +185,11 @@ def podman_run_argv(spec: AppSpec, *, data_dir: str | None, config_dir: str | No
             "--health-cmd", HEALTHCHECK, "--health-interval", "30s", "--health-startup-cmd", HEALTHCHECK,
             "--health-startup-interval", "2s",
             "-e", f"STANDIN_PROFILE={spec.profile}", "-e", f"STANDIN_APP={spec.id}", "-e", f"STANDIN_PORTS={ports}"]
+    if spec.container in hosts:
+        argv += ["--ip", hosts[spec.container]]
+    for name, ip in hosts.items():
+        if name != spec.container:
+            argv += ["--add-host", f"{name}:{ip}"]
     for p in spec.ports:
         argv += ["-p", f"{p.port}:{p.port}"]
     if data_dir:

@@ -26,15 +26,20 @@ def run(ctx: CellContext) -> None:
     if not poll(lambda: not (set(ports) & probes.listening_ports(node)), window, 1.0):
         still = sorted(set(ports) & probes.listening_ports(node))
         problems.append(f"ports still listening {window:.0f}s after stop: {still}")
+
+    def unit_down() -> bool:   # the unit stays "deactivating" while ExecStopPost removes the container
+        u = probes.unit(node, app.id)
+        return u.get("ActiveState") in ("inactive", "failed") or u.get("LoadState") == "not-found"
+    poll(lambda: unit_down() and not probes.running_containers(node, app.id), 120, 1.0)
     left = probes.running_containers(node, app.id)
     if left:
         problems.append(f"container(s) still running: {left}")
     alive = probes.alive_pids(node, pids)
     if alive:
         problems.append(f"process(es) of the stopped container still alive: pids {alive}")
-    u = probes.unit(node, app.id)
-    if u.get("ActiveState") not in ("inactive", "failed") and u.get("LoadState") != "not-found":
-        problems.append(f"unit {probes.unit_name(app.id)} is {u.get('ActiveState')} after stop")
+    if not unit_down():
+        problems.append(f"unit {probes.unit_name(app.id)} is {probes.unit(node, app.id).get('ActiveState')} "
+                        f"120 s after its ports closed")
     cap = app.provides
     for d in deps:
         dep = m.app(d)

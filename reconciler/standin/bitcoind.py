@@ -10,7 +10,7 @@ import time
 from . import rpcauth
 from .chain import Chain, atomic_write, fsync_dir
 from .netkit import Request, Response, RpcFault
-from .service import Fatal, Standin, log
+from .service import Fatal, Standin, log, log_error
 from .settings import read_conf
 
 MARKER = ".clean_shutdown"
@@ -33,7 +33,7 @@ class Bitcoind(Standin):
         conf = read_conf(self.s, "bitcoin.conf") or {}
         self.rpcauth = conf.get("rpcauth", [])
         if not self.rpcauth:
-            log("bitcoin.conf has no rpcauth: every RPC call will get 401")
+            log_error("bitcoin.conf has no rpcauth: every RPC call will get 401")
         super().prepare()
         self.check_disk()
         self.marker = self.s.data / MARKER
@@ -48,7 +48,7 @@ class Bitcoind(Standin):
             fsync_dir(self.s.data)
         if loaded.corrupt:
             self.state = "corrupt"
-            log(f"Corrupted block database detected: {loaded.corrupt}")
+            log_error(f"Corrupted block database detected: {loaded.corrupt}")
         elif self.unclean_shutdown:
             self.state = "reindexing"
             self.reindex_done = time.monotonic() + self.s.reindex_seconds

@@ -4,7 +4,7 @@ import signal
 import threading
 
 from .netkit import ListenError
-from .service import Fatal, Standin, log
+from .service import Fatal, Standin, log, log_error
 from .settings import SettingsError, from_environ
 
 
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
     try:
         settings = from_environ(argv[0] if argv else None)
     except SettingsError as exc:
-        log(str(exc))
+        log_error(str(exc))
         return 1
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -44,7 +44,7 @@ def main(argv: list[str]) -> int:
     try:
         svc.start()
     except (SettingsError, ListenError, Fatal) as exc:
-        log(str(exc))
+        log_error(str(exc))
         svc.listeners.close()
         svc.status_listener.close()
         return 1
@@ -53,7 +53,7 @@ def main(argv: list[str]) -> int:
     while not stop.wait(0.5):
         pass
     if svc.fatal:
-        log(svc.fatal)
+        log_error(svc.fatal)
         os._exit(1)  # like an aborting daemon: no flush, no clean marker
     log("shutdown requested")
     svc.shutdown()

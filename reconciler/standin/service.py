@@ -16,6 +16,12 @@ class Fatal(Exception):
 
 
 def log(msg: str) -> None:
+    """Progress on stdout: journald files it at info priority, like a daemon's normal chatter."""
+    print(f"standin: {msg}", flush=True)
+
+
+def log_error(msg: str) -> None:
+    """A fault on stderr: journald files it at priority err, which the harness's journal check flags."""
     print(f"standin: {msg}", file=sys.stderr, flush=True)
 
 

@@ -92,6 +92,21 @@ def test_quadlet_unit_shape(tmp_path):
     assert cp["Install"]["WantedBy"] == "multi-user.target"
 
 
+def test_fixed_addresses_and_hosts_instead_of_network_dns(tmp_path):
+    node, _ = _node(tmp_path, {"bitcoin-knots": STARTED, "lnd": STARTED})
+    net = next(f for p, f in node.files.items() if p.endswith("/archy.network")).content.decode()
+    assert "DisableDNS=true" in net and f"Subnet={render.SUBNET}.0/24" in net
+    _, btc = _unit(node, "archy-bitcoin-knots")
+    _, lnd = _unit(node, "archy-lnd")
+    ip = next(line.split("=", 1)[1] for line in btc.splitlines() if line.startswith("IP="))
+    assert ip.startswith(render.SUBNET + ".")
+    assert f"AddHost=archy-bitcoin-knots:{ip}\n" in lnd      # lnd reaches bitcoind by name
+    assert "AddHost=archy-bitcoin-knots:" not in btc           # not itself
+    # every container of the catalog its own address, stable across calls
+    again, _ = _node(tmp_path, {"bitcoin-knots": STARTED})
+    assert _unit(again, "archy-bitcoin-knots")[1] == btc
+
+
 def test_user_stopped_unit_has_no_install_section(tmp_path):
     node, _ = _node(tmp_path, {"bitcoin-knots": USER_STOPPED})
     cp, _ = _unit(node, "archy-bitcoin-knots")
