@@ -95,10 +95,11 @@ def snapshot(runner, desired: DesiredNode, timeout: float = 30.0) -> CurrentStat
     for image in sorted({a.image for a in desired.apps.values()}):
         if runner.run(["podman", "image", "exists", image], timeout=timeout).ok:
             images.add(image)
+    stopping = runner.run(["systemctl", "is-system-running"], timeout=timeout).stdout.strip() == "stopping"
     network_present = True
     if podman_error is None:
         network_present = runner.run(["podman", "network", "exists", "archy"], timeout=timeout).ok
     return CurrentState(files=frozen_map(files), dirs=dirs, units=frozen_map(unit_states),
                         containers=frozen_map(containers), images=frozenset(images),
                         podman_error=podman_error, network_present=network_present,
-                        aux_units=frozen_map(aux))
+                        aux_units=frozen_map(aux), system_stopping=stopping)

@@ -55,6 +55,10 @@ def plan(desired: DesiredNode, current: CurrentState, backoff: Mapping[str, bo.E
     restarts: list[Step] = []
     starts: list[Step] = []
 
+    if current.system_stopping:
+        # a tick racing the shutdown would start units systemd is stopping (refused, logged as
+        # errors) or restart an app mid-flush; after the boot the next tick converges again
+        return ()
     if current.podman_error:
         # only a corrupt state DB is healed: `podman system migrate` stops running containers, so a
         # podman that is merely slow (timeout) must never trigger it

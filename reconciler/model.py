@@ -202,6 +202,7 @@ class CurrentState:
     podman_error: str | None = None
     network_present: bool = True
     aux_units: Mapping[str, UnitState] = field(default_factory=frozen_map)  # tor, nginx
+    system_stopping: bool = False             # the node is shutting down: systemd owns the units now
 
 
 # ---- steps ----

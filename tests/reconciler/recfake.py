@@ -50,6 +50,7 @@ class FakeSystem:
     podman_broken: str | None = None                   # error text while the DB is "corrupt"
     calls: list = field(default_factory=list)
     foreign_units: dict = field(default_factory=dict)
+    system_state: str = "running"                      # `systemctl is-system-running`
 
     # ---- helpers for tests ----
     def count(self, *prefix: str) -> int:
@@ -131,6 +132,8 @@ class FakeSystem:
     def _systemctl(self, args):
         args = [a for a in args if a != "--no-block"]
         cmd = args[0]
+        if cmd == "is-system-running":
+            return (0 if self.system_state == "running" else 1), self.system_state + "\n", ""
         if cmd == "show":
             units = args[args.index("--") + 1:]
             disk = self._generate()

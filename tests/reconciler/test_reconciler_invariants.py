@@ -47,8 +47,9 @@ def test_fixpoint_after_convergence(env):
     fake.reset_calls()
     for _ in range(3):
         assert rec.tick().converged
-    mutating = [c for c in fake.calls if c[:2] not in (("systemctl", "show"), ("podman", "ps"),
-                                                      ("podman", "image"), ("podman", "network"))]
+    reads = (("systemctl", "show"), ("systemctl", "is-system-running"), ("podman", "ps"),
+             ("podman", "image"), ("podman", "network"))
+    mutating = [c for c in fake.calls if c[:2] not in reads]
     assert mutating == []
 
 
@@ -110,6 +111,20 @@ def test_deleted_unit_of_a_stopped_app_is_rewritten_and_started(env):
     assert [s for s in report.steps if s.startswith(("write", "daemon-reload", "start archy-bitcoin-knots"))] == [
         f"write {unit_path(rec, 'archy-bitcoin-knots')}", "daemon-reload", "start archy-bitcoin-knots.service"]
     assert fake.units["archy-bitcoin-knots.service"].active == "active"
+
+
+def test_no_action_while_the_node_shuts_down(env):
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    converge(rec, fake)
+    fake.system_state = "stopping"                         # systemd is stopping everything
+    fake.run(["systemctl", "stop", "archy-bitcoin-knots.service"])
+    fake.reset_calls()
+    report = rec.tick()
+    assert report.steps == [] and fake.count("systemctl", "start") == 0
+    assert fake.units["archy-bitcoin-knots.service"].active != "active"
+    fake.system_state = "running"                          # after the boot: converges again
+    assert any(s == "start archy-bitcoin-knots.service" for s in rec.tick().steps)
 
 
 # 5. a changed unit gets exactly one restart; one daemon-reload per tick
