@@ -75,14 +75,14 @@ def parse(url: str) -> Target:
     return Target("ssh", base, q.get("name") or f"{u.hostname}:{port}", disposable, caps, params)
 
 
-def connect(target: Target, progress=None) -> Node:
-    """A connected Node for the target (boots the embedded VM for vm://)."""
+def connect(target: Target, progress=None, keep: bool = False) -> Node:
+    """A connected Node for the target (boots the embedded VM for vm://; `keep`: it outlives this process)."""
     if target.is_vm:
         try:
             from vm import launch  # the embedded VM package; imported late so unit tests never need it
         except ImportError as e:
             raise TargetError(f"{target.url}: the embedded VM package is not available ({e})") from None
-        return launch(name=target.name, progress=progress or (lambda *_: None))
+        return launch(name=target.name, progress=progress or (lambda *_: None), detached=keep)
     from .ssh import SSHNode
     return SSHNode(target.url, known_hosts=target.params["known_hosts"],
                    identity_file=target.params["identity_file"], disposable=target.disposable,

@@ -23,6 +23,7 @@ log = logging.getLogger("archipelago")
 
 INSTALL_TIMEOUT = 840.0   # under the driver's 900 s client deadline
 POLL = 2.0   # seconds between ticks while an install/uninstall waits
+TICK_STALL = 120.0   # a tick running longer than this makes /health unhealthy
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class Reconciler:
         self._state_lock = threading.RLock()
         self.last_good_tick: float | None = None     # wall clock, for the /health body
         self.last_good_mono: float | None = None     # monotonic, for the age check
+        self.tick_started_mono: float | None = None  # set while a tick runs
         self.last_report = TickReport()
         self.last_view = None   # (catalog, desired, node, current) seen by the latest tick
         self.abandoned: frozenset[str] = frozenset()
@@ -136,36 +138,49 @@ class Reconciler:
     # ---- the tick ----
     def tick(self) -> TickReport:
         with self._tick_lock:
-            t0 = time.monotonic()
-            catalog = self.catalog()
-            with self._state_lock:
-                desired = self.desired
-            secrets = self.store.load_secrets()
-            node = des.build(catalog, desired, secrets, self.paths, self.variant)
-            if self.abandoned:
-                node = _without_removals(node, self.abandoned)
-            current = cur.snapshot(self.runner, node)
-            self.last_view = (catalog, desired, node, current)
-            now = self.clock()
-            steps = diff.plan(node, current, self.backoff, now, self.variant)
-            outcomes, entries = self.applier.apply(steps, self.backoff, now)
-            if entries != dict(self.backoff):
-                self.backoff = frozen_map(entries)
-                bo.save(self.paths.backoff, self.backoff)
-            report = TickReport(steps=[o.describe() for o in outcomes], duration=time.monotonic() - t0,
-                                converged=not steps)
-            for o in outcomes:
-                if not o.ok and o.step.app and o.step.app not in report.failed:
-                    report.failed[o.step.app] = o.detail
-            self.last_good_tick, self.last_good_mono = self.clock(), time.monotonic()
-            self.last_report = report
-            return report
+            t0 = self.tick_started_mono = time.monotonic()
+            try:
+                return self._tick(t0)
+            finally:
+                self.tick_started_mono = None
+
+    def _tick(self, t0: float) -> TickReport:
+        catalog = self.catalog()
+        with self._state_lock:
+            desired = self.desired
+        secrets = self.store.load_secrets()
+        node = des.build(catalog, desired, secrets, self.paths, self.variant)
+        if self.abandoned:
+            node = _without_removals(node, self.abandoned)
+        current = cur.snapshot(self.runner, node)
+        self.last_view = (catalog, desired, node, current)
+        now = self.clock()
+        steps = diff.plan(node, current, self.backoff, now, self.variant)
+        outcomes, entries = self.applier.apply(steps, self.backoff, now)
+        if entries != dict(self.backoff):
+            self.backoff = frozen_map(entries)
+            bo.save(self.paths.backoff, self.backoff)
+        report = TickReport(steps=[o.describe() for o in outcomes], duration=time.monotonic() - t0,
+                            converged=not steps)
+        for o in outcomes:
+            if not o.ok and o.step.app and o.step.app not in report.failed:
+                report.failed[o.step.app] = o.detail
+        self.last_good_tick, self.last_good_mono = self.clock(), time.monotonic()
+        self.last_report = report
+        return report
 
     def healthy(self) -> bool:
+        """The last good tick ended within 2 x interval, or the tick running now began within that
+        window (a slow node is progress, not a stall) and has run for less than TICK_STALL."""
         if self.variant.off("health-honest"):
             return True
-        return (self.last_good_mono is not None
-                and time.monotonic() - self.last_good_mono <= 2 * self.settings.tick_interval)
+        last, started, now = self.last_good_mono, self.tick_started_mono, time.monotonic()
+        limit = 2 * self.settings.tick_interval
+        if last is None:
+            return False
+        if now - last <= limit:
+            return True
+        return started is not None and started - last <= limit and now - started <= TICK_STALL
 
     # ---- observation ----
     def observe(self):

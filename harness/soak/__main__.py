@@ -77,7 +77,7 @@ def _run(a) -> int:
     apps = full_stack(matrix, [x.strip() for x in a.apps.split(",") if x.strip()] if a.apps else None)
     target = parse(a.node or "vm://vm0")
     print(f"soak: {target.url}: {', '.join(apps)} for {a.duration}, a sample every {interval:.0f}s", flush=True)
-    node = connect(target, progress=lambda *p: print(*p, flush=True))
+    node = connect(target, progress=lambda *p: print(*p, flush=True), keep=a.keep)
     try:
         if a.resume:
             timeline = Path(a.resume)

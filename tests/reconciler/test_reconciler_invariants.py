@@ -462,6 +462,25 @@ def test_health_goes_stale_after_two_intervals(env):
     assert not rec.healthy()
 
 
+def test_health_counts_a_slow_tick_in_flight_but_not_a_stalled_one(env):
+    import time
+    from reconciler.daemon import TICK_STALL
+    rec, fake = env
+    rec.tick()
+    limit = 2 * rec.settings.tick_interval
+    now = time.monotonic()
+    rec.last_good_mono = now - limit - 3              # stale by the age rule alone ...
+    rec.tick_started_mono = now - limit + 1         # ... but a tick began in time and is running
+    assert rec.healthy()
+    rec.tick_started_mono = rec.last_good_mono + limit + 0.5   # began after the window: a stall
+    assert not rec.healthy()
+    rec.last_good_mono = now - TICK_STALL - 10
+    rec.tick_started_mono = now - TICK_STALL - 5    # began in time but hangs past TICK_STALL
+    assert not rec.healthy()
+    rec.tick_started_mono = None
+    assert not rec.healthy()
+
+
 def test_health_always_ok_variant(tmp_path):
     rec, _ = make(tmp_path, variant="chaos-health-always-ok")
     assert rec.healthy()
