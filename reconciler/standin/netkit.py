@@ -2,6 +2,7 @@
 import json
 import socket
 import socketserver
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -78,12 +79,24 @@ def _handler(route: Route):
     return Handler
 
 
-class _HTTP(ThreadingHTTPServer):
+class _Quiet:
+    """A client that gave up (its timeout, a restart) is normal traffic, not a fault: socketserver
+    would print a traceback on stderr for it, which a real daemon never does."""
+
+    def handle_error(self, request, client_address):
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        print(f"standin: request from {client_address[0]} failed: {exc.__class__.__name__}: {exc}",
+              file=sys.stderr, flush=True)
+
+
+class _HTTP(_Quiet, ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
 
-class _TCP(socketserver.ThreadingTCPServer):
+class _TCP(_Quiet, socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 

@@ -80,3 +80,34 @@ def test_chain_corruption_mid_chain_is_detected(tmp_path):
     blk.write_bytes(b"".join(lines))
     loaded = Chain(tmp_path / "blocks").load()
     assert loaded.corrupt and "height 2" in loaded.corrupt and loaded.height == 1
+
+
+def test_a_client_that_hangs_up_is_not_a_traceback(capfd):
+    """A dependent that times out and closes mid-reply must not print a traceback on stderr
+    (journald files stderr as errors; the soak's journal rule caught exactly this once)."""
+    import socket
+    import threading
+    from standin.netkit import Listeners, Response
+
+    gate = threading.Event()
+
+    def slow(_req):
+        gate.wait(5)
+        return Response(200, b"x" * (4 << 20))      # large: the write hits the closed socket
+
+    ls = Listeners("127.0.0.1")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ls.http(port, slow, "rpc")
+    try:
+        c = socket.create_connection(("127.0.0.1", port), timeout=5)
+        c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        c.close()                                    # RST: the server's write fails
+        gate.set()
+        threading.Event().wait(2.5)                  # an absence check: give the handler time to fail
+    finally:
+        ls.close()
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Exception occurred" not in err, err
