@@ -57,7 +57,7 @@ def _x_axis(parts, x0, x1, y, t_span, sx):
 
 
 def line_chart(series: dict[str, list[tuple[float, float]]], *, title: str, y_label: str,
-               y_format=lambda v: f"{v:g}", t_span: float, width: int = 900, height: int = 300,
+               y_format=lambda v: f"{v:,.10g}", t_span: float, width: int = 900, height: int = 300,
                markers: list[tuple[float, str, str]] = ()) -> str:
     """series: name -> [(seconds since start, value)]; markers: (seconds, label, kind)."""
     legend_rows = math.ceil(len(series) / 4) if series else 0
