@@ -15,6 +15,13 @@ from harness.node import poll
 
 pytestmark = [pytest.mark.vm, pytest.mark.slow]
 
+
+@pytest.fixture(scope="module", autouse=True)
+def _from_golden(node):
+    """Start from golden: the session VM is shared and an earlier suite (chaos) leaves apps installed."""
+    if "snapshot" in node.capabilities:
+        node.restore()
+
 BTC, LND = "bitcoin-knots", "lnd"
 UNIT_DIR = "/etc/containers/systemd"
 CONF = f"/var/lib/archipelago/config/{BTC}/bitcoin.conf"

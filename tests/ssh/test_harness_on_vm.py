@@ -10,6 +10,13 @@ from harness.node import CommandTimeout, NodeError
 pytestmark = pytest.mark.vm
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _from_golden(node):
+    """Start from golden: the session VM is shared and an earlier suite (chaos) leaves apps installed."""
+    if "snapshot" in node.capabilities:
+        node.restore()
+
+
 def test_wait_for_unit(node):
     node.wait_for_unit("archipelago.service", timeout=300)
     node.succeed("systemd-run --unit=archy-foundation-fails --property=Restart=no sh -c 'exit 3'", timeout=60)
