@@ -33,7 +33,10 @@ def show(node, unit: str, *props: str) -> dict:
 
 
 def status(node, port: int) -> dict:
-    return json.loads(node.succeed(f"curl -fsS -m 10 http://127.0.0.1:{port}/status", timeout=30))
+    # a just-restarted stand-in on a busy TCG node can take more than one 10 s try to answer
+    cmd = f"curl -fsS -m 10 http://127.0.0.1:{port}/status"
+    node.wait_until_succeeds(cmd, timeout=120)
+    return json.loads(node.succeed(cmd, timeout=30))
 
 
 def interval(driver) -> float:

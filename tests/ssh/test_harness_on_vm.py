@@ -19,7 +19,10 @@ def _from_golden(node):
 
 def test_wait_for_unit(node):
     node.wait_for_unit("archipelago.service", timeout=300)
-    node.succeed("systemd-run --unit=archy-foundation-fails --property=Restart=no sh -c 'exit 3'", timeout=60)
+    # oneshot: "activating" until the shell exits, then "failed" (a simple unit is briefly "active",
+    # and a busy VM let wait_for_unit see that first)
+    node.succeed("systemd-run --no-block --unit=archy-foundation-fails --property=Type=oneshot "
+                 "--property=Restart=no sh -c 'exit 3'", timeout=60)
     try:
         with pytest.raises(NodeError, match="unit archy-foundation-fails.service failed"):
             node.wait_for_unit("archy-foundation-fails.service", timeout=120)  # fails fast, no 120 s wait
