@@ -231,6 +231,15 @@ def node(target, pytestconfig):
         (getattr(n, "destroy", None) or n.close)()
 
 
+@pytest.fixture(scope="module")
+def from_golden(node):
+    """A module that needs a clean node: the session VM is shared, and an earlier suite (chaos)
+    leaves apps installed. Restores golden on a VM; a real node is used as it is."""
+    if "snapshot" in node.capabilities:
+        node.restore()
+    return node
+
+
 def _progress(config: pytest.Config):
     """Progress lines (image build, boot) shown live: capture is suspended while printing."""
     tr = config.pluginmanager.get_plugin("terminalreporter")

@@ -13,14 +13,7 @@ import pytest
 from harness.driver import RpcError
 from harness.node import poll
 
-pytestmark = [pytest.mark.vm, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _from_golden(node):
-    """Start from golden: the session VM is shared and an earlier suite (chaos) leaves apps installed."""
-    if "snapshot" in node.capabilities:
-        node.restore()
+pytestmark = [pytest.mark.vm, pytest.mark.slow, pytest.mark.usefixtures("from_golden")]
 
 BTC, LND = "bitcoin-knots", "lnd"
 UNIT_DIR = "/etc/containers/systemd"

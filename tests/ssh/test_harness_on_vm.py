@@ -7,14 +7,7 @@ from harness import artifacts, inventory, journal
 from harness.driver import PlatformDriver, RpcError
 from harness.node import CommandTimeout, NodeError
 
-pytestmark = pytest.mark.vm
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _from_golden(node):
-    """Start from golden: the session VM is shared and an earlier suite (chaos) leaves apps installed."""
-    if "snapshot" in node.capabilities:
-        node.restore()
+pytestmark = [pytest.mark.vm, pytest.mark.usefixtures("from_golden")]
 
 
 def test_wait_for_unit(node):
