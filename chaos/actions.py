@@ -223,16 +223,25 @@ def remove_file(configuration: Mapping, path: str, reload_unit: str = "") -> dic
     return {"path": path, "sha_before": before}
 
 
-def assert_route_down(configuration: Mapping, url: str, path: str = "") -> dict:
-    """The deleted snippet really took the route away (else nothing is tested). A 200 counts
-    only if the reconciler already re-rendered the file (the fault was in effect and repaired)."""
+def assert_route_down(configuration: Mapping, url: str, path: str = "", timeout: float = 60) -> dict:
+    """The deleted snippet really took the route away (else nothing is tested). nginx's reload
+    is asynchronous (old workers answer until they drain), so the route is polled. A 200 counts
+    only once the reconciler re-rendered the file (the fault was in effect and repaired)."""
     node = _node(configuration)
-    code = _http_code(node, url)
-    if code == "200":
-        if path and node.run(f"test -e {shlex.quote(path)}", timeout=30).rc == 0:
-            return {"url": url, "http_code": code, "already_rerendered": True}
-        _interrupt(f"{url} still answers 200 after its snippet was deleted")
-    return {"url": url, "http_code": code}
+    seen: dict = {}
+
+    def gone_or_repaired() -> bool:
+        seen["code"] = _http_code(node, url)
+        if seen["code"] != "200":
+            return True
+        seen["rerendered"] = bool(path) and node.run(f"test -e {shlex.quote(path)}", timeout=30).rc == 0
+        return seen["rerendered"]
+
+    if not poll(gone_or_repaired, timeout, 1.0):
+        _interrupt(f"{url} still answers 200 {timeout:.0f}s after its snippet was deleted")
+    if seen["code"] == "200":
+        return {"url": url, "http_code": "200", "already_rerendered": True}
+    return {"url": url, "http_code": seen["code"]}
 
 
 def _http_code(node, url: str) -> str:

@@ -102,6 +102,9 @@ def run(path: str | Path, node_url: str, out_dir: str | Path, timeout: float = 1
         problems.append(f"no journal written (chaos exited {rc}; see {log_path})")
     if journal:
         problems += verdict.check_journal(journal)
+    if journal.get("status") == "interrupted" and log_path.exists():
+        problems += [f"interrupted: {r}" for r in
+                     verdict.interrupt_reasons(log_path.read_text(encoding="utf-8", errors="replace"))]
     leaks = []
     for f in (journal_path, log_path, out / f"{name}.stdout"):
         if f.exists():

@@ -121,6 +121,12 @@ def check_journal(journal: Mapping) -> list[str]:
     return problems
 
 
+def interrupt_reasons(log_text: str) -> list[str]:
+    """chaoslib logs an InterruptExecution's message but does not put it in the journal."""
+    return [line.split("injection failed", 1)[1].lstrip(" :,")
+            for line in log_text.splitlines() if "injection failed" in line]
+
+
 def _name(entry: Mapping) -> str:
     return (entry.get("activity") or {}).get("name", "?")
 

@@ -84,3 +84,12 @@ def test_bad_experiment_file_gets_file_and_line(tmp_path):
         load_experiment(bad)
     with pytest.raises(ExperimentError, match="cannot read"):
         load_experiment(tmp_path / "missing.json")
+
+
+def test_interrupt_reasons_come_from_the_log():
+    log = ("[2026-11-22 05:45:01 DEBUG] [activity:215] Running action: route-gone\n"
+           "[2026-11-22 05:45:40 CRITICAL] [run:558] injection failed, nothing would be tested: "
+           "https://127.0.0.1/apps/x/ still answers 200 60s after its snippet was deleted\n")
+    assert verdict.interrupt_reasons(log) == [
+        "nothing would be tested: https://127.0.0.1/apps/x/ still answers 200 60s after its snippet was deleted"]
+    assert verdict.interrupt_reasons("all fine\n") == []
