@@ -10,7 +10,7 @@ PY          := .venv/bin/python
 STAMP       := .venv/.archy-setup-done
 RESULTS     := results
 SOAK        ?= 5m
-DEB_PKGS    := qemu-system-x86 qemu-utils mmdebstrap openssh-client openssh-server e2fsprogs
+DEB_PKGS    := qemu-system-x86 qemu-utils mmdebstrap openssh-client openssh-server e2fsprogs curl
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 TARGET_ARGS := $(foreach n,$(NODE),--node '$(n)') $(if $(ALLOW_DESTRUCTIVE),--allow-destructive)

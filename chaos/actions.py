@@ -69,10 +69,18 @@ def wait_op_phase(configuration: Mapping, app: str, phase: str = "unit", timeout
     if phase not in checks:
         raise ValueError(f"phase must be one of {', '.join(checks)}")
     if not poll(lambda: node.run(checks[phase], timeout=30).rc == 0, timeout, 0.3):
-        _interrupt(f"{app} never reached phase {phase!r} within {timeout:.0f}s")
+        _interrupt(f"{app} never reached phase {phase!r} within {timeout:.0f}s ({_op_state(node, p)})")
     if ops.reply_ready(configuration, p):
         _interrupt(f"the operation on {app} already finished: the fault would not land mid-operation")
     return {"app": app, "phase": phase, "process": p}
+
+
+def _op_state(node, p: int) -> str:
+    """What became of an async op, for the error: its reply, or its transient unit's state."""
+    out = f"{ops.RUN_DIR}/op-{p}.out"
+    r = node.run(f"if test -e {out}; then printf 'reply: '; head -c 300 {out}; else printf 'op unit: '; "
+                 f"systemctl show -p ActiveState,Result --value archy-chaos-op-{p} | paste -sd' '; fi", timeout=30)
+    return " ".join(r.stdout.split())[:320]
 
 
 def collect_ops(configuration: Mapping, timeout: float = 600) -> dict:

@@ -12,7 +12,7 @@ import shlex
 import time
 from collections.abc import Mapping
 
-from harness.driver import RpcError, RpcUnavailable, parse_http, parse_rpc
+from harness.driver import RPC_URL, RpcError, RpcUnavailable, curl_command, parse_http, parse_rpc
 from harness.node import CommandTimeout, NodeError
 
 from . import history, target
@@ -68,9 +68,8 @@ def start_async(configuration: Mapping, f: str, app: str, timeout: float) -> int
     req, out = f"{RUN_DIR}/op-{p}.req", f"{RUN_DIR}/op-{p}.out"
     node.put_file(req, body.encode(), 0o600)
     t = int(timeout)
-    script = (f"curl -sS --max-time {t} -H 'Content-Type: application/json' --data-binary @{req} "
-              f"-w '@@http_status=%{{http_code}}' http://127.0.0.1:5678/rpc/v1 > {out}.tmp 2>&1; "
-              f"mv {out}.tmp {out}")
+    # the driver's curl line: its status mark must not start with "@" (curl -w would read a file)
+    script = f"{curl_command(RPC_URL, t, '@' + req)} > {out}.tmp 2>&1; mv {out}.tmp {out}"
     node.succeed(f"systemd-run --quiet --collect --unit=archy-chaos-op-{p} "
                  f"--property=RuntimeMaxSec={t + 30} sh -c {shlex.quote(script)}", timeout=30)
     return p

@@ -124,7 +124,8 @@ def check_journal(journal: Mapping) -> list[str]:
 def interrupt_reasons(log_text: str) -> list[str]:
     """chaoslib logs an InterruptExecution's message but does not put it in the journal."""
     return [line.split("injection failed", 1)[1].lstrip(" :,")
-            for line in log_text.splitlines() if "injection failed" in line]
+            for line in log_text.splitlines()
+            if "injection failed" in line and "CRITICAL]" in line]   # the record, not the traceback
 
 
 def _name(entry: Mapping) -> str:

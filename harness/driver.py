@@ -26,9 +26,11 @@ class RpcUnavailable(RpcError):
     """The RPC endpoint did not answer (daemon down, connection refused, HTTP error)."""
 
 
-def _curl(url: str, timeout: float, body: bool) -> str:
+def curl_command(url: str, timeout: float, body: str | None = None) -> str:
+    """curl printing the body then the status mark (parse_http); body is a --data-binary
+    argument: "@-" for stdin, "@/path" for a file on the node."""
     t = max(1, math.ceil(timeout))
-    data = "-H 'Content-Type: application/json' --data-binary @- " if body else ""
+    data = f"-H 'Content-Type: application/json' --data-binary {body} " if body else ""
     return f"curl -sS --max-time {t} {data}-w '\\n{_STATUS_MARK.strip()}%{{http_code}}' {url}"
 
 
@@ -68,7 +70,7 @@ class PlatformDriver:
     def call(self, method: str, timeout: float = 60, **params):
         req_id = next(self._ids)
         body = json.dumps({"jsonrpc": "2.0", "id": req_id, "method": method, "params": params})
-        r = self.node.run(_curl(self.url, timeout, True), timeout=timeout + 15, input=body.encode())
+        r = self.node.run(curl_command(self.url, timeout, "@-"), timeout=timeout + 15, input=body.encode())
         if r.rc != 0:
             raise RpcUnavailable(None, f"curl exited {r.rc}: {r.stderr.strip()[:200]}", method=method)
         status, text = parse_http(r.stdout)
@@ -76,7 +78,7 @@ class PlatformDriver:
 
     def health(self, timeout: float = 30) -> dict:
         """GET /health -> its JSON body plus "http_status" (200 healthy, 503 stale ticks)."""
-        r = self.node.run(_curl(self.health_url, timeout, False), timeout=timeout + 15)
+        r = self.node.run(curl_command(self.health_url, timeout), timeout=timeout + 15)
         if r.rc != 0:
             raise RpcUnavailable(None, f"curl exited {r.rc}: {r.stderr.strip()[:200]}", method="health")
         status, text = parse_http(r.stdout)
