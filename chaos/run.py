@@ -102,9 +102,6 @@ def run(path: str | Path, node_url: str, out_dir: str | Path, timeout: float = 1
         problems.append(f"no journal written (chaos exited {rc}; see {log_path})")
     if journal:
         problems += verdict.check_journal(journal)
-    if journal.get("status") == "interrupted" and log_path.exists():
-        problems += [f"interrupted: {r}" for r in
-                     verdict.interrupt_reasons(log_path.read_text(encoding="utf-8", errors="replace"))]
     leaks = []
     for f in (journal_path, log_path, out / f"{name}.stdout"):
         if f.exists():
@@ -114,6 +111,9 @@ def run(path: str | Path, node_url: str, out_dir: str | Path, timeout: float = 1
                 leaks += [f"{f.name}: {x}" for x in found]
                 f.write_text(verdict.redact(text, secrets), encoding="utf-8")
     problems += [f"secret leaked into {x}" for x in leaks]
+    if journal.get("status") == "interrupted" and log_path.exists():   # read after redaction
+        problems += [f"interrupted: {r}" for r in
+                     verdict.interrupt_reasons(log_path.read_text(encoding="utf-8", errors="replace"))]
     if journal and leaks:
         journal = json.loads(journal_path.read_text(encoding="utf-8"))
     return Outcome(name, journal_path, journal, problems, duration, rc, log_path, leaks)

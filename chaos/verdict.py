@@ -123,7 +123,7 @@ def check_journal(journal: Mapping) -> list[str]:
 
 def interrupt_reasons(log_text: str) -> list[str]:
     """chaoslib logs an InterruptExecution's message but does not put it in the journal."""
-    return [line.split("injection failed", 1)[1].lstrip(" :,")
+    return ["injection failed" + line.split("injection failed", 1)[1]
             for line in log_text.splitlines()
             if "injection failed" in line and "CRITICAL]" in line]   # the record, not the traceback
 

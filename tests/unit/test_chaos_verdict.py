@@ -91,7 +91,7 @@ def test_interrupt_reasons_come_from_the_log():
            "[2026-11-22 05:45:40 CRITICAL] [run:558] injection failed, nothing would be tested: "
            "https://127.0.0.1/apps/x/ still answers 200 60s after its snippet was deleted\n")
     assert verdict.interrupt_reasons(log) == [
-        "nothing would be tested: https://127.0.0.1/apps/x/ still answers 200 60s after its snippet was deleted"]
+        "injection failed, nothing would be tested: https://127.0.0.1/apps/x/ still answers 200 60s after its snippet was deleted"]
     assert verdict.interrupt_reasons("all fine\n") == []
 
 
@@ -99,4 +99,4 @@ def test_interrupt_reasons_skip_the_traceback_copy():
     log = ('    raise InterruptExecution(f"injection failed, nothing would be tested: {msg}")\n'
            "    chaoslib.exceptions.InterruptExecution: injection failed, nothing would be tested: x\n"
            "[2026-11-22 07:37:23 CRITICAL] [run:558] injection failed, nothing would be tested: x\n")
-    assert verdict.interrupt_reasons(log) == ["nothing would be tested: x"]
+    assert verdict.interrupt_reasons(log) == ["injection failed, nothing would be tested: x"]
