@@ -119,15 +119,13 @@ def teardown_all() -> None:
 
 def _chain(sig: int) -> None:
     previous = signal.getsignal(sig)
-    if previous == signal.SIG_IGN:
-        # started with the signal ignored (e.g. `cmd &` from a script): a stray SIGINT must not
-        # pull the VM out from under a run that goes on
-        return
 
     def handler(signum, frame):
         teardown_all()
         if callable(previous):
             return previous(signum, frame)     # e.g. KeyboardInterrupt for SIGINT, pytest's own
+        if previous == signal.SIG_IGN:
+            return
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 
