@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from chaos import run as chaos_run
+from harness import artifacts
 from chaos import verdict
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,23 +51,6 @@ def attach(outcome: chaos_run.Outcome, label: str) -> None:
             allure.attach.file(str(path), name=name, attachment_type=kind)
 
 
-def node_evidence(chaos_node, outcome: chaos_run.Outcome, kind: str) -> None:
-    """After a failed reference run: the node's failed units and journal, secrets redacted."""
-    cmd = ("systemctl --failed --plain --no-legend; podman ps -a --external --format '{{.Names}} {{.Status}}'; "
-           "journalctl -b --no-pager -o short-monotonic -n 400 -u archipelago.service -u 'archy-*'")
-    try:
-        text = chaos_node.node.run(cmd, timeout=120).stdout
-    except Exception as e:  # the evidence must not hide the verdict
-        text = f"could not read the node: {e}"
-    path = outcome.journal_path.parent / f"{outcome.experiment}.node.txt"
-    path.write_text(verdict.redact(text, chaos_node.secrets()), encoding="utf-8")
-    try:
-        import allure
-        allure.attach.file(str(path), name=f"node after the {kind} run", attachment_type=allure.attachment_type.TEXT)
-    except ImportError:
-        pass
-
-
 def record(chaos_node, outcome: chaos_run.Outcome, kind: str, variant: str | None) -> None:
     """Append this row to results/chaos/summary.jsonl (runtime and verdict per experiment)."""
     row = {"experiment": outcome.experiment, "kind": kind, "variant": variant, "passed": outcome.passed,
@@ -86,8 +70,8 @@ def test_experiment(experiment: Path, chaos_node, request):
                             timeout=TIMEOUT, secrets=chaos_node.secrets(), env_extra={"ARCHY_CHAOS_STACK": ",".join(chaos_node.stack)})
     attach(outcome, "reference")
     record(chaos_node, outcome, "reference", None)
-    if not outcome.passed:
-        node_evidence(chaos_node, outcome, "reference")
+    if not outcome.passed:   # the node's journal, units and podman state, redacted and attached
+        artifacts.collect(chaos_node.node, chaos_node.results / "reference" / f"{experiment.stem}.node")
     assert outcome.passed, f"{experiment.stem} did not pass:\n  - " + "\n  - ".join(outcome.problems)
 
 
