@@ -11,8 +11,8 @@ from typing import Callable, Mapping
 from . import backoff as bo
 from . import podman_heal
 from .model import (DaemonReload, EnsureDir, HealPodman, RecreateNetwork, ReloadService,
-                    RemoveContainer, RemoveNetwork, RemovePath, ResetFailed, RestartUnit, StartAux, StartUnit, Step,
-                    StopUnit, Wait, WriteFile)
+                    RemoveContainer, RemoveNetwork, RemovePath, ResetFailed, ResetIpam, RestartUnit, StartAux,
+                    StartUnit, Step, StopUnit, Wait, WriteFile)
 from .store import atomic_write, remove_path
 
 log = logging.getLogger("archipelago.apply")
@@ -107,6 +107,15 @@ class Applier:
             res = self.runner.run(argv, timeout=90)
             if not res.ok:
                 raise StepFailed(res.brief())
+            if step.container_id:
+                # podman's transient healthcheck timer would keep running `podman healthcheck run <id>`
+                # for a container no one knows, leaving a failed unit behind every interval
+                self.runner.run(["systemctl", "stop", f"{step.container_id}-*.timer"], timeout=SYSTEMCTL_TIMEOUT)
+                self.runner.run(["systemctl", "reset-failed", f"{step.container_id}-*.service"],
+                                timeout=SYSTEMCTL_TIMEOUT)
+            return ""
+        if isinstance(step, ResetIpam):
+            remove_path(os.path.join(self.root, step.path.lstrip("/")))
             return ""
         if isinstance(step, RemoveNetwork):
             res = self.runner.run(["podman", "network", "rm", "archy"], timeout=90)

@@ -56,8 +56,15 @@ def parse_ps(text: str, names: set[str]) -> dict[str, ContainerState]:
         state = str(c.get("State") or "").lower()
         external = state == "storage" or bool(c.get("IsExternal")) or "storage" == str(c.get("Status", "")).lower()
         out[cname] = ContainerState(name=cname, state="storage" if external else state,
-                                    health=health_of(str(c.get("Status", ""))), app=app, external=external)
+                                    health=health_of(str(c.get("Status", ""))), app=app, external=external,
+                                    id=str(c.get("Id") or ""))
     return out
+
+
+def known_running(text: str) -> int:
+    """Running containers podman's DB knows, ours or not: each holds an IPAM allocation."""
+    return sum(1 for c in json.loads(text or "[]") or []
+               if str(c.get("State") or "").lower() == "running" and not c.get("IsExternal"))
 
 
 def snapshot(runner, desired: DesiredNode, timeout: float = 30.0) -> CurrentState:
@@ -82,10 +89,12 @@ def snapshot(runner, desired: DesiredNode, timeout: float = 30.0) -> CurrentStat
     names = {u.removesuffix(".service") for u in units}
     podman_error = None
     containers: dict[str, ContainerState] = {}
+    running = 0
     ps = runner.run(["podman", "ps", "-a", "--external", "--format", "json"], timeout=timeout)
     if ps.ok:
         try:
             containers = parse_ps(ps.stdout, names)
+            running = known_running(ps.stdout)
         except (ValueError, TypeError, AttributeError):
             podman_error = "podman ps printed invalid JSON"
     else:
@@ -102,4 +111,4 @@ def snapshot(runner, desired: DesiredNode, timeout: float = 30.0) -> CurrentStat
     return CurrentState(files=frozen_map(files), dirs=dirs, units=frozen_map(unit_states),
                         containers=frozen_map(containers), images=frozenset(images),
                         podman_error=podman_error, network_present=network_present,
-                        aux_units=frozen_map(aux), system_stopping=stopping)
+                        aux_units=frozen_map(aux), system_stopping=stopping, podman_running=running)

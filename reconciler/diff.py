@@ -12,8 +12,8 @@ from typing import Mapping
 from . import backoff as bo
 from .model import (AppPlan, CurrentState, DaemonReload, DesiredNode, EnsureDir, HealPodman,
                     RecreateNetwork, ReloadService, RemoveContainer, RemoveNetwork, RemovePath, ResetFailed,
-                    RestartUnit, StartAux, StartUnit, Step, StopUnit, UnitState, Wait, WriteFile)
-from .podman_heal import CORRUPT_HINTS
+                    ResetIpam, RestartUnit, StartAux, StartUnit, Step, StopUnit, UnitState, Wait, WriteFile)
+from .podman_heal import CORRUPT_HINTS, IPAM_DB
 from .variants import REFERENCE, Variant
 
 TOR_UNIT = "tor@default.service"
@@ -172,8 +172,13 @@ def plan(desired: DesiredNode, current: CurrentState, backoff: Mapping[str, bo.E
         # unit is down: a container being created shows up in storage before podman's DB has it.
         if (c is not None and c.external and not variant.off("podman-selfheal")
                 and not current.units.get(p.unit, UnitState(p.unit)).running):
-            containers.append(RemoveContainer(app=app, name=c.name, storage=True))
+            containers.append(RemoveContainer(app=app, name=c.name, storage=True, container_id=c.id))
             cleared.add(app)
+    # the lost containers' fixed IPs are still allocated in netavark's IPAM DB (it lives in /run and
+    # outlives podman's state DB). Dropping it is safe only while podman runs no container at all:
+    # each running one holds an allocation that a fresh IPAM DB would hand out twice.
+    if cleared and current.podman_running == 0:
+        containers.append(ResetIpam(path=IPAM_DB))
 
     dependents: dict[str, list[str]] = {a: [] for a in desired.apps}
     for app, p in desired.apps.items():

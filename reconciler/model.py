@@ -190,6 +190,7 @@ class ContainerState:
     health: str           # healthy, unhealthy, starting, "" (none)
     app: str | None
     external: bool = False
+    id: str = ""          # podman's full container ID (names its healthcheck timer units)
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,7 @@ class CurrentState:
     network_present: bool = True
     aux_units: Mapping[str, UnitState] = field(default_factory=frozen_map)  # tor, nginx
     system_stopping: bool = False             # the node is shutting down: systemd owns the units now
+    podman_running: int = 0                   # running containers podman's DB knows, anyone's
 
 
 # ---- steps ----
@@ -288,9 +290,20 @@ class RemoveNetwork(Step):
 class RemoveContainer(Step):
     name: str = ""
     storage: bool = False
+    container_id: str = ""    # a storage leftover's ID: its orphaned healthcheck timer goes too
 
     def describe(self) -> str:
         return f"rm -f {'--storage ' if self.storage else ''}{self.name}"
+
+
+@dataclass(frozen=True)
+class ResetIpam(Step):
+    """netavark's IPAM DB outlived podman's state DB: the fixed IPs of the lost containers stay
+    allocated ("requested ip address ... is already allocated to container ID ...")."""
+    path: str = ""
+
+    def describe(self) -> str:
+        return f"remove stale IPAM allocations {self.path}"
 
 
 @dataclass(frozen=True)

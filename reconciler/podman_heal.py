@@ -7,6 +7,8 @@ import os
 import time
 
 STORAGE = "/var/lib/containers/storage"
+# netavark's IPAM allocations (rootful; a tmpfs, so a reboot clears it but a DB wipe does not)
+IPAM_DB = "/run/containers/networks/ipam.db"
 DB_FILES = {"sqlite": ("db.sql",), "boltdb": ("libpod/bolt_state.db",)}
 CORRUPT_HINTS = ("database", "malformed", "bolt", "invalid internal status", "sqlite", "not a database")
 

@@ -3,6 +3,7 @@ podman are simulated with just enough Quadlet semantics (generator on daemon-rel
 Notify=healthy). It records every command so tests can count reloads, restarts and removals."""
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -34,6 +35,7 @@ class FakeContainer:
     health: str = "healthy"
     app: str | None = None
     external: bool = False
+    id: str = ""
 
 
 @dataclass
@@ -51,6 +53,7 @@ class FakeSystem:
     calls: list = field(default_factory=list)
     foreign_units: dict = field(default_factory=dict)
     system_state: str = "running"                      # `systemctl is-system-running`
+    ipam_stale: set = field(default_factory=set)       # container names whose fixed IP the IPAM DB still holds
 
     # ---- helpers for tests ----
     def count(self, *prefix: str) -> int:
@@ -58,6 +61,9 @@ class FakeSystem:
 
     def reset_calls(self) -> None:
         self.calls.clear()
+
+    def ipam_db(self) -> str:
+        return os.path.join(self.root, "run/containers/networks/ipam.db")
 
     def unit_dir(self) -> str:
         return os.path.join(self.root, "etc/containers/systemd")
@@ -171,6 +177,10 @@ class FakeSystem:
             if cmd != "start" or self.units.get(unit, FakeUnit()).active != "active":
                 self._start(unit)
             return 0, "", ""
+        if "*" in unit:  # a glob: systemctl matches it against the loaded units
+            for u in fnmatch.filter(list(self.units), unit):
+                self.units[u] = FakeUnit("inactive", "dead", "success")
+            return 0, "", ""
         if cmd == "stop":
             if unit in self.units:
                 self.units[unit] = FakeUnit("inactive", "dead", "success", self.units[unit].restarts)
@@ -189,6 +199,9 @@ class FakeSystem:
         if unit in self.crashing:
             self.crash(unit)
             return
+        if unit.removesuffix(".service") in self.ipam_stale and os.path.exists(self.ipam_db()):
+            self.crash(unit)  # "IPAM error: requested ip address ... is already allocated"
+            return
         if unit in self.slow:
             self.units[unit] = FakeUnit("activating", "start")
             return
@@ -206,7 +219,8 @@ class FakeSystem:
         if args[:1] == ["ps"]:
             rows = [{"Names": [n], "State": "storage" if c.external else c.state,
                      "Status": "storage" if c.external else c.health,
-                     "Labels": {"io.archipelago.app": c.app} if c.app else {}, "IsExternal": c.external}
+                     "Labels": {"io.archipelago.app": c.app} if c.app else {}, "IsExternal": c.external,
+                     "Id": c.id}
                     for n, c in sorted(self.containers.items())]
             return 0, json.dumps(rows), ""
         if args[:2] == ["image", "exists"]:

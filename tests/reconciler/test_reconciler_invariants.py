@@ -16,7 +16,7 @@ from reconciler import diff
 from reconciler.daemon import DEPENDENCY, OpError, Reconciler
 from reconciler.model import RemoveContainer, RestartUnit, StartUnit, StopUnit
 from reconciler.store import atomic_write
-from recfake import FakeContainer, converge, make
+from recfake import FakeContainer, FakeUnit, converge, make
 
 STACK = ("bitcoin-knots", "lnd", "electrumx", "btcpay", "mempool", "fedimint")
 
@@ -364,6 +364,56 @@ def test_container_being_created_is_not_removed(env):
     rec.tick()
     assert fake.count("podman", "rm") == 0
 
+
+
+def _db_wiped(rec, fake, ipam_db):
+    """podman's state DB lost while bitcoin-knots ran: its container is storage-only, its fixed IP
+    still allocated in netavark's IPAM DB, its healthcheck timer orphaned and failing."""
+    cid = "dd" * 32
+    install_all(rec, ("bitcoin-knots",))
+    for name in list(fake.containers):  # every unit stopped: its container stays in storage only
+        fake.units[f"{name}.service"].active = "failed"
+        fake.containers[name] = FakeContainer("storage", "", None, external=True)
+    fake.containers["archy-bitcoin-knots"] = FakeContainer("storage", "", None, external=True, id=cid)
+    fake.units[f"{cid}-24e23f8e.service"] = FakeUnit("failed", "failed", "exit-code")
+    fake.ipam_stale.add("archy-bitcoin-knots")
+    os.makedirs(os.path.dirname(ipam_db), exist_ok=True)
+    open(ipam_db, "wb").close()
+    fake.reset_calls()
+    return cid
+
+
+def test_db_wipe_frees_stale_ips_and_orphaned_healthchecks(env):
+    rec, fake = env
+    ipam_db = fake.ipam_db()
+    cid = _db_wiped(rec, fake, ipam_db)
+    converge(rec, fake)
+    assert not os.path.exists(ipam_db)
+    assert fake.units["archy-bitcoin-knots.service"].active == "active"
+    assert fake.units[f"{cid}-24e23f8e.service"].active == "inactive"   # `systemctl --failed` empty
+    assert fake.count("systemctl", "stop", f"{cid}-*.timer") == 1
+
+
+def test_ipam_kept_while_podman_runs_any_container(env):
+    """A fresh IPAM DB would hand a running container's address out twice."""
+    rec, fake = env
+    ipam_db = fake.ipam_db()
+    _db_wiped(rec, fake, ipam_db)
+    fake.containers["someone-elses"] = FakeContainer("running", "", None)
+    for _ in range(3):
+        rec.tick()
+    assert os.path.exists(ipam_db)
+    assert fake.units["archy-bitcoin-knots.service"].active == "failed"
+
+
+def test_no_selfheal_variant_stays_down_after_db_wipe(tmp_path):
+    rec, fake = make(tmp_path, variant="chaos-no-podman-selfheal")
+    ipam_db = fake.ipam_db()
+    _db_wiped(rec, fake, ipam_db)
+    for _ in range(3):
+        rec.tick()
+    assert os.path.exists(ipam_db)
+    assert fake.units["archy-bitcoin-knots.service"].active == "failed"
 
 def test_podman_db_loss_heals(env):
     rec, fake = env
