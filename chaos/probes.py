@@ -98,27 +98,29 @@ def nothing_lost(configuration: Mapping, stack: str = "") -> dict:
 
 
 def wait_converged(configuration: Mapping, stack: str = "", timeout: float = 300,
-                   interval: float = 3.0) -> dict:
-    """Until the steady state holds AND the reconciler completed a tick after the fault.
+                   interval: float = 3.0, loop_ticks: int = 2) -> dict:
+    """Until the steady state holds AND the reconciler's loop completed ticks after the fault.
 
-    The fresh tick (last_good_tick moved) proves the loop is alive, not just that the
-    apps happen to be up. Raises when the deadline passes.
+    Fresh ticks (last_good_tick moved) prove the loop is alive, not just that the apps happen
+    to be up. One is not enough: a tick already running when the fault landed ends by itself,
+    and only the next one shows the loop went on waiting and ticking (under TCG a tick outlasts
+    the interval, so the loop is nearly always mid-tick). Raises when the deadline passes.
     """
     t0 = time.monotonic()
     first = _health(configuration).get("last_good_tick")
+    seen: set = set()
     last: dict = {}
 
-    ticked = False
-
     def ok() -> bool:
-        nonlocal last, ticked
-        if not ticked:
+        nonlocal last
+        if len(seen) < loop_ticks:
             # Only the daemon's own loop may prove liveness: no reconcile.tick RPC until it ticked.
-            h = _health(configuration)
-            ticked = h.get("last_good_tick") is not None and h.get("last_good_tick") != first
-            if not ticked:
-                last = {"status": 1, "problems": ["the daemon completed no tick of its own since the fault "
-                                                  f"(last_good_tick {first})"]}
+            now = _health(configuration).get("last_good_tick")
+            if now is not None and now != first:
+                seen.add(now)
+            if len(seen) < loop_ticks:
+                last = {"status": 1, "problems": [f"the daemon's loop completed {len(seen)} of {loop_ticks} "
+                                                  f"ticks since the fault (last_good_tick {first})"]}
                 return False
         last = steady(configuration, stack, tick=False)
         if last["status"] == 0:
