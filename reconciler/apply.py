@@ -10,7 +10,7 @@ from typing import Callable, Mapping
 
 from . import backoff as bo
 from . import podman_heal
-from .model import (DaemonReload, EnsureDir, HealPodman, RecreateNetwork, ReloadService,
+from .model import (DaemonReload, DropHealthcheck, EnsureDir, HealPodman, RecreateNetwork, ReloadService,
                     RemoveContainer, RemoveNetwork, RemovePath, ResetFailed, ResetIpam, RestartUnit, StartAux,
                     StartUnit, Step, StopUnit, Wait, WriteFile)
 from .store import atomic_write, remove_path
@@ -107,13 +107,11 @@ class Applier:
             res = self.runner.run(argv, timeout=90)
             if not res.ok:
                 raise StepFailed(res.brief())
-            if step.container_id:
-                # podman's transient healthcheck timer would keep running `podman healthcheck run <id>`
-                # for a container no one knows, leaving a failed unit behind every interval
-                self.runner.run(["systemctl", "stop", f"{step.container_id}-*.timer"], timeout=SYSTEMCTL_TIMEOUT)
-                self.runner.run(["systemctl", "reset-failed", f"{step.container_id}-*.service"],
-                                timeout=SYSTEMCTL_TIMEOUT)
             return ""
+        if isinstance(step, DropHealthcheck):
+            # the timer may be gone already (a glob that matches nothing): only the reset must work
+            self.runner.run(["systemctl", "stop", f"{step.container_id}-*.timer"], timeout=SYSTEMCTL_TIMEOUT)
+            return self._systemctl("reset-failed", f"{step.container_id}-*.service")
         if isinstance(step, ResetIpam):
             remove_path(os.path.join(self.root, step.path.lstrip("/")))
             return ""

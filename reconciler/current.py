@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 from .model import ContainerState, CurrentState, DesiredNode, UnitState, frozen_map
 from .store import read_bytes
 
 SHOW_PROPS = "Id,LoadState,ActiveState,SubState,Result,NRestarts,NeedDaemonReload"
 AUX_UNITS = ("tor@default.service", "nginx.service", "archy-network.service")
+HEALTHCHECK_UNIT = re.compile(r"^([0-9a-f]{64})-[0-9a-f]+\.service$")   # podman's transient healthcheck
 
 
 class SnapshotError(RuntimeError):
@@ -61,6 +63,14 @@ def parse_ps(text: str, names: set[str]) -> dict[str, ContainerState]:
     return out
 
 
+def orphan_healthchecks(failed_units: str, ps_json: str) -> frozenset[str]:
+    """Container IDs of failed healthcheck units (`<id>-<hash>.service`) podman does not know."""
+    known = {str(c.get("Id") or "") for c in json.loads(ps_json or "[]") or []}
+    ids = {m.group(1) for line in failed_units.splitlines() if line.split()
+           for m in [HEALTHCHECK_UNIT.match(line.split()[0].lstrip("●* "))] if m}
+    return frozenset(i for i in ids if not any(k and i.startswith(k) for k in known))
+
+
 def known_running(text: str) -> int:
     """Running containers podman's DB knows, ours or not: each holds an IPAM allocation."""
     return sum(1 for c in json.loads(text or "[]") or []
@@ -90,11 +100,15 @@ def snapshot(runner, desired: DesiredNode, timeout: float = 30.0) -> CurrentStat
     podman_error = None
     containers: dict[str, ContainerState] = {}
     running = 0
+    orphans: frozenset[str] = frozenset()
     ps = runner.run(["podman", "ps", "-a", "--external", "--format", "json"], timeout=timeout)
     if ps.ok:
         try:
             containers = parse_ps(ps.stdout, names)
             running = known_running(ps.stdout)
+            failed = runner.run(["systemctl", "list-units", "--state=failed", "--plain", "--no-legend",
+                                 "--type=service"], timeout=timeout)
+            orphans = orphan_healthchecks(failed.stdout, ps.stdout) if failed.ok else frozenset()
         except (ValueError, TypeError, AttributeError):
             podman_error = "podman ps printed invalid JSON"
     else:
@@ -111,4 +125,5 @@ def snapshot(runner, desired: DesiredNode, timeout: float = 30.0) -> CurrentStat
     return CurrentState(files=frozen_map(files), dirs=dirs, units=frozen_map(unit_states),
                         containers=frozen_map(containers), images=frozenset(images),
                         podman_error=podman_error, network_present=network_present,
-                        aux_units=frozen_map(aux), system_stopping=stopping, podman_running=running)
+                        aux_units=frozen_map(aux), system_stopping=stopping, podman_running=running,
+                        orphan_healthchecks=orphans)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from . import backoff as bo
-from .model import (AppPlan, CurrentState, DaemonReload, DesiredNode, EnsureDir, HealPodman,
+from .model import (AppPlan, CurrentState, DaemonReload, DesiredNode, DropHealthcheck, EnsureDir, HealPodman,
                     RecreateNetwork, ReloadService, RemoveContainer, RemoveNetwork, RemovePath, ResetFailed,
                     ResetIpam, RestartUnit, StartAux, StartUnit, Step, StopUnit, UnitState, Wait, WriteFile)
 from .podman_heal import CORRUPT_HINTS, IPAM_DB
@@ -172,13 +172,17 @@ def plan(desired: DesiredNode, current: CurrentState, backoff: Mapping[str, bo.E
         # unit is down: a container being created shows up in storage before podman's DB has it.
         if (c is not None and c.external and not variant.off("podman-selfheal")
                 and not current.units.get(p.unit, UnitState(p.unit)).running):
-            containers.append(RemoveContainer(app=app, name=c.name, storage=True, container_id=c.id))
+            containers.append(RemoveContainer(app=app, name=c.name, storage=True))
             cleared.add(app)
-    # the lost containers' fixed IPs are still allocated in netavark's IPAM DB (it lives in /run and
-    # outlives podman's state DB). Dropping it is safe only while podman runs no container at all:
-    # each running one holds an allocation that a fresh IPAM DB would hand out twice.
-    if cleared and current.podman_running == 0:
-        containers.append(ResetIpam(path=IPAM_DB))
+    if current.podman_error is None and not variant.off("podman-selfheal"):
+        containers.extend(DropHealthcheck(container_id=i) for i in sorted(current.orphan_healthchecks))
+        # After a lost state DB netavark's IPAM DB (in /run, so it outlives podman's) still holds the
+        # lost containers' fixed IPs: "requested ip address ... is already allocated". Only running
+        # containers hold allocations, so while podman runs none a fresh IPAM DB loses nothing.
+        failed = any(p.run and current.units.get(p.unit, UnitState(p.unit)).active == "failed"
+                     for p in desired.apps.values())
+        if (cleared or failed) and current.podman_running == 0:
+            containers.append(ResetIpam(path=IPAM_DB))
 
     dependents: dict[str, list[str]] = {a: [] for a in desired.apps}
     for app, p in desired.apps.items():

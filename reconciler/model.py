@@ -205,6 +205,7 @@ class CurrentState:
     aux_units: Mapping[str, UnitState] = field(default_factory=frozen_map)  # tor, nginx
     system_stopping: bool = False             # the node is shutting down: systemd owns the units now
     podman_running: int = 0                   # running containers podman's DB knows, anyone's
+    orphan_healthchecks: frozenset[str] = frozenset()  # IDs of failed healthcheck units podman does not know
 
 
 # ---- steps ----
@@ -290,10 +291,19 @@ class RemoveNetwork(Step):
 class RemoveContainer(Step):
     name: str = ""
     storage: bool = False
-    container_id: str = ""    # a storage leftover's ID: its orphaned healthcheck timer goes too
 
     def describe(self) -> str:
         return f"rm -f {'--storage ' if self.storage else ''}{self.name}"
+
+
+@dataclass(frozen=True)
+class DropHealthcheck(Step):
+    """podman's transient healthcheck timer outlived its container (the state DB was lost): it runs
+    `podman healthcheck run <id>` for a container no one knows and leaves a failed unit each time."""
+    container_id: str = ""
+
+    def describe(self) -> str:
+        return f"drop the orphaned healthcheck timer of container {self.container_id[:12]}"
 
 
 @dataclass(frozen=True)

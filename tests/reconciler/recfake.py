@@ -156,6 +156,9 @@ class FakeSystem:
                     f"SubState={st.sub}", f"Result={st.result}", f"NRestarts={st.restarts}",
                     f"NeedDaemonReload={'yes' if need else 'no'}"]))
             return 0, "\n\n".join(blocks) + "\n", ""
+        if cmd == "list-units":  # --state=failed --plain --no-legend --type=service
+            return 0, "".join(f"{u} loaded failed failed fake\n" for u, st in sorted(self.units.items())
+                              if st.active == "failed" and u.endswith(".service")), ""
         if cmd == "daemon-reload":
             self.loaded = self._generate()
             return 0, "", ""

@@ -47,8 +47,8 @@ def test_fixpoint_after_convergence(env):
     fake.reset_calls()
     for _ in range(3):
         assert rec.tick().converged
-    reads = (("systemctl", "show"), ("systemctl", "is-system-running"), ("podman", "ps"),
-             ("podman", "image"), ("podman", "network"))
+    reads = (("systemctl", "show"), ("systemctl", "is-system-running"), ("systemctl", "list-units"),
+             ("podman", "ps"), ("podman", "image"), ("podman", "network"))
     mutating = [c for c in fake.calls if c[:2] not in reads]
     assert mutating == []
 
@@ -366,15 +366,18 @@ def test_container_being_created_is_not_removed(env):
 
 
 
-def _db_wiped(rec, fake, ipam_db):
-    """podman's state DB lost while bitcoin-knots ran: its container is storage-only, its fixed IP
-    still allocated in netavark's IPAM DB, its healthcheck timer orphaned and failing."""
+def _db_wiped(rec, fake, ipam_db, leftovers: bool = True):
+    """podman's state DB lost while the stack ran, then its units stopped: the containers are
+    storage-only (or gone), bitcoin-knots' fixed IP is still allocated in netavark's IPAM DB and
+    its healthcheck timer is orphaned and failing."""
     cid = "dd" * 32
     install_all(rec, ("bitcoin-knots",))
-    for name in list(fake.containers):  # every unit stopped: its container stays in storage only
+    for name in list(fake.containers):
         fake.units[f"{name}.service"].active = "failed"
-        fake.containers[name] = FakeContainer("storage", "", None, external=True)
-    fake.containers["archy-bitcoin-knots"] = FakeContainer("storage", "", None, external=True, id=cid)
+        if leftovers:
+            fake.containers[name] = FakeContainer("storage", "", None, external=True)
+        else:
+            del fake.containers[name]
     fake.units[f"{cid}-24e23f8e.service"] = FakeUnit("failed", "failed", "exit-code")
     fake.ipam_stale.add("archy-bitcoin-knots")
     os.makedirs(os.path.dirname(ipam_db), exist_ok=True)
@@ -383,10 +386,11 @@ def _db_wiped(rec, fake, ipam_db):
     return cid
 
 
-def test_db_wipe_frees_stale_ips_and_orphaned_healthchecks(env):
+@pytest.mark.parametrize("leftovers", [True, False], ids=["storage-leftovers", "no-leftovers"])
+def test_db_wipe_frees_stale_ips_and_orphaned_healthchecks(env, leftovers):
     rec, fake = env
     ipam_db = fake.ipam_db()
-    cid = _db_wiped(rec, fake, ipam_db)
+    cid = _db_wiped(rec, fake, ipam_db, leftovers)
     converge(rec, fake)
     assert not os.path.exists(ipam_db)
     assert fake.units["archy-bitcoin-knots.service"].active == "active"
@@ -406,6 +410,17 @@ def test_ipam_kept_while_podman_runs_any_container(env):
     assert fake.units["archy-bitcoin-knots.service"].active == "failed"
 
 
+def test_healthcheck_of_a_known_container_is_left_alone(env):
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    cid = "ee" * 32
+    fake.containers["archy-bitcoin-knots"] = FakeContainer("running", "healthy", "bitcoin-knots", id=cid)
+    fake.units[f"{cid}-1234abcd.service"] = FakeUnit("failed", "failed", "exit-code")
+    fake.reset_calls()
+    rec.tick()
+    assert fake.count("systemctl", "stop", f"{cid}-*.timer") == 0
+
+
 def test_no_selfheal_variant_stays_down_after_db_wipe(tmp_path):
     rec, fake = make(tmp_path, variant="chaos-no-podman-selfheal")
     ipam_db = fake.ipam_db()
@@ -414,6 +429,7 @@ def test_no_selfheal_variant_stays_down_after_db_wipe(tmp_path):
         rec.tick()
     assert os.path.exists(ipam_db)
     assert fake.units["archy-bitcoin-knots.service"].active == "failed"
+
 
 def test_podman_db_loss_heals(env):
     rec, fake = env
