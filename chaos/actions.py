@@ -302,35 +302,21 @@ def wait_app_down(configuration: Mapping, app: str, timeout: float = 120) -> dic
 
 
 
-def _top_up(node, path: str, keep_mib: int) -> int:
-    """Grow the ballast back to keep_mib MiB available (podman removing an exited container frees
-    its layer, and the stand-in would find room again); returns the MiB available after."""
-    code = ("import os;p=%r;s=os.statvfs(p);extra=s.f_bavail*s.f_frsize-%d\n"
-            "if extra>0:\n fd=os.open(%r,os.O_WRONLY|os.O_CREAT,0o600)\n"
-            " try: os.posix_fallocate(fd,os.fstat(fd).st_size,extra)\n except OSError: pass\n"
-            " finally: os.close(fd)\n"
-            "s=os.statvfs(p);print(s.f_bavail*s.f_frsize>>20)") % (path, keep_mib << 20, BALLAST)
-    return int(_py(node, code))
-
-
-def wait_unit_gave_up(configuration: Mapping, app: str, timeout: float = 300, path: str = "/var",
-                      keep_mib: int = 16) -> dict:
-    """Keep the disk full until systemd gave up on the app's unit (crash loop -> start limit ->
-    failed), as when a disk stays full for hours: from then on only the reconciler brings it back."""
+def wait_unit_gave_up(configuration: Mapping, app: str, timeout: float = 300) -> dict:
+    """Hold the fault until systemd gave up on the app's unit (crash loop -> start limit -> failed),
+    as it does when a disk stays full for hours: from then on only the reconciler brings it back."""
     node = _node(configuration)
     unit = f"archy-{app}.service"
     seen: dict = {}
 
     def failed() -> bool:
-        seen["available_mib"] = _top_up(node, path, keep_mib)
         out = node.run(f"systemctl show -p ActiveState -p Result -p NRestarts {shlex.quote(unit)}", timeout=30)
         seen.update(dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line))
         return seen.get("ActiveState") == "failed"
 
     if not poll(failed, timeout, 2.0):
         _interrupt(f"systemd kept restarting {unit} for {timeout:.0f}s ({seen}): it never gave up")
-    return {"unit": unit, "result": seen.get("Result"), "restarts": seen.get("NRestarts"),
-            "available_mib": seen.get("available_mib")}
+    return {"unit": unit, "result": seen.get("Result"), "restarts": seen.get("NRestarts")}
 
 # -- clock -----------------------------------------------------------------------------------
 _OFFSET = "import time;print(repr(time.clock_gettime(time.CLOCK_REALTIME)-time.clock_gettime(time.CLOCK_MONOTONIC)))"
