@@ -46,10 +46,8 @@ def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int,
         f"Description=Archipelago app {spec.id} ({spec.title})",
         "Wants=network-online.target",
         "After=network-online.target",
-        # a crash loop ends in "failed" so the reconciler's backoff takes over from systemd's. On a
-        # slow node (TCG, a Pi) one failed start + RestartSec takes ~30 s: 5 in 120 s was never
-        # reached there and systemd restarted a doomed app forever (the fill_var experiment)
-        "StartLimitIntervalSec=300",
+        # a crash loop ends in "failed" so the reconciler's backoff takes over from systemd's
+        "StartLimitIntervalSec=120",
         "StartLimitBurst=5",
         "",
         "[Container]",
