@@ -301,23 +301,6 @@ def wait_app_down(configuration: Mapping, app: str, timeout: float = 120) -> dic
     return {"app": app, "down": True}
 
 
-
-def wait_unit_gave_up(configuration: Mapping, app: str, timeout: float = 300) -> dict:
-    """Hold the fault until systemd gave up on the app's unit (crash loop -> start limit -> failed),
-    as it does when a disk stays full for hours: from then on only the reconciler brings it back."""
-    node = _node(configuration)
-    unit = f"archy-{app}.service"
-    seen: dict = {}
-
-    def failed() -> bool:
-        out = node.run(f"systemctl show -p ActiveState -p Result -p NRestarts {shlex.quote(unit)}", timeout=30)
-        seen.update(dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line))
-        return seen.get("ActiveState") == "failed"
-
-    if not poll(failed, timeout, 2.0):
-        _interrupt(f"systemd kept restarting {unit} for {timeout:.0f}s ({seen}): it never gave up")
-    return {"unit": unit, "result": seen.get("Result"), "restarts": seen.get("NRestarts")}
-
 # -- clock -----------------------------------------------------------------------------------
 _OFFSET = "import time;print(repr(time.clock_gettime(time.CLOCK_REALTIME)-time.clock_gettime(time.CLOCK_MONOTONIC)))"
 
