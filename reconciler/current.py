@@ -58,23 +58,21 @@ def parse_ps(text: str, names: set[str]) -> dict[str, ContainerState]:
         state = str(c.get("State") or "").lower()
         external = state == "storage" or bool(c.get("IsExternal")) or "storage" == str(c.get("Status", "")).lower()
         out[cname] = ContainerState(name=cname, state="storage" if external else state,
-                                    health=health_of(str(c.get("Status", ""))), app=app, external=external,
-                                    id=str(c.get("Id") or ""))
+                                    health=health_of(str(c.get("Status", ""))), app=app, external=external)
     return out
 
 
-def orphan_healthchecks(failed_units: str, ps_json: str) -> frozenset[str]:
+def orphan_healthchecks(failed_units: str, rows: list[dict]) -> frozenset[str]:
     """Container IDs of failed healthcheck units (`<id>-<hash>.service`) podman does not know."""
-    known = {str(c.get("Id") or "") for c in json.loads(ps_json or "[]") or []}
+    known = {str(c.get("Id") or "") for c in rows}
     ids = {m.group(1) for line in failed_units.splitlines() if line.split()
            for m in [HEALTHCHECK_UNIT.match(line.split()[0].lstrip("●* "))] if m}
     return frozenset(i for i in ids if not any(k and i.startswith(k) for k in known))
 
 
-def known_running(text: str) -> int:
+def known_running(rows: list[dict]) -> int:
     """Running containers podman's DB knows, ours or not: each holds an IPAM allocation."""
-    return sum(1 for c in json.loads(text or "[]") or []
-               if str(c.get("State") or "").lower() == "running" and not c.get("IsExternal"))
+    return sum(1 for c in rows if str(c.get("State") or "").lower() == "running" and not c.get("IsExternal"))
 
 
 def snapshot(runner, desired: DesiredNode, timeout: float = 30.0) -> CurrentState:
@@ -105,12 +103,14 @@ def snapshot(runner, desired: DesiredNode, timeout: float = 30.0) -> CurrentStat
     if ps.ok:
         try:
             containers = parse_ps(ps.stdout, names)
-            running = known_running(ps.stdout)
-            failed = runner.run(["systemctl", "list-units", "--state=failed", "--plain", "--no-legend",
-                                 "--type=service"], timeout=timeout)
-            orphans = orphan_healthchecks(failed.stdout, ps.stdout) if failed.ok else frozenset()
+            rows = json.loads(ps.stdout or "[]") or []
+            running = known_running(rows)
         except (ValueError, TypeError, AttributeError):
             podman_error = "podman ps printed invalid JSON"
+        else:
+            failed = runner.run(["systemctl", "list-units", "--state=failed", "--plain", "--no-legend",
+                                 "--type=service"], timeout=timeout)
+            orphans = orphan_healthchecks(failed.stdout, rows) if failed.ok else frozenset()
     else:
         podman_error = ps.brief()
 

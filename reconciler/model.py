@@ -190,7 +190,6 @@ class ContainerState:
     health: str           # healthy, unhealthy, starting, "" (none)
     app: str | None
     external: bool = False
-    id: str = ""          # podman's full container ID (names its healthcheck timer units)
 
 
 @dataclass(frozen=True)
