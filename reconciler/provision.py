@@ -32,7 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 IMAGE = "localhost/archy-standin:1"
 HASH_LABEL = "io.archipelago.standin-hash"
-IMAGE_RECIPE = 3            # bump when the rootfs layout below changes
+IMAGE_RECIPE = 4            # bump when the rootfs layout below changes
 SERVICE = "archipelago.service"
 SERVICE_SRC = HERE / "systemd" / SERVICE
 SETTINGS = Path("/etc/archipelago/reconciler.json")
@@ -44,7 +44,10 @@ TORRC_DIR = Path("/etc/tor/torrc.d")
 TOR_UNIT = "tor@default.service"
 TOR_DROPIN = Path(f"/etc/systemd/system/{TOR_UNIT}.d/archipelago.conf")
 SMOKE = ("import standin.runtime, standin.bitcoind, standin.lnd, standin.electrumx, standin.webapp, standin.ui, "
-         "standin.healthcheck, hashlib, hmac, fcntl, json, http.server, http.client, socket, ssl; print('ok')")
+         "standin.healthcheck, hashlib, hmac, fcntl, json, http.server, http.client, socket, ssl, ctypes; "
+         # glibc dlopens libgcc_s when a thread exits (pthread_exit unwinds); without it a daemon thread
+         # still running at interpreter shutdown aborts the process and the unit fails on every stop
+         "ctypes.CDLL('libgcc_s.so.1'); print('ok')")
 HEALTH_URL = "http://127.0.0.1:5678/health"
 HEALTH_TIMEOUT = 300.0      # first tick under TCG on a loaded host can be slow
 SYSTEMCTL_TIMEOUT = 300.0   # systemctl calls take tens of seconds under TCG when the host is busy
@@ -148,6 +151,17 @@ def ldd_paths(binaries: list[str]) -> set[str]:
     return found
 
 
+def dlopened_paths(libs: set[str]) -> set[str]:
+    """Libraries glibc loads by name at run time, which ldd cannot see: libgcc_s.so.1 (thread exit and
+    cancellation unwind through it), looked up next to the libc.so.6 the binaries link."""
+    libc_dirs = {os.path.dirname(p) for p in libs if os.path.basename(p) == "libc.so.6"}
+    found = {os.path.join(d, "libgcc_s.so.1") for d in libc_dirs if os.path.exists(os.path.join(d, "libgcc_s.so.1"))}
+    if not found:
+        raise ProvisionError(f"libgcc_s.so.1 not found next to libc.so.6 in {sorted(libc_dirs)} "
+                             "(package libgcc-s1); stand-ins would abort whenever a thread exits")
+    return found | {os.path.realpath(p) for p in found}
+
+
 def stdlib_files() -> tuple[list[str], list[str]]:
     """(directories, files) of the running python's stdlib, minus PRUNE."""
     dirs, files = [], []
@@ -231,6 +245,7 @@ def build_rootfs(tar_path: Path, python: str, work: Path) -> int:
     dirs, files = stdlib_files()
     dynload = [f for f in files if f.endswith(".so")]
     libs = ldd_paths([python, dash, *dynload])
+    libs |= dlopened_paths(libs)
     host = set(files) | libs | {python, dash, "/usr/bin/python3"}
     etc_python = Path(f"/etc/python{sys.version_info.major}.{sys.version_info.minor}")
     if etc_python.is_dir():                      # Debian's stdlib sitecustomize.py links here
