@@ -263,6 +263,25 @@ class VM:
         return vm
 
 
+# what a guest kernel writes to the serial console when it dies (TCG has crashed guests here:
+# an int3 Oops in the page allocator, a double fault); after that nothing answers over SSH
+CRASH_MARKS = ("Kernel panic", "Oops:", "BUG: ", "general protection fault")
+
+
+def guest_crash(serial_log: Path, since: int = 0) -> str | None:
+    """The first crash line the guest kernel logged after byte `since`, without its timestamp."""
+    try:
+        with open(serial_log, "rb") as fh:
+            fh.seek(since)
+            text = fh.read(4_000_000).decode(errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if any(m in line for m in CRASH_MARKS):
+            return line.split("] ", 1)[-1].strip()
+    return None
+
+
 def _run(cmd: list[str], timeout: float = 60) -> None:
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)

@@ -2,12 +2,12 @@
 import time
 from pathlib import Path
 
-from harness.node import NodeError
+from harness.node import CommandResult, CommandTimeout, NodeError, NodeUnreachable
 from harness.ssh import SSHNode
 
 from .errors import VMError
 from .golden import Golden
-from .machine import VM, ssh_banner
+from .machine import VM, guest_crash, ssh_banner
 
 CAPABILITIES = frozenset({"node", "destructive", "reboot", "power_cut", "pause", "snapshot", "soak"})
 
@@ -20,6 +20,7 @@ class VMNode(SSHNode):
         self.golden = golden
         self._ssh_timeout = ssh_timeout
         self._connect_timeout = connect_timeout
+        self._serial_mark = 0        # serial.log bytes written before the current boot / restore
         self._attach_ssh()
 
     def _attach_ssh(self) -> None:
@@ -41,6 +42,16 @@ class VMNode(SSHNode):
                 time.sleep(0.5)
         self.capabilities = CAPABILITIES
 
+    def run(self, cmd: str, timeout: float = 60, input: bytes | None = None) -> CommandResult:
+        """SSHNode.run; a timeout or lost connection names a guest kernel crash when there was one."""
+        try:
+            return super().run(cmd, timeout, input)
+        except (CommandTimeout, NodeUnreachable) as e:
+            crash = guest_crash(self.vm.serial_log, self._serial_mark)
+            if crash is None:
+                raise
+            raise type(e)(f"{e}; the guest kernel crashed: {crash} (serial: {self.vm.serial_log})") from None
+
     # --- power ---------------------------------------------------------------------------
     def power_cut(self, timeout: float = 600) -> None:
         """QMP system_reset: no shutdown, no sync; returns once a new boot answers over SSH."""
@@ -52,6 +63,10 @@ class VMNode(SSHNode):
         """The sshd banner (a cheap socket read) before a full SSH login."""
         if not self.vm.alive():
             raise VMError(f"{self.name}: QEMU exited while rebooting (serial: {self.vm.serial_log})")
+        crash = guest_crash(self.vm.serial_log, self._serial_mark)
+        if crash is not None:
+            raise VMError(f"{self.name}: the guest kernel crashed while rebooting: {crash} "
+                          f"(serial: {self.vm.serial_log})")
         return ssh_banner(self.vm.ssh_port)
 
     def _boot_hint(self) -> str:
@@ -108,6 +123,10 @@ class VMNode(SSHNode):
         return self.vm.run_dir / "snapshots" / name
 
     def _restart(self, disk: Path, state: Path) -> None:
+        try:
+            self._serial_mark = self.vm.serial_log.stat().st_size
+        except FileNotFoundError:
+            self._serial_mark = 0
         self.vm.start(disk, incoming=state, progress=lambda _m: None)
         self._attach_ssh()
         self.fix_clock()

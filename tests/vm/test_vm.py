@@ -98,6 +98,20 @@ def test_restore_from_golden(vm_node):
     assert took < 60, f"restore took {took:.0f} s"
 
 
+def test_guest_kernel_crash_is_named(vm_node):
+    """A crashed guest kernel (TCG has produced real ones) is named, not left as a bare timeout."""
+    from harness.node import NodeError
+    vm_node.restore()
+    try:
+        vm_node.succeed("nohup sh -c 'sleep 1; echo c > /proc/sysrq-trigger' >/dev/null 2>&1 &", timeout=30)
+        with pytest.raises(NodeError, match="the guest kernel crashed: .*(Kernel panic|sysrq)") as e:
+            poll(lambda: vm_node.run("true", timeout=10) is None, timeout=180, interval=2)
+        assert str(vm_node.vm.serial_log) in str(e.value)
+    finally:
+        vm_node.restore()
+    assert vm_node.succeed("echo back").strip() == "back"
+
+
 def test_pause_and_resume(vm_node):
     vm_node.pause()
     assert vm_node.vm.runstate() == "paused"

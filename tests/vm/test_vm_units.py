@@ -105,3 +105,44 @@ def test_find_seed_takes_newest_golden_of_same_base_and_shape(tmp_path, monkeypa
     assert golden.find_seed(base, exclude=new, root=tmp_path).dir.name == "golden-old"
     monkeypatch.setenv(golden.FRESH_ENV, "1")
     assert golden.find_seed(base, exclude=tmp_path / "golden-target", root=tmp_path) is None
+
+
+# a real crash from this host's TCG guest (serial.log, trimmed)
+CRASH_LOG = b"""[   12.000000] systemd[1]: Started ssh.service
+[ 3666.128768] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI
+[ 3666.131161] CPU: 1 UID: 0 PID: 1 Comm: systemd Not tainted 6.12.117+deb13-amd64 #1  Debian 6.12.117-1
+[ 3666.141002] Kernel panic - not syncing: Fatal exception in interrupt
+"""
+
+
+def test_guest_crash_finds_the_first_crash_line_after_the_mark(tmp_path):
+    from vm.machine import guest_crash
+    log = tmp_path / "serial.log"
+    assert guest_crash(log) is None                                  # no log yet
+    log.write_bytes(b"[    1.0] Linux version 6.12\n[    2.0] systemd[1]: Reached target\n")
+    assert guest_crash(log) is None
+    mark = log.stat().st_size
+    with open(log, "ab") as fh:
+        fh.write(CRASH_LOG)
+    assert guest_crash(log) == "Oops: int3: 0000 [#1] PREEMPT SMP NOPTI"
+    assert guest_crash(log, since=log.stat().st_size) is None        # a restore after the crash starts clean
+    assert guest_crash(log, since=mark) is not None
+
+
+def test_vmnode_names_the_crash_on_a_timeout(tmp_path, monkeypatch):
+    from harness.node import CommandTimeout
+    from harness.ssh import SSHNode
+    from vm.node import VMNode
+
+    def timed_out(self, cmd, timeout=60, input=None):
+        raise CommandTimeout(f"vm0: `{cmd}` timed out after {timeout}s")
+    monkeypatch.setattr(SSHNode, "run", timed_out)
+    node = object.__new__(VMNode)
+    node.vm = type("FakeVM", (), {"serial_log": tmp_path / "serial.log"})()
+    node._serial_mark = 0
+    with pytest.raises(CommandTimeout) as e:
+        node.run("true", timeout=5)
+    assert "crashed" not in str(e.value)                             # a plain timeout stays plain
+    (tmp_path / "serial.log").write_bytes(CRASH_LOG)
+    with pytest.raises(CommandTimeout, match=r"timed out after 5s; the guest kernel crashed: Oops: int3"):
+        node.run("true", timeout=5)
