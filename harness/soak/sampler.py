@@ -166,6 +166,7 @@ class Sampler:
         except (NodeError, ValueError) as e:
             s["errors"].append(f"node probe: {redact(str(e))[:300]}")
             s["latency"]["sample"] = time.monotonic() - t1
+            s["t_end"] = time.time()
             self._prev = None        # a gap: no CPU delta across it
             return s
         s["latency"]["sample"] = time.monotonic() - t1
@@ -182,6 +183,7 @@ class Sampler:
         self.cursor = raw["journal"]["cursor"] or self.cursor
         s["cursor"] = self.cursor
         s["reconciler"] = self._reconciler(s["latency"])
+        s["t_end"] = time.time()
         return s
 
     def _reconciler(self, latency: dict) -> dict:

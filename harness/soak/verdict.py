@@ -75,14 +75,17 @@ class Verdict:
 
 
 def observed_span(samples: list[dict], interval: float) -> float:
-    """Seconds the node was watched: gaps longer than two intervals (a harness crash before a
-    resume) do not count."""
-    gaps = [b["t"] - a["t"] for a, b in zip(samples, samples[1:])]
-    if not gaps:
+    """Seconds the node was watched: from the first sample's start to the last one's end (a sample
+    observes while it runs, a minute and more under TCG); gaps longer than two intervals (a harness
+    crash before a resume) do not count."""
+    if not samples:
         return 0.0
+    gaps = [b["t"] - a["t"] for a, b in zip(samples, samples[1:])]
+    last = max(0.0, float(samples[-1].get("t_end") or samples[-1]["t"]) - samples[-1]["t"])
     # a slow node makes every gap longer than the interval: cap at twice the usual gap then
-    cap = 2 * max(interval, statistics.median(gaps)) if interval > 0 else float("inf")
-    return sum(min(g, cap) for g in gaps)
+    usual = statistics.median(gaps) if gaps else last
+    cap = 2 * max(interval, usual) if interval > 0 else float("inf")
+    return sum(min(g, cap) for g in gaps) + min(last, cap)
 
 
 def _clock(t: float, t0: float) -> str:

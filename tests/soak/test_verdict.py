@@ -134,3 +134,18 @@ def test_full_stack_order_and_conflicts():
         full_stack(m, ["bitcoin-knots", "bitcoin-core"])
     with pytest.raises(SoakError, match="unknown app 'nope'"):
         full_stack(m, ["nope"])
+
+
+def test_the_last_sample_counts_while_it_runs():
+    """A TCG node: six samples each ~95 s long at t=0,120,...,510 for a 600 s soak. The last one
+    observed until 605 s, so the soak is complete; judged on start times alone it was not."""
+    meta, samples = steady(n=6)
+    meta["duration"], meta["interval"] = 600, 30
+    for i, s in enumerate(samples):
+        s["t"] = samples[0]["t"] + (0, 120, 210, 330, 420, 510)[i]
+        s["t_end"] = s["t"] + 95
+    assert observed_span(samples, 30) == pytest.approx(605)
+    assert judge(meta, samples).passed, judge(meta, samples).one_line()
+    for s in samples:
+        del s["t_end"]                      # timelines written before t_end was recorded
+    assert failed(judge(meta, samples)) == {"complete"}
