@@ -15,6 +15,11 @@ from harness.soak.verdict import RULE_TITLES, Verdict, judge
 MIB = 1048576
 
 
+def _seconds_label(v: float) -> str:
+    """0.25, 2.5, 40, 120: two significant digits below 10 s, whole seconds above (not 1e+02)."""
+    return f"{v:.2g}" if abs(v) < 10 else f"{v:,.0f}"
+
+
 def _ts(t: float) -> str:
     return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -94,7 +99,7 @@ def charts(tl: Timeline, verdict: Verdict) -> dict[str, str]:
         "timeline": svg.state_timeline(lanes(tl), events, title="Container state, restarts and state changes",
                                        t_span=span),
         "latency": svg.line_chart(latency_series(tl), title="Probe latency", y_label="seconds",
-                                  y_format=lambda v: f"{v:.2g}", t_span=span, markers=marks),
+                                  y_format=_seconds_label, t_span=span, markers=marks),
         "cpu": svg.line_chart(series(tl, "cpu_pct"), title="CPU per container", y_label="% of one core",
                               t_span=span, markers=marks),
         "disk": svg.line_chart(disk_series(tl), title="Disk use", y_label="% used", t_span=span),

@@ -135,3 +135,14 @@ def test_sampler_parsers():
     assert c["archy-lnd"]["health"] == "healthy" and c["archy-lnd"]["nrestarts"] == 2
     assert c["archy-lnd"]["mem_bytes"] == 20_000_000 and c["archy-lnd"]["cpu_pct"] == pytest.approx(10.0)
     assert c["archy-lnd-ui"]["state"] == "missing" and c["archy-lnd-ui"]["active"] == "failed"
+
+
+def test_latency_axis_reads_in_seconds_not_exponents(tmp_path):
+    meta, samples = steady(n=5)
+    for s in samples:
+        s["latency"] = {"sample": 91.6, "goss:lnd": 51.9, "health": 0.8}   # the TCG soak's figures
+    write(tmp_path / "timeline.jsonl", meta, samples)
+    html = render(tmp_path / "timeline.jsonl")[1]["html"].read_text()
+    latency = html[html.index("Probe latency"):]
+    latency = latency[:latency.index("</svg>")]
+    assert "e+" not in latency and re.search(r">100<|>80<", latency), latency[:400]
