@@ -49,6 +49,8 @@ def steady(configuration: Mapping, stack: str = "", tick: bool = True) -> dict:
         h = _health(configuration)
         if h.get("http_status") != 200:
             problems.append(f"reconciler /health: HTTP {h.get('http_status')} {h.get('error', '')}".strip())
+        if h.get("disk_pressure"):
+            problems.append(f"reconciler reports disk pressure: {h['disk_pressure']}")
         if tick:
             t = target.driver(configuration).tick(timeout=300)
             if not t.get("converged") or t.get("steps"):
@@ -130,6 +132,22 @@ def wait_converged(configuration: Mapping, stack: str = "", timeout: float = 300
     if not poll(ok, timeout, interval):
         raise AssertionError(f"not converged within {timeout:.0f}s: {'; '.join(last.get('problems', []))[:800]}")
     return {**last, "waited": round(time.monotonic() - t0, 1)}
+
+
+def disk_pressure_reported(configuration: Mapping, path: str = "/var/lib/archipelago",
+                           timeout: float = 180) -> dict:
+    """While the disk is full the reconciler reports it (/health disk_pressure names the path):
+    the seeds' "graceful degradation, disk-pressure report". Raises when it never does."""
+    seen: dict = {}
+
+    def reported() -> bool:
+        seen.update(_health(configuration))
+        return path in (seen.get("disk_pressure") or {})
+
+    if not poll(reported, timeout, 3.0):
+        raise AssertionError(f"no disk-pressure report for {path} within {timeout:.0f}s of filling it "
+                             f"(/health: {({k: v for k, v in seen.items() if k != 'last_good_tick'})})"[:600])
+    return {"path": path, "free_mib": seen["disk_pressure"][path]}
 
 
 # -- "unchanged by the fault" probes: the first call (before-hypothesis) records, later calls compare

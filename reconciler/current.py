@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 
 from .model import ContainerState, CurrentState, DesiredNode, UnitState, frozen_map
 from .store import read_bytes
 
 SHOW_PROPS = "Id,LoadState,ActiveState,SubState,Result,NRestarts,NeedDaemonReload"
 AUX_UNITS = ("tor@default.service", "nginx.service", "archy-network.service")
+DISK_PATHS = ("/var/lib/archipelago", "/var/lib/containers")   # app data, podman storage
 HEALTHCHECK_UNIT = re.compile(r"^([0-9a-f]{64})-[0-9a-f]+\.service$")   # podman's transient healthcheck
 
 
@@ -75,7 +77,9 @@ def known_running(rows: list[dict]) -> int:
     return sum(1 for c in rows if str(c.get("State") or "").lower() == "running" and not c.get("IsExternal"))
 
 
-def snapshot(runner, desired: DesiredNode, timeout: float = 30.0) -> CurrentState:
+def snapshot(runner, desired: DesiredNode, timeout: float = 30.0,
+             disk: Mapping[str, str] | None = None) -> CurrentState:
+    """disk: node path -> local path whose free space to read (a statvfs each, no process)."""
     paths = set(desired.files) | set(desired.shared_stale)
     dirs_of_interest = set(desired.dirs)
     for removal in desired.removals.values():
@@ -126,4 +130,5 @@ def snapshot(runner, desired: DesiredNode, timeout: float = 30.0) -> CurrentStat
                         containers=frozen_map(containers), images=frozenset(images),
                         podman_error=podman_error, network_present=network_present,
                         aux_units=frozen_map(aux), system_stopping=stopping, podman_running=running,
-                        orphan_healthchecks=orphans)
+                        orphan_healthchecks=orphans,
+                        disk_free=frozen_map({p: runner.free_bytes(local) for p, local in (disk or {}).items()}))

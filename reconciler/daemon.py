@@ -74,6 +74,7 @@ class TickReport:
     duration: float = 0.0
     converged: bool = False
     failed: dict[str, str] = field(default_factory=dict)   # app -> first failure
+    disk_pressure: dict[str, int] = field(default_factory=dict)   # data path -> MiB free, when too full
 
     def as_dict(self) -> dict:
         return {"steps": self.steps, "duration": round(self.duration, 3), "converged": self.converged}
@@ -152,7 +153,7 @@ class Reconciler:
         node = des.build(catalog, desired, secrets, self.paths, self.variant)
         if self.abandoned:
             node = _without_removals(node, self.abandoned)
-        current = cur.snapshot(self.runner, node)
+        current = cur.snapshot(self.runner, node, disk=self._disk_paths())
         self.last_view = (catalog, desired, node, current)
         now = self.clock()
         steps = diff.plan(node, current, self.backoff, now, self.variant)
@@ -160,14 +161,24 @@ class Reconciler:
         if entries != dict(self.backoff):
             self.backoff = frozen_map(entries)
             bo.save(self.paths.backoff, self.backoff)
+        pressure = {} if self.variant.off("disk-pressure") else diff.disk_pressure(current)
+        if pressure != self.last_report.disk_pressure:   # the node's report: once per change, in the journal
+            if pressure:
+                log.warning("disk pressure: %s; app starts wait until space is freed",
+                            ", ".join(f"{p} has {mib} MiB free" for p, mib in pressure.items()))
+            else:
+                log.info("disk pressure cleared")
         report = TickReport(steps=[o.describe() for o in outcomes], duration=time.monotonic() - t0,
-                            converged=not steps)
+                            converged=not steps, disk_pressure=pressure)
         for o in outcomes:
             if not o.ok and o.step.app and o.step.app not in report.failed:
                 report.failed[o.step.app] = o.detail
         self.last_good_tick, self.last_good_mono = self.clock(), time.monotonic()
         self.last_report = report
         return report
+
+    def _disk_paths(self) -> dict[str, str]:
+        return {p: self.paths.p(p) for p in cur.DISK_PATHS}
 
     def healthy(self) -> bool:
         """The last good tick ended within 2 x interval, or the tick running now began within that
@@ -188,7 +199,7 @@ class Reconciler:
         with self._state_lock:
             desired = self.desired
         node = des.build(catalog, desired, self.store.load_secrets(), self.paths, self.variant)
-        return catalog, desired, node, cur.snapshot(self.runner, node)
+        return catalog, desired, node, cur.snapshot(self.runner, node, disk=self._disk_paths())
 
     def container_list(self) -> list[dict]:
         catalog, desired, node, current = self.observe()

@@ -21,6 +21,17 @@ NGINX_UNIT = "nginx.service"
 NETWORK_UNIT = "archy-network.service"
 
 
+# bitcoind stops below 50 MiB free; starting apps on a fuller disk only churns it (each start
+# writes logs and container layers) and fails again
+DISK_PRESSURE_BYTES = 64 * 1024 * 1024
+
+
+def disk_pressure(current: CurrentState) -> dict[str, int]:
+    """Data paths under pressure -> MiB still available."""
+    return {path: free >> 20 for path, free in sorted(current.disk_free.items())
+            if free is not None and free < DISK_PRESSURE_BYTES}
+
+
 def corrupt_db(error: str) -> bool:
     e = error.lower()
     return "timed out" not in e and any(h in e for h in CORRUPT_HINTS)
@@ -55,6 +66,7 @@ def plan(desired: DesiredNode, current: CurrentState, backoff: Mapping[str, bo.E
     restarts: list[Step] = []
     starts: list[Step] = []
 
+    pressure = {} if variant.off("disk-pressure") else disk_pressure(current)
     if current.system_stopping:
         # a tick racing the shutdown would start units systemd is stopping (refused, logged as
         # errors) or restart an app mid-flush; after the boot the next tick converges again
@@ -225,6 +237,10 @@ def plan(desired: DesiredNode, current: CurrentState, backoff: Mapping[str, bo.E
             continue
         if p.image not in current.images:
             waits.append(Wait(app=app, reason=f"image {p.image} missing"))
+            continue
+        if pressure:
+            waits.append(Wait(app=app, reason="disk pressure (" + ", ".join(
+                f"{path} {mib} MiB free" for path, mib in pressure.items()) + "): not starting"))
             continue
         failed = active == "failed"
         if failed and variant.off("retry-failed"):

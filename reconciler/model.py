@@ -205,6 +205,7 @@ class CurrentState:
     system_stopping: bool = False             # the node is shutting down: systemd owns the units now
     podman_running: int = 0                   # running containers podman's DB knows, anyone's
     orphan_healthchecks: frozenset[str] = frozenset()  # IDs of failed healthcheck units podman does not know
+    disk_free: Mapping[str, int | None] = field(default_factory=frozen_map)  # data path -> bytes available
 
 
 # ---- steps ----

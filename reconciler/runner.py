@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import time
 from dataclasses import dataclass
@@ -43,6 +44,14 @@ class Runner:
             res = Result(argv, 127, "", str(e), time.monotonic() - t0)
         log.debug("%s (%.2fs)", res.brief(), res.duration)
         return res
+
+    def free_bytes(self, path: str) -> int | None:
+        """Bytes available to unprivileged writers under path (df's Avail); None when unreadable."""
+        try:
+            st = os.statvfs(path)
+        except OSError:
+            return None
+        return st.f_bavail * st.f_frsize
 
     def spawn(self, argv: list[str]) -> subprocess.Popen:
         """A long-lived child of the daemon (only the fm3 broken variant uses this)."""

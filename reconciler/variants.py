@@ -24,6 +24,7 @@ VARIANTS: dict[str, str] = {
     "chaos-snippet-not-rerendered": "nginx-rerender",           # nginx snippets written only when missing
     "chaos-wallclock-ticks": "monotonic-ticks",                 # tick deadlines on time.time()
     "chaos-health-always-ok": "health-honest",                  # /health always 200
+    "chaos-no-disk-pressure": "disk-pressure",                  # full disk neither reported nor waited out
 }
 
 

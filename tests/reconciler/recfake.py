@@ -54,6 +54,7 @@ class FakeSystem:
     foreign_units: dict = field(default_factory=dict)
     system_state: str = "running"                      # `systemctl is-system-running`
     ipam_stale: set = field(default_factory=set)       # container names whose fixed IP the IPAM DB still holds
+    disk_free: dict = field(default_factory=dict)      # node path -> bytes available (default: plenty)
 
     # ---- helpers for tests ----
     def count(self, *prefix: str) -> int:
@@ -92,6 +93,9 @@ class FakeSystem:
         except KeyError as e:
             rc, out, err = 1, "", f"unknown: {e}"
         return Result(argv, rc, out, err, 0.0)
+
+    def free_bytes(self, path: str) -> int | None:
+        return self.disk_free.get("/" + os.path.relpath(path, self.root), 10 << 30)
 
     def spawn(self, argv):
         """A `podman run` child of the daemon (fm3 variant): the container runs while the child lives."""

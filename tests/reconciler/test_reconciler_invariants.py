@@ -339,6 +339,43 @@ def test_failed_variant_never_retries(tmp_path):
     assert fake.count("systemctl", "start", "--no-block", "archy-bitcoin-knots.service") == 0
 
 
+# seeds scenario 6: a full /var degrades gracefully and is reported
+def test_full_disk_reported_starts_held_then_resumed(env, caplog):
+    from reconciler.server import health_body
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    fake.crash("archy-bitcoin-knots.service")                  # bitcoind exits: "Disk space is too low!"
+    fake.disk_free["/var/lib/archipelago"] = 16 << 20
+    fake.reset_calls()
+    with caplog.at_level(logging.INFO, logger="archipelago"):
+        for _ in range(3):
+            report = rec.tick()
+    assert fake.count("systemctl", "start", "--no-block", "archy-bitcoin-knots.service") == 0   # no churn
+    assert report.disk_pressure == {"/var/lib/archipelago": 16}
+    assert any("disk pressure (/var/lib/archipelago 16 MiB free)" in s for s in report.steps), report.steps
+    status, body = health_body(rec)
+    assert status == 200 and body["disk_pressure"] == {"/var/lib/archipelago": 16}
+    warned = [r.getMessage() for r in caplog.records if "disk pressure" in r.getMessage()]
+    assert warned == ["disk pressure: /var/lib/archipelago has 16 MiB free; app starts wait until space is freed"]
+    del fake.disk_free["/var/lib/archipelago"]                 # the ballast is gone
+    rec.tick()
+    assert fake.count("systemctl", "start", "--no-block", "archy-bitcoin-knots.service") == 1
+    assert "disk_pressure" not in health_body(rec)[1]
+    converge(rec, fake)
+
+
+def test_no_disk_pressure_variant_neither_reports_nor_waits(tmp_path):
+    from reconciler.server import health_body
+    rec, fake = make(tmp_path, variant="chaos-no-disk-pressure")
+    install_all(rec, ("bitcoin-knots",))
+    fake.crash("archy-bitcoin-knots.service")
+    fake.disk_free["/var/lib/archipelago"] = 16 << 20
+    fake.reset_calls()
+    report = rec.tick()
+    assert report.disk_pressure == {} and "disk_pressure" not in health_body(rec)[1]
+    assert fake.count("systemctl", "start", "--no-block", "archy-bitcoin-knots.service") == 1
+
+
 # 11. a storage-only container gets exactly one removal, then a start
 def test_stale_storage_container_removed_once_then_started(env):
     rec, fake = env

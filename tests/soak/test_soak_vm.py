@@ -1,5 +1,5 @@
 """A real soak on the embedded VM (real systemd, podman, Quadlet, goss, journald): bitcoin-knots
-and its UI companion for ~2 minutes, one container restarted mid-way. The verdict must fail on
+and its UI companion for ~3 minutes, one container restarted mid-way. The verdict must fail on
 exactly that restart, the report must carry real plots, and a re-render of the timeline must
 agree. The steady half (before the restart) must pass on its own."""
 import re
@@ -34,12 +34,12 @@ def test_restart_mid_soak_fails_the_verdict(soak_node, tmp_path):
     restarted = {}
 
     def on_sample(seq, sample):
-        if seq == 3:                               # mid-way: the user-visible kind of restart
+        if seq == 2:                               # early: the restart alone takes ~40 s under TCG
             node.succeed(f"systemctl restart {VICTIM}.service", timeout=300)
             restarted["t"] = time.time()
 
     timeline = tmp_path / "timeline.jsonl"
-    verdict = run_soak(node, PlatformDriver(node), load(), apps=[APP], duration=120, interval=15,
+    verdict = run_soak(node, PlatformDriver(node), load(), apps=[APP], duration=180, interval=15,
                        timeline=timeline, progress=lines.append, on_sample=on_sample)
     assert restarted, "the soak ended before the restart"
     assert not verdict.passed
