@@ -193,6 +193,10 @@ class Loop:
         from vm import launch
         self.log("booting the embedded VM (golden restore; the first time builds the image) ...")
         self.vm = launch(name="dev", progress=lambda *p: self.log(" ".join(map(str, p))))
+        self._vm_url()
+
+    def _vm_url(self) -> None:
+        # a restore starts a new QEMU on a fresh port: the URL is rebuilt after each one
         self.url = (f"ssh://root@127.0.0.1:{self.vm.port}?disposable=1&known_hosts={self.vm.known_hosts}"
                     f"&key={self.vm.identity_file}&name={self.vm.name}")
 
@@ -202,6 +206,7 @@ class Loop:
         if self.vm is not None and self.state.run > 1:
             self.log(f"run {self.state.run}: restoring the VM's golden state")
             self.vm.restore()
+            self._vm_url()
         self.events_path.parent.mkdir(parents=True, exist_ok=True)
         self.events_path.write_text("")
         self._offset = 0
