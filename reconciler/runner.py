@@ -29,7 +29,7 @@ class Result:
 
 
 class Runner:
-    """Real subprocesses. The fake in tests/reconciler/fake.py has the same two methods."""
+    """Real subprocesses and statvfs. The fake in tests/reconciler/recfake.py has the same methods."""
 
     def run(self, argv: list[str] | tuple[str, ...], timeout: float = 30.0) -> Result:
         argv = tuple(argv)
