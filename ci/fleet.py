@@ -140,12 +140,17 @@ def watch(m: Member, grace: float, deadline: float) -> None:
         time.sleep(2)
     m.proc.wait()
     m.finished = time.time()
+    # a node that died can fail its cells and end its pytest before the grace runs out: a run that
+    # ended by itself counts as done only if the node is still there
+    ok, why = alive(m) if m.status == "running" else (True, "")
     with m.lock:
-        if m.status == "running":
+        if m.status == "running" and not ok:
+            m.status, m.detail = "lost", why
+        elif m.status == "running":
             rc = m.proc.returncode
             m.status = "done" if rc in (0, 1) else "failed"
             m.detail = "" if rc in (0, 1) else f"pytest exited {rc} (see {m.log})"
-    say(f"{m.name}: {m.status} in {m.finished - m.started:.0f}s" + (f" ({m.detail})" if m.detail else ""))
+    say(f"{m.name}: {m.status}" + (f" ({m.detail})" if m.detail else "") + f" in {m.finished - m.started:.0f}s")
 
 
 def start(m: Member, args, extra: list[str]) -> None:

@@ -63,6 +63,21 @@ def test_unreachable_node_is_reported_and_fails_the_run(tmp_path):
     assert (out / "grid.md").exists()
 
 
+def test_node_that_died_before_the_grace_ran_out_is_lost(tmp_path, capsys):
+    """On the VM: the killed node's cells failed fast and its pytest ended 22 s after the kill,
+    inside the 10 s grace's polling, so it was reported 'done'. A run that ends by itself while
+    its node is gone is lost."""
+    class Gone:
+        def alive(self):
+            return False
+    m = fleet.Member("ssh://root@127.0.0.1:1", "fleet1", tmp_path, vm=type("N", (), {"vm": Gone()})(),
+                     status="running", started=time.time())
+    m.proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"])   # cells failed: pytest rc 1
+    fleet.watch(m, grace=3600, deadline=time.monotonic() + 60)
+    assert (m.status, m.detail) == ("lost", "its QEMU process exited")
+    assert "fleet1: lost (its QEMU process exited) in " in capsys.readouterr().out
+
+
 def test_bad_input_is_one_line():
     for args in (["--node", "ftp://x"], [], ["--node", "vm://a"], ["--vms", "1", "--apps", "nope"]):
         r = subprocess.run([sys.executable, str(ROOT / "ci" / "fleet.py"), *args], cwd=ROOT,
