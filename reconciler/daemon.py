@@ -161,7 +161,7 @@ class Reconciler:
         if entries != dict(self.backoff):
             self.backoff = frozen_map(entries)
             bo.save(self.paths.backoff, self.backoff)
-        pressure = {} if self.variant.off("disk-pressure") else diff.disk_pressure(current)
+        pressure = diff.disk_pressure(current, self.variant)
         if pressure != self.last_report.disk_pressure:   # the node's report: once per change, in the journal
             if pressure:
                 log.warning("disk pressure: %s; app starts wait until space is freed",

@@ -26,8 +26,10 @@ NETWORK_UNIT = "archy-network.service"
 DISK_PRESSURE_BYTES = 64 * 1024 * 1024
 
 
-def disk_pressure(current: CurrentState) -> dict[str, int]:
-    """Data paths under pressure -> MiB still available."""
+def disk_pressure(current: CurrentState, variant: Variant = REFERENCE) -> dict[str, int]:
+    """Data paths under pressure -> MiB still available (none in the chaos-no-disk-pressure variant)."""
+    if variant.off("disk-pressure"):
+        return {}
     return {path: free >> 20 for path, free in sorted(current.disk_free.items())
             if free is not None and free < DISK_PRESSURE_BYTES}
 
@@ -66,7 +68,7 @@ def plan(desired: DesiredNode, current: CurrentState, backoff: Mapping[str, bo.E
     restarts: list[Step] = []
     starts: list[Step] = []
 
-    pressure = {} if variant.off("disk-pressure") else disk_pressure(current)
+    pressure = disk_pressure(current, variant)
     if current.system_stopping:
         # a tick racing the shutdown would start units systemd is stopping (refused, logged as
         # errors) or restart an app mid-flush; after the boot the next tick converges again
