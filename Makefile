@@ -2,7 +2,8 @@
 #   make test          the project's own tests (unit, real sshd, stand-ins, reconciler, embedded VM); make test-full adds the VM suites in progress
 #   make beta-matrix   the lifecycle grid against the embedded VM (or NODE=ssh://...), reports, gate
 # Variables: NODE="ssh://user@host?disposable=1 ..." (several = one worker each), APPS=lnd,btcpay,
-# EVENTS=fresh_install,..., SOAK=5m, ALLOW_DESTRUCTIVE=1, PYTEST_ARGS="-x -k ...".
+# EVENTS=fresh_install,..., SOAK=5m, ALLOW_DESTRUCTIVE=1, PYTEST_ARGS="-x -k ...";
+# make prove also takes VARIANTS=a,b and REFERENCE=results/cells.json (see ci/prove.py).
 
 SHELL       := /bin/bash
 .SHELLFLAGS := -o pipefail -c
@@ -89,8 +90,7 @@ report: setup
 	else echo "report: Node.js (npx) not found: skipping the Allure HTML ($(RESULTS)/allure holds the raw results)"; fi
 
 prove: setup
-	@[ -f ci/prove.py ] || { echo "prove: ci/prove.py is not there yet" >&2; exit 1; }
-	$(PY) ci/prove.py $(TARGET_ARGS) $(PYTEST_ARGS)
+	$(PY) ci/prove.py $(TARGET_ARGS) $(SEL_ARGS) $(if $(VARIANTS),--variants '$(VARIANTS)') $(if $(REFERENCE),--reference '$(REFERENCE)') $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(RESULTS) reports allure-results .pytest_cache

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """make prove: the matrix has teeth. Runs the grid against each deliberately broken variant of the
 reference reconciler (one per historical failure in the seeds) and shows which cell caught it.
-A variant that no cell catches fails `make prove`; so does a reference run that is not green
-(the catch would prove nothing).
+A variant that no cell catches fails `make prove`; so does a reference that is not green, and then
+no variant runs (a catch would prove nothing).
 
-    ci/prove.py [--variants a,b] [--apps ...] [--events ...] [--soak 60s] [--no-reference]
-                [--node URL ...] [-- extra pytest args]
+    ci/prove.py [--variants a,b] [--apps ...] [--events ...] [--soak 60s]
+                [--no-reference | --reference results/cells.json] [--node URL ...] [-- extra pytest args]
 Each run stops at its first failing cell (-x): one catch is the proof, and it keeps the run short.
+--reference reuses the verdicts of a grid run of the same commit (`make beta-matrix` just before)
+instead of running the reference again: every selected cell must be in it, and none failed.
 """
 from __future__ import annotations
 
@@ -17,11 +19,30 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ci.grid_run import ROOT, minutes, run_grid  # noqa: E402
+from harness import results  # noqa: E402
 
 # The six historical failures of the seeds (docs/architecture.md, "Broken variants").
 VARIANTS = ("install-success-before-healthy", "fm3-apps-in-daemon-cgroup", "stop-timeout-10s",
             "fm1-companions-not-recreated", "fm2-rpcauth-not-rederived", "uninstall-leaves-unit")
 DEFAULT_APPS = "bitcoin-knots,lnd"
+
+
+def reference_verdict(doc: dict, apps: list[str], events: list[str] | None) -> tuple[bool, str]:
+    """(green, text) of a reference taken from a results file: the selected cells all there, none failed."""
+    chosen = [c for c in doc["cells"] if c["app"] in apps and (events is None or c["event"] in events)]
+    failed = [c for c in chosen if c["verdict"] == "failed"]
+    have = {c["app"] for c in chosen}
+    if missing := [a for a in apps if a not in have]:
+        return False, f"NOT GREEN: no cells of {', '.join(missing)} in the reference file"
+    if events and (gone := sorted({e for e in events} - {c["event"] for c in chosen})):
+        return False, f"NOT GREEN: no cells of event(s) {', '.join(gone)} in the reference file"
+    if failed:
+        return False, "NOT GREEN: " + "; ".join(f"{c['app']}-{c['event']}: {str(c.get('reason', ''))[:120]}"
+                                               for c in failed[:3])
+    passed = sum(c["verdict"] == "passed" for c in chosen)
+    if not passed:
+        return False, "NOT GREEN: no passed cell in the reference file"
+    return True, f"green (reused: {passed} passed, {len(chosen) - passed} not run)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--apps", default=DEFAULT_APPS, help=f"grid apps to run (default {DEFAULT_APPS})")
     ap.add_argument("--events", help="grid events to run (default: all)")
     ap.add_argument("--soak", default="60s", help="soak duration per run (default 60s)")
-    ap.add_argument("--no-reference", action="store_true", help="skip the reference run")
+    ref = ap.add_mutually_exclusive_group()
+    ref.add_argument("--no-reference", action="store_true", help="skip the reference run")
+    ref.add_argument("--reference", metavar="CELLS_JSON",
+                     help="reuse the reference verdicts of this results file (same commit) instead of a run")
     ap.add_argument("--node", action="append", default=[], help="target (default: the embedded VM)")
     ap.add_argument("--allow-destructive", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "results" / "prove"))
@@ -45,17 +69,32 @@ def main(argv: list[str] | None = None) -> int:
     sel += [x for n in args.node for x in ("--node", n)] + (["--allow-destructive"] if args.allow_destructive else [])
     out = Path(args.out)
     rows, bad = [], []
-    runs = ([None] if not args.no_reference else []) + variants
+    if args.reference:
+        try:
+            ok, verdict = reference_verdict(results.read(args.reference), args.apps.split(","),
+                                            args.events.split(",") if args.events else None)
+        except ValueError as e:
+            print(f"prove: --reference: {e}", file=sys.stderr)
+            return 2
+        rows.append(("reference", f"{verdict} [{args.reference}]", 0.0))
+        print(f"prove: reference: {verdict} [{args.reference}]", flush=True)
+        if not ok:
+            bad.append("reference")
+    runs = ([None] if not (args.no_reference or args.reference) else []) + variants
     for v in runs:
         name = v or "reference"
+        if "reference" in bad:      # a catch against a red reference would prove nothing
+            print(f"prove: {name}: not run (the reference is not green)", flush=True)
+            rows.append((name, "not run: the reference is not green", 0.0))
+            continue
         print(f"prove: {name}: running the grid ({args.apps}) ...", flush=True)
         env = {"ARCHY_RECONCILER_VARIANT": v or ""}
         r = run_grid(out / name, sel + ([] if v is None else ["-x"]) + extra, env)
         failed = r.failed()
         if v is None:
             ok = r.rc == 0 and not failed and r.count("passed") > 0
-            verdict = "green" if ok else "NOT GREEN: " + "; ".join(
-                f"{c['app']}-{c['event']}: {c['reason'][:120]}" for c in failed[:3]) or f"pytest rc {r.rc}"
+            verdict = "green" if ok else "NOT GREEN: " + ("; ".join(
+                f"{c['app']}-{c['event']}: {c['reason'][:120]}" for c in failed[:3]) or f"pytest rc {r.rc}")
             if not ok:
                 bad.append(name)
         elif failed:
