@@ -4,7 +4,9 @@ Pure parsers (`parse_*`) are unit-tested; the rest runs one bounded command on t
 """
 from __future__ import annotations
 
+import html
 import json
+import re
 import shlex
 import time
 from typing import Any, Callable
@@ -54,6 +56,12 @@ def parse_listening(ss_output: str) -> set[int]:
         if len(cols) >= 4 and cols[3].rpartition(":")[2].isdigit():
             ports.add(int(cols[3].rpartition(":")[2]))
     return ports
+
+
+def page_title(page: str) -> str | None:
+    """The <title> of an HTML page, whitespace folded; None when it has none."""
+    m = re.search(r"<title[^>]*>(.*?)</title\s*>", page, re.I | re.S)
+    return " ".join(html.unescape(m.group(1)).split()) or None if m else None
 
 
 def parse_manifest(output: str) -> dict[str, str]:

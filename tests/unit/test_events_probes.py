@@ -76,3 +76,12 @@ def test_one_soak_keeps_a_verdict_per_app():
     fed = judge({"duration": 60}, restrict(seen, "fedimint", m))
     assert not lnd.passed and "restart" in lnd.one_line()
     assert fed.passed
+
+
+def test_page_title_recognises_the_app_page():
+    page = ('<!doctype html><html><head><meta charset=utf-8><title>\n  btcpay &amp; co </title></head>'
+            '<body><h1>btcpay</h1></body></html>')
+    assert probes.page_title(page) == "btcpay & co"
+    assert probes.page_title("<TITLE>mempool</TITLE>") == "mempool"
+    assert probes.page_title('{"app": "btcpay"}') is None
+    assert probes.page_title("<title> </title>") is None
