@@ -30,6 +30,10 @@ s nginx;      find /etc/nginx/archy.d -mindepth 1 -maxdepth 1 2>/dev/null || tru
 s tor;        find /var/lib/tor /etc/tor/torrc.d -mindepth 1 -maxdepth 1 -name 'archy-*' 2>/dev/null || true
 """
 
+# The node's shared slices (the reconciler's APPS_SLICE and its parent) appear with the first app
+# started and stay: they belong to the node, not to any app, so they are no app's leftover.
+NODE_SLICES = frozenset({"archipelago.slice", "archipelago-apps.slice"})
+
 _PROC = re.compile(r'users:\(\("([^"]+)"')
 
 
@@ -48,7 +52,7 @@ def _line(kind: str, line: str) -> str | None:
     if kind == "units":
         cols = line.split()
         # "archy-lnd.service loaded active running ..."; not-found units are only references
-        return None if len(cols) < 2 or cols[1] == "not-found" else cols[0]
+        return None if len(cols) < 2 or cols[1] == "not-found" or cols[0] in NODE_SLICES else cols[0]
     if kind == "ports":
         cols = line.split()
         if len(cols) < 4:

@@ -15,6 +15,9 @@ from harness.node import poll
 from matrix.model import App, Matrix
 
 RUNTIME_FILES = ("LOCK", ".clean_shutdown")   # stand-in files that legitimately come and go
+# Rewritten as the chain grows; that the chain never goes backwards is checked through chain_height.
+STATE_FILES = ("chainstate.json",)
+APPEND_ONLY = re.compile(r"(^|/)blk\d+\.dat$")   # block files only grow: old bytes must stay a prefix
 
 
 def container_name(app_id: str) -> str:
@@ -64,20 +67,32 @@ def page_title(page: str) -> str | None:
     return " ".join(html.unescape(m.group(1)).split()) or None if m else None
 
 
-def parse_manifest(output: str) -> dict[str, str]:
-    """`sha256sum` lines -> {path: digest}, runtime files left out."""
+def parse_manifest(output: str) -> dict[str, tuple[int, str]]:
+    """`SIZE DIGEST PATH` lines (the digest of the first SIZE bytes) -> {path: (size, digest)};
+    runtime and state files left out."""
     out = {}
     for line in output.splitlines():
-        digest, _, path = line.partition("  ")
-        if path and path.rsplit("/", 1)[-1] not in RUNTIME_FILES and not path.endswith(".tmp"):
-            out[path] = digest
+        size, _, rest = line.partition(" ")
+        digest, _, path = rest.partition(" ")
+        name = path.rsplit("/", 1)[-1]
+        if path and size.isdigit() and name not in RUNTIME_FILES + STATE_FILES and not path.endswith(".tmp"):
+            out[path] = (int(size), digest)
     return out
 
 
-def manifest_problems(before: dict[str, str], after: dict[str, str]) -> list[str]:
-    """Data must never go backwards: every file present before is still there, unchanged."""
+def manifest_problems(before: dict[str, tuple[int, str]], after: dict[str, tuple[int, str]],
+                      prefix_digest: Callable[[str, int], str] | None = None) -> list[str]:
+    """Data must never go backwards: every file present before is still there, unchanged; a block
+    file may have grown, when its first bytes are still the old ones (`prefix_digest(path, size)`)."""
     lost = sorted(set(before) - set(after))
-    changed = sorted(p for p in before if p in after and before[p] != after[p])
+    changed = []
+    for p in sorted(set(before) & set(after)):
+        (size0, digest0), (size1, digest1) = before[p], after[p]
+        if digest0 == digest1 and size0 == size1:
+            continue
+        grown = APPEND_ONLY.search(p) and size1 > size0 and prefix_digest is not None
+        if not (grown and prefix_digest(p, size0) == digest0):
+            changed.append(p)
     problems = []
     if lost:
         problems.append(f"{len(lost)} data file(s) gone: {', '.join(lost[:5])}")
@@ -163,13 +178,22 @@ def alive_pids(node, pids: list[int]) -> list[int]:
     return [int(p) for p in out.split()]
 
 
-def data_manifest(node, app: App) -> dict[str, str]:
+def data_manifest(node, app: App) -> dict[str, tuple[int, str]]:
+    """{path: (size, digest of those size bytes)}: a file growing while it is read stays consistent."""
     if not app.data_dirs:
         return {}
     dirs = " ".join(shlex.quote(d) for d in app.data_dirs)
-    out = node.succeed(f"find {dirs} -type f -print0 2>/dev/null | sort -z | "
-                       f"xargs -0 -r sha256sum", timeout=120)
+    out = node.succeed(f"find {dirs} -type f -print0 2>/dev/null | sort -z | xargs -0 -r sh -c "
+                       "'for f; do s=$(stat -c %s \"$f\") || continue; "
+                       "d=$(head -c \"$s\" \"$f\" | sha256sum) || continue; "
+                       "echo \"$s ${d%% *} $f\"; done' sh", timeout=120)
     return parse_manifest(out)
+
+
+def prefix_digest(node, path: str, size: int) -> str:
+    """sha256 of the first `size` bytes of a file on the node ('' when it cannot be read)."""
+    res = node.run(f"head -c {int(size)} {shlex.quote(path)} | sha256sum", timeout=60)
+    return res.stdout.split(" ", 1)[0] if res.rc == 0 else ""
 
 
 def health_problems(s: dict, app: App) -> list[str]:

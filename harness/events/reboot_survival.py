@@ -23,8 +23,9 @@ def _record(ctx: CellContext, apps: tuple[str, ...]) -> dict[str, dict]:
     return out
 
 
-def _data_problems(app, before: dict, after_status: dict, after_files: dict) -> list[str]:
-    problems = probes.manifest_problems(before["files"], after_files)
+def _data_problems(node, app, before: dict, after_status: dict, after_files: dict) -> list[str]:
+    problems = probes.manifest_problems(before["files"], after_files,
+                                        lambda path, size: probes.prefix_digest(node, path, size))
     b = before["status"]
     if "chain_height" in b and (after_status.get("chain_height") or 0) < b["chain_height"]:
         problems.append(f"chain height went backwards: {b['chain_height']} -> {after_status.get('chain_height')}")
@@ -59,7 +60,7 @@ def _running_round(ctx: CellContext, kind: str, batch: tuple[str, ...], problems
         report = goss.validate(node, app.goss, retry_timeout=120)
         if not report.ok:
             problems[a].append(f"{tag}: {report.summary()}")
-        for p in _data_problems(app, before[a], s, probes.data_manifest(node, app)):
+        for p in _data_problems(node, app, before[a], s, probes.data_manifest(node, app)):
             problems[a].append(f"{tag}: {p}")
         if kind == "graceful" and s.get("unclean_shutdown"):
             problems[a].append(f"{tag}: reports an unclean shutdown (killed before its stop finished)")

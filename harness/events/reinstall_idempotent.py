@@ -43,7 +43,8 @@ def run(ctx: CellContext) -> None:
         raise AssertionError(f"{app.id}: container still running after uninstall")
     probes.rpc(ctx.driver, "package.install", ctx.options.install_timeout, id=app.id)
     s1 = probes.wait_healthy(node, app, ctx.options.healthy_timeout)
-    problems = probes.manifest_problems(files0, probes.data_manifest(node, app))
+    problems = probes.manifest_problems(files0, probes.data_manifest(node, app),
+                                        lambda path, size: probes.prefix_digest(node, path, size))
     if "chain_height" in s0:
         if (s1.get("chain_height") or 0) < s0["chain_height"]:
             problems.append(f"chain height {s0['chain_height']} -> {s1.get('chain_height')}")

@@ -11,13 +11,26 @@ def test_parse_listening():
     assert probes.parse_listening(ss) == {8332, 22, 5678}
 
 
-def test_manifest_skips_runtime_files_and_finds_losses():
-    out = ("aa  /d/blocks/000001.blk\nbb  /d/LOCK\ncc  /d/.clean_shutdown\ndd  /d/x.tmp\nee  /d/wallet\n")
+def test_manifest_skips_runtime_and_state_files_and_finds_losses():
+    out = ("10 aa /d/blocks/blk00000.dat\n1 bb /d/LOCK\n1 cc /d/.clean_shutdown\n1 dd /d/x.tmp\n"
+           "5 ee /d/wallet\n9 ab /d/chainstate.json\n")
     m = probes.parse_manifest(out)
-    assert m == {"/d/blocks/000001.blk": "aa", "/d/wallet": "ee"}
-    assert probes.manifest_problems(m, {**m, "/d/blocks/000002.blk": "ff"}) == []   # growth is fine
-    assert "gone" in probes.manifest_problems(m, {"/d/wallet": "ee"})[0]
-    assert "changed" in probes.manifest_problems(m, {**m, "/d/wallet": "00"})[0]
+    assert m == {"/d/blocks/blk00000.dat": (10, "aa"), "/d/wallet": (5, "ee")}
+    assert probes.manifest_problems(m, {**m, "/d/blocks/blk00001.dat": (3, "ff")}) == []   # a new block file
+    assert "gone" in probes.manifest_problems(m, {"/d/wallet": (5, "ee")})[0]
+    assert "changed" in probes.manifest_problems(m, {**m, "/d/wallet": (5, "00")})[0]
+
+
+def test_a_block_file_may_grow_but_not_rewrite_its_old_bytes():
+    m = {"/d/blocks/blk00000.dat": (10, "aa"), "/d/wallet": (5, "ee")}
+    grown = {**m, "/d/blocks/blk00000.dat": (20, "zz")}
+    assert probes.manifest_problems(m, grown, lambda p, n: "aa" if n == 10 else "?") == []
+    rewritten = probes.manifest_problems(m, grown, lambda p, n: "bad")
+    assert rewritten == ["1 data file(s) changed: /d/blocks/blk00000.dat"]
+    shrunk = {**m, "/d/blocks/blk00000.dat": (8, "zz")}           # a torn tip cut back: lost blocks
+    assert "changed" in probes.manifest_problems(m, shrunk, lambda p, n: "aa")[0]
+    wallet_grew = {**m, "/d/wallet": (9, "ff")}                   # only block files are append-only
+    assert "changed" in probes.manifest_problems(m, wallet_grew, lambda p, n: "ee")[0]
 
 
 def test_health_problems_name_integrations():

@@ -38,6 +38,13 @@ def test_parse_keeps_stable_names():
     assert inv["volumes"] == frozenset()
 
 
+def test_the_nodes_shared_slices_are_no_apps_leftover():
+    units = ("@@section units\narchipelago-apps.slice loaded active active archipelago-apps.slice\n"
+             "archipelago.slice loaded active active archipelago.slice\n"
+             "archy-lnd-x.slice loaded active active archy-lnd-x.slice\n")
+    assert parse(units)["units"] == {"archy-lnd-x.slice"}
+
+
 def test_diff_names_leftovers_only():
     d = diff(parse(BEFORE), parse(AFTER_LND))
     assert d == {"containers": {"added": ["archy-lnd"], "removed": []},
