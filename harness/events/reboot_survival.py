@@ -5,6 +5,7 @@ every app of the batch; the verdict stays per app."""
 from __future__ import annotations
 
 import time
+from functools import partial
 
 from harness import goss
 from harness.events import probes
@@ -25,7 +26,7 @@ def _record(ctx: CellContext, apps: tuple[str, ...]) -> dict[str, dict]:
 
 def _data_problems(node, app, before: dict, after_status: dict, after_files: dict) -> list[str]:
     problems = probes.manifest_problems(before["files"], after_files,
-                                        lambda path, size: probes.prefix_digest(node, path, size))
+                                        partial(probes.prefix_digest, node))
     b = before["status"]
     if "chain_height" in b and (after_status.get("chain_height") or 0) < b["chain_height"]:
         problems.append(f"chain height went backwards: {b['chain_height']} -> {after_status.get('chain_height')}")

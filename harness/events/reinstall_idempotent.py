@@ -2,6 +2,8 @@
 restart); uninstall + install keeps the app's data."""
 from __future__ import annotations
 
+from functools import partial
+
 from harness.events import probes
 from harness.events.context import CellContext
 
@@ -44,7 +46,7 @@ def run(ctx: CellContext) -> None:
     probes.rpc(ctx.driver, "package.install", ctx.options.install_timeout, id=app.id)
     s1 = probes.wait_healthy(node, app, ctx.options.healthy_timeout)
     problems = probes.manifest_problems(files0, probes.data_manifest(node, app),
-                                        lambda path, size: probes.prefix_digest(node, path, size))
+                                        partial(probes.prefix_digest, node))
     if "chain_height" in s0:
         if (s1.get("chain_height") or 0) < s0["chain_height"]:
             problems.append(f"chain height {s0['chain_height']} -> {s1.get('chain_height')}")
