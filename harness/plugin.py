@@ -26,6 +26,9 @@ from .targets import Target, TargetError, connect, parse
 
 STATE = pytest.StashKey["Archy"]()
 _CALL_REPORT = pytest.StashKey[pytest.TestReport]()
+# a journal cursor from which a failed cell's artifacts start, when the cell's action ran before the
+# cell's own cursor (a grid batch: the reboot that failed it is in the previous boot's journal)
+ARTIFACTS_SINCE = pytest.StashKey[str]()
 
 
 @dataclass
@@ -283,7 +286,8 @@ def cell(request, archy, target):
     if failed or problems:
         dest = archy.results_dir / "artifacts" / target.name / c.id
         try:
-            paths = artifacts.collect(n, dest, app=c.app, cursor=cursor)
+            since = request.node.stash.get(ARTIFACTS_SINCE, cursor)
+            paths = artifacts.collect(n, dest, app=c.app, cursor=since)
             rel = [str(p.relative_to(archy.results_dir)) for p in paths]
             request.node.user_properties.append(("archy_artifacts", json.dumps(rel)))
         except (NodeError, OSError) as e:

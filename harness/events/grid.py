@@ -24,6 +24,7 @@ class BatchResult:
     journal: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    cursor: str | None = None        # the journal before the shared action: failure artifacts start here
 
 
 def journal_owner(matrix: Matrix, source: str, members: tuple[str, ...]) -> list[str]:
@@ -76,7 +77,7 @@ class GridRun:
         res = BatchResult()
         self.progress(f"batch {s.cell.event}: {', '.join(s.batch)}")
         t0 = time.monotonic()
-        cursor = self.node.journal_cursor()
+        cursor = res.cursor = self.node.journal_cursor()
         self.ladder.touched()
         try:
             res.value = module(s.cell.event).observe(ctx)
@@ -96,6 +97,11 @@ class GridRun:
                     res.journal.setdefault(a, []).append(line)
         except Exception as e:
             res.journal = {a: [f"journal check could not run: {e}"] for a in s.batch}
+
+    def artifacts_since(self, cell: Cell) -> str | None:
+        """The journal cursor a batched cell's failure artifacts start from (None: the cell's own)."""
+        res = self.batches.get(self.steps[cell.id].batch_key)
+        return res.cursor if res else None
 
     # -- the test body ----------------------------------------------------------------------
     def run(self, cell: Cell) -> CellContext:

@@ -12,7 +12,7 @@ import pytest
 from harness.events import plan as planmod
 from harness.events.context import Options
 from harness.events.grid import GridRun
-from harness.plugin import STATE, current_target, missing_capability
+from harness.plugin import ARTIFACTS_SINCE, STATE, current_target, missing_capability
 
 
 def grid_mode() -> str:
@@ -64,5 +64,8 @@ def _grid_state(request, archy):
                                        archy.soak_seconds):
         yield
         return
-    request.getfixturevalue("grid").prepare(c)
+    run = request.getfixturevalue("grid")
+    run.prepare(c)
+    if since := run.artifacts_since(c):
+        request.node.stash[ARTIFACTS_SINCE] = since
     yield
