@@ -24,7 +24,7 @@ class BatchResult:
     journal: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    cursor: str | None = None        # the journal before the shared action: failure artifacts start here
+    cursor: str | None = None        # the journal before the shared action: the batch's check and failure artifacts start here
 
 
 def journal_owner(matrix: Matrix, source: str, members: tuple[str, ...]) -> list[str]:
@@ -77,7 +77,7 @@ class GridRun:
         res = BatchResult()
         self.progress(f"batch {s.cell.event}: {', '.join(s.batch)}")
         t0 = time.monotonic()
-        cursor = res.cursor = self.node.journal_cursor()
+        res.cursor = self.node.journal_cursor()
         self.ladder.touched()
         try:
             res.value = module(s.cell.event).observe(ctx)
@@ -91,7 +91,7 @@ class GridRun:
             res.notes = ctx.notes
             self.batches[s.batch_key] = res
         try:
-            for line in journal.check(self.node, cursor):
+            for line in journal.check(self.node, res.cursor):
                 src = line.split(":", 1)[0]
                 for a in journal_owner(self.matrix, src, s.batch):
                     res.journal.setdefault(a, []).append(line)
