@@ -167,6 +167,8 @@ class SSHNode(Node):
             if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
                 if chan.eof_received or chan.closed:
                     return bytes(out), bytes(err)
+            elif chan.closed and not chan.recv_ready() and not chan.recv_stderr_ready():
+                raise EOFError("channel closed before the command's exit status")  # transport cut
             left = deadline - time.monotonic()
             if left <= 0:
                 chan.close()

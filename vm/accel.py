@@ -3,6 +3,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import VMError
+
 
 @dataclass(frozen=True)
 class Accel:
@@ -15,13 +17,26 @@ class Accel:
 
 
 KVM = ("-accel", "kvm", "-cpu", "host")
-TCG = ("-accel", "tcg,thread=multi,tb-size=512", "-cpu", "max")
+TCG_THREADS = ("multi", "single")
+TCG_THREAD_ENV = "ARCHY_VM_TCG"            # single|multi: the TCG threading (ci/stress_guest.py compares them)
+TCG_DEFAULT_THREAD = "multi"
+
+
+def tcg(thread: str = TCG_DEFAULT_THREAD) -> tuple[str, ...]:
+    return ("-accel", f"tcg,thread={thread},tb-size=512", "-cpu", "max")
+
+
+TCG = tcg()
 
 
 def detect(kvm_dev: Path = Path("/dev/kvm"), sys_module: Path = Path("/sys/module"),
            override: str | None = None) -> Accel:
     """ARCHY_VM_ACCEL=kvm|tcg overrides; otherwise KVM when /dev/kvm is usable and not kvm_pvm."""
     override = override if override is not None else os.environ.get("ARCHY_VM_ACCEL", "")
+    thread = os.environ.get(TCG_THREAD_ENV) or TCG_DEFAULT_THREAD
+    if thread not in TCG_THREADS:
+        raise VMError(f"{TCG_THREAD_ENV}={thread!r}: use one of {', '.join(TCG_THREADS)}")
+    TCG = tcg(thread)
     if override == "tcg":
         return Accel("tcg", TCG, "forced by ARCHY_VM_ACCEL=tcg")
     if override == "kvm":

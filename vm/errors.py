@@ -1,5 +1,5 @@
 """Errors of the embedded VM: one line each, naming the fix where there is one."""
-from harness.node import NodeError
+from harness.node import NodeError, NodeUnreachable
 
 
 class VMError(NodeError):
@@ -12,3 +12,7 @@ class PrerequisiteMissing(VMError):
 
 class VMTimeout(VMError):
     """A bounded wait on the VM ran out."""
+
+
+class GuestCrashed(VMError, NodeUnreachable):
+    """The guest kernel died (serial log): broken infrastructure, not a verdict on the product."""

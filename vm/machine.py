@@ -268,18 +268,22 @@ class VM:
 CRASH_MARKS = ("Kernel panic", "Oops:", "BUG: ", "general protection fault")
 
 
-def guest_crash(serial_log: Path, since: int = 0) -> str | None:
-    """The first crash line the guest kernel logged after byte `since`, without its timestamp."""
-    try:
-        with open(serial_log, "rb") as fh:
-            fh.seek(since)
-            text = fh.read(4_000_000).decode(errors="replace")
-    except OSError:
-        return None
+def crash_line(text: str) -> str | None:
+    """The first crash line in `text`, without its kernel timestamp; pure."""
     for line in text.splitlines():
         if any(m in line for m in CRASH_MARKS):
             return line.split("] ", 1)[-1].strip()
     return None
+
+
+def guest_crash(serial_log: Path, since: int = 0) -> str | None:
+    """The first crash line the guest kernel logged after byte `since`."""
+    try:
+        with open(serial_log, "rb") as fh:
+            fh.seek(since)
+            return crash_line(fh.read(4_000_000).decode(errors="replace"))
+    except OSError:
+        return None
 
 
 def _run(cmd: list[str], timeout: float = 60) -> None:

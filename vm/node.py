@@ -5,7 +5,8 @@ from pathlib import Path
 from harness.node import CommandResult, CommandTimeout, NodeError, NodeUnreachable
 from harness.ssh import SSHNode
 
-from .errors import VMError
+from .crashwatch import CrashWatch
+from .errors import GuestCrashed, VMError
 from .golden import Golden
 from .machine import VM, guest_crash, ssh_banner
 
@@ -21,7 +22,27 @@ class VMNode(SSHNode):
         self._ssh_timeout = ssh_timeout
         self._connect_timeout = connect_timeout
         self._serial_mark = 0        # serial.log bytes written before the current boot / restore
+        self._watch: CrashWatch | None = None
+        self.crash: str | None = None   # the kernel's crash line since the last restore, if it died
+        self._watch_serial()
         self._attach_ssh()
+
+    def _watch_serial(self) -> None:
+        """Watch this QEMU's guest from `_serial_mark` on; a crash cuts the SSH transport at once."""
+        if self._watch:
+            self._watch.stop()
+        self.crash = None
+        self._watch = CrashWatch(self.vm.serial_log, self._serial_mark, self._on_crash)
+
+    def _on_crash(self, line: str) -> None:
+        self.crash = line
+        client = getattr(self, "_client", None)
+        transport = client.get_transport() if client else None
+        if transport is not None:
+            transport.close()          # the command in flight fails now, not at its deadline
+
+    def _crashed(self) -> GuestCrashed:
+        return GuestCrashed(f"{self.name}: the guest kernel crashed: {self.crash} (serial: {self.vm.serial_log})")
 
     def _attach_ssh(self) -> None:
         """(Re)build the SSH side for the VM's current port; waits until sshd answers."""
@@ -43,14 +64,16 @@ class VMNode(SSHNode):
         self.capabilities = CAPABILITIES
 
     def run(self, cmd: str, timeout: float = 60, input: bytes | None = None) -> CommandResult:
-        """SSHNode.run; a timeout or lost connection names a guest kernel crash when there was one."""
+        """SSHNode.run; once the guest kernel crashed, every command fails at once with GuestCrashed."""
+        if self.crash:
+            raise self._crashed()
         try:
             return super().run(cmd, timeout, input)
         except (CommandTimeout, NodeUnreachable) as e:
-            crash = guest_crash(self.vm.serial_log, self._serial_mark)
-            if crash is None:
+            self.crash = self.crash or guest_crash(self.vm.serial_log, self._serial_mark)
+            if self.crash is None:
                 raise
-            raise type(e)(f"{e}; the guest kernel crashed: {crash} (serial: {self.vm.serial_log})") from None
+            raise self._crashed() from e
 
     # --- power ---------------------------------------------------------------------------
     def power_cut(self, timeout: float = 600) -> None:
@@ -63,10 +86,10 @@ class VMNode(SSHNode):
         """The sshd banner (a cheap socket read) before a full SSH login."""
         if not self.vm.alive():
             raise VMError(f"{self.name}: QEMU exited while rebooting (serial: {self.vm.serial_log})")
-        crash = guest_crash(self.vm.serial_log, self._serial_mark)
-        if crash is not None:
-            raise VMError(f"{self.name}: the guest kernel crashed while rebooting: {crash} "
-                          f"(serial: {self.vm.serial_log})")
+        self.crash = self.crash or guest_crash(self.vm.serial_log, self._serial_mark)
+        if self.crash is not None:
+            raise GuestCrashed(f"{self.name}: the guest kernel crashed while rebooting: {self.crash} "
+                               f"(serial: {self.vm.serial_log})")
         return ssh_banner(self.vm.ssh_port)
 
     def _boot_hint(self) -> str:
@@ -128,6 +151,7 @@ class VMNode(SSHNode):
         except FileNotFoundError:
             self._serial_mark = 0
         self.vm.start(disk, incoming=state, progress=lambda _m: None)
+        self._watch_serial()
         self._attach_ssh()
         self.fix_clock()
 
@@ -145,6 +169,8 @@ class VMNode(SSHNode):
     # --- teardown ----------------------------------------------------------------------------
     def destroy(self) -> None:
         """Quit QEMU and remove the run dir; idempotent."""
+        if self._watch:
+            self._watch.stop()
         try:
             self.close()
         finally:

@@ -132,17 +132,63 @@ def test_guest_crash_finds_the_first_crash_line_after_the_mark(tmp_path):
 def test_vmnode_names_the_crash_on_a_timeout(tmp_path, monkeypatch):
     from harness.node import CommandTimeout
     from harness.ssh import SSHNode
+    from vm.errors import GuestCrashed
     from vm.node import VMNode
 
+    calls = []
+
     def timed_out(self, cmd, timeout=60, input=None):
+        calls.append(cmd)
         raise CommandTimeout(f"vm0: `{cmd}` timed out after {timeout}s")
     monkeypatch.setattr(SSHNode, "run", timed_out)
     node = object.__new__(VMNode)
     node.vm = type("FakeVM", (), {"serial_log": tmp_path / "serial.log"})()
-    node._serial_mark = 0
+    node.name, node._serial_mark, node.crash = "vm0", 0, None
     with pytest.raises(CommandTimeout) as e:
         node.run("true", timeout=5)
-    assert "crashed" not in str(e.value)                             # a plain timeout stays plain
+    assert not isinstance(e.value, GuestCrashed)                     # a plain timeout stays plain
     (tmp_path / "serial.log").write_bytes(CRASH_LOG)
-    with pytest.raises(CommandTimeout, match=r"timed out after 5s; the guest kernel crashed: Oops: int3"):
+    with pytest.raises(GuestCrashed, match=r"vm0: the guest kernel crashed: Oops: int3"):
         node.run("true", timeout=5)
+    with pytest.raises(GuestCrashed):                                 # sticky: no more round trips
+        node.run("true", timeout=5)
+    assert len(calls) == 2
+
+
+def test_crashwatch_reads_only_new_complete_lines(tmp_path):
+    from vm.crashwatch import CrashWatch
+    log = tmp_path / "serial.log"
+    log.write_bytes(b"[ 1.0] Oops: an older boot's crash\n")
+    w = object.__new__(CrashWatch)                                  # no thread: poll by hand
+    w.serial_log, w.offset, w._tail = log, log.stat().st_size, ""
+    assert w.poll() is None
+    with open(log, "ab") as fh:
+        fh.write(CRASH_LOG[:60])                                    # half a line: not judged yet
+    assert w.poll() is None
+    with open(log, "ab") as fh:
+        fh.write(CRASH_LOG[60:])
+    assert w.poll() == "Oops: int3: 0000 [#1] PREEMPT SMP NOPTI"
+
+
+def test_crashwatch_calls_back_within_seconds(tmp_path):
+    import threading
+    from vm.crashwatch import CrashWatch
+    log = tmp_path / "serial.log"
+    log.write_bytes(b"[ 1.0] booting\n")
+    seen, done = [], threading.Event()
+    w = CrashWatch(log, 0, lambda line: (seen.append(line), done.set()))
+    try:
+        with open(log, "ab") as fh:
+            fh.write(CRASH_LOG)
+        assert done.wait(5), "the watch did not notice the crash within 5 s"
+        assert seen == ["Oops: int3: 0000 [#1] PREEMPT SMP NOPTI"] and w.crash == seen[0]
+    finally:
+        w.stop()
+
+
+def test_tcg_threading_is_chosen_by_env(tmp_path, monkeypatch):
+    monkeypatch.setenv(accel.TCG_THREAD_ENV, "single")
+    assert "tcg,thread=single,tb-size=512" in accel.detect(tmp_path / "absent", tmp_path, override="").args
+    monkeypatch.setenv(accel.TCG_THREAD_ENV, "many")
+    with pytest.raises(VMError, match="ARCHY_VM_TCG='many': use one of multi, single"):
+        accel.detect(tmp_path / "absent", tmp_path, override="")
