@@ -4,8 +4,8 @@ from __future__ import annotations
 import time
 
 from harness import goss
-from harness.events import probes
-from harness.events.context import CellContext
+from harness.checks import probes
+from harness.grid.context import CellContext
 from harness.node import poll
 
 

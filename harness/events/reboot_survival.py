@@ -8,8 +8,8 @@ import time
 from functools import partial
 
 from harness import goss
-from harness.events import probes
-from harness.events.context import CellContext
+from harness.checks import probes
+from harness.grid.context import CellContext
 from harness.node import poll
 
 ROUNDS = ("graceful", "power_cut", "stopped")

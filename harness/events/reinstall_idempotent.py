@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from harness.events import probes
-from harness.events.context import CellContext
+from harness.checks import probes
+from harness.grid.context import CellContext
 
 
 def _identity(ctx: CellContext) -> dict[str, tuple]:

@@ -12,8 +12,8 @@ import secrets
 import shlex
 import time
 
-from harness.events import probes
-from harness.events.context import CellContext
+from harness.checks import probes
+from harness.grid.context import CellContext
 from matrix.model import Matrix
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import time
 
-from harness.events import probes
-from harness.events.context import CellContext
+from harness.checks import probes
+from harness.grid.context import CellContext
 from harness.soak import verdict as rules
 from harness.soak.sampler import Sampler
 

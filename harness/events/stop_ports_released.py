@@ -2,8 +2,8 @@
 report the dependency down without crashing; started again it comes back after a clean stop."""
 from __future__ import annotations
 
-from harness.events import probes
-from harness.events.context import CellContext
+from harness.checks import probes
+from harness.grid.context import CellContext
 from harness.node import poll
 
 

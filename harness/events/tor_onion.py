@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 import shlex
 
-from harness.events import probes
-from harness.events.context import CellContext
+from harness.checks import probes
+from harness.grid.context import CellContext
 
 ONION = re.compile(r"^[a-z2-7]{56}\.onion$")
 SOCKS = "127.0.0.1:9050"

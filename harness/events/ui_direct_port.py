@@ -1,8 +1,8 @@
 """UI direct port: the UI page answers on its published port, on loopback and the node's address."""
 from __future__ import annotations
 
-from harness.events import probes
-from harness.events.context import CellContext
+from harness.checks import probes
+from harness.grid.context import CellContext
 
 
 def run(ctx: CellContext) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from harness.events import probes
-from harness.events.context import CellContext
+from harness.checks import probes
+from harness.grid.context import CellContext
 
 
 def run(ctx: CellContext) -> None:

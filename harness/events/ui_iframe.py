@@ -2,9 +2,9 @@
 and nothing else (CSP frame-ancestors and/or X-Frame-Options, each consistent)."""
 from __future__ import annotations
 
-from harness.events import probes
-from harness.events.context import CellContext
-from harness.events.headers import frame_policy_problems, parse_head
+from harness.checks import probes
+from harness.grid.context import CellContext
+from harness.checks.headers import frame_policy_problems, parse_head
 
 
 def run(ctx: CellContext) -> None:

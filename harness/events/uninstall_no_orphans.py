@@ -4,8 +4,8 @@ ports, nginx snippets, HS dirs), and witness files in the other apps' data are u
 from __future__ import annotations
 
 from harness import inventory
-from harness.events import probes
-from harness.events.context import CellContext
+from harness.checks import probes
+from harness.grid.context import CellContext
 
 
 def run(ctx: CellContext, baseline: inventory.Inventory) -> None:

@@ -21,7 +21,7 @@ class SoakError(NodeError):
 def full_stack(matrix, apps: list[str] | None = None) -> list[str]:
     """The apps to soak in install order (dependencies first); without a selection every grid app
     that does not conflict with one already chosen (bitcoin-knots wins over bitcoin-core)."""
-    from harness.events.plan import PlanError, stack
+    from harness.grid.plan import PlanError, stack
     wanted = apps or list(matrix.apps)
     out: list[str] = []
     for a in wanted:

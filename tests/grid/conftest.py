@@ -9,9 +9,9 @@ import os
 
 import pytest
 
-from harness.events import plan as planmod
-from harness.events.context import Options
-from harness.events.grid import GridRun
+from harness.grid import plan as planmod
+from harness.grid.context import Options
+from harness.grid.run import GridRun
 from harness.plugin import ARTIFACTS_SINCE, STATE, current_target, missing_capability
 
 

@@ -1,7 +1,7 @@
-"""Grid planning (harness/events/plan.py): stacks, lines, the ladder order and batches."""
+"""Grid planning (harness/grid/plan.py): stacks, lines, the ladder order and batches."""
 import pytest
 
-from harness.events import plan as P
+from harness.grid import plan as P
 from matrix.model import load, plan as cells_of
 
 

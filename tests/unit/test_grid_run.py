@@ -1,8 +1,8 @@
-"""Grid batches (harness/events/grid.py): one shared action, verdicts and journal lines per member,
+"""Grid batches (harness/grid/run.py): one shared action, verdicts and journal lines per member,
 and the journal cursor a batched cell's failure artifacts start from (before the shared reboot)."""
 import pytest
 
-from harness.events import grid as G, ladder as L
+from harness.grid import ladder as L, run as G
 from matrix.model import load, plan
 
 

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from harness import journal
-from harness.events import module, plan as planmod, variant
-from harness.events.context import CellContext, Options
-from harness.events.ladder import Ladder
+from harness.events import module
+from harness.grid import plan as planmod, variant
+from harness.grid.context import CellContext, Options
+from harness.grid.ladder import Ladder
 from matrix.model import Cell, Matrix
 
 
