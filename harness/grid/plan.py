@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from matrix.model import Cell, Matrix
+from matrix.stack import PlanError, stack
 
 LADDER, NAIVE = "ladder", "naive"
 MODES = (LADDER, NAIVE)
@@ -24,10 +25,6 @@ READ_ONLY = ("ui_direct_port", "ui_https_proxy", "ui_iframe", "tor_onion")
 PHASES = ("fresh_install", *READ_ONLY, "restart_integrations", "stop_ports_released",
           "reboot_survival", "soak", "reinstall_idempotent", "uninstall_no_orphans")
 ON_FULL_LINE = ("restart_integrations", "stop_ports_released", "reboot_survival", "soak", *READ_ONLY)
-
-
-class PlanError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -46,39 +43,6 @@ class Step:
     @property
     def batch_key(self) -> str:
         return f"{self.cell.event}@{'+'.join(self.line)}#{self.mode}:{'+'.join(self.batch)}"
-
-
-def provider(matrix: Matrix, capability: str, present: Iterable[str]) -> str:
-    """The app providing `capability`: one already present, else the first in grid order."""
-    present = list(present)
-    if capability in matrix.apps:
-        return capability
-    for app_id in present:
-        if matrix.apps[app_id].provides == capability:
-            return app_id
-    found = matrix.providers(capability)
-    if not found:
-        raise PlanError(f"no app provides {capability!r}")
-    return found[0]
-
-
-def stack(matrix: Matrix, app_id: str, present: Iterable[str] = ()) -> list[str]:
-    """`app_id` with its dependencies, dependencies first (providers already present reused)."""
-    out: list[str] = list(present)
-    seen: set[str] = set()
-
-    def visit(a: str) -> None:
-        if a in out or a in seen:
-            if a in seen and a not in out:
-                raise PlanError(f"dependency cycle through {a!r}")
-            return
-        seen.add(a)
-        for cap in matrix.apps[a].depends:
-            visit(provider(matrix, cap, out))
-        out.append(a)
-
-    visit(app_id)
-    return out[len(list(present)):]
 
 
 def _conflicts(matrix: Matrix, a: str, others: Iterable[str]) -> bool:

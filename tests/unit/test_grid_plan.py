@@ -1,4 +1,4 @@
-"""Grid planning (harness/grid/plan.py): stacks, lines, the ladder order and batches."""
+"""Grid planning (harness/grid/plan.py): lines, the ladder order and batches."""
 import pytest
 
 from harness.grid import plan as P
@@ -8,12 +8,6 @@ from matrix.model import load, plan as cells_of
 @pytest.fixture(scope="module")
 def m():
     return load()
-
-
-def test_stack_puts_dependencies_first(m):
-    assert P.stack(m, "mempool") == ["bitcoin-knots", "electrumx", "mempool"]
-    assert P.stack(m, "btcpay") == ["bitcoin-knots", "lnd", "btcpay"]
-    assert P.stack(m, "lnd", present=["bitcoin-core"]) == ["lnd"]
 
 
 def test_conflicting_apps_get_their_own_line(m):
