@@ -1,6 +1,7 @@
 """Grid planning (harness/grid/plan.py): lines, the ladder order and batches."""
 import pytest
 
+from harness.events import EVENTS
 from harness.grid import plan as P
 from matrix.model import load, plan as cells_of
 
@@ -18,7 +19,7 @@ def test_conflicting_apps_get_their_own_line(m):
 
 
 def test_ladder_plan_orders_phases_and_batches(m):
-    steps = P.plan(m, cells_of(m))
+    steps = P.plan(m, cells_of(m), events=EVENTS)
     assert len(steps) == len(cells_of(m))
     first_line = [s for s in steps if "bitcoin-core" not in s.line]
     events = [s.cell.event for s in first_line]
@@ -33,7 +34,7 @@ def test_ladder_plan_orders_phases_and_batches(m):
 
 
 def test_naive_plan_runs_every_cell_alone_from_its_stack(m):
-    steps = P.plan(m, cells_of(m, apps=["btcpay"]), P.NAIVE)
+    steps = P.plan(m, cells_of(m, apps=["btcpay"]), P.NAIVE, events=EVENTS)
     assert all(s.batch == ("btcpay",) for s in steps)
     fi = next(s for s in steps if s.cell.event == "fresh_install")
     assert fi.installed == ("bitcoin-knots", "lnd")
@@ -42,9 +43,9 @@ def test_naive_plan_runs_every_cell_alone_from_its_stack(m):
 
 def test_unknown_mode_is_refused(m):
     with pytest.raises(P.PlanError, match="unknown grid mode"):
-        P.plan(m, cells_of(m), "fast")
+        P.plan(m, cells_of(m), "fast", events=EVENTS)
 
 
 def test_order_key_covers_every_cell(m):
-    steps = P.plan(m, cells_of(m))
+    steps = P.plan(m, cells_of(m), events=EVENTS)
     assert set(P.order_key(steps)) == {c.id for c in cells_of(m)}

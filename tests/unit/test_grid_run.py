@@ -1,7 +1,10 @@
 """Grid batches (harness/grid/run.py): one shared action, verdicts and journal lines per member,
 and the journal cursor a batched cell's failure artifacts start from (before the shared reboot)."""
+import dataclasses
+
 import pytest
 
+from harness.events import EVENTS
 from harness.grid import ladder as L, run as G
 from matrix.model import load, plan
 
@@ -34,12 +37,12 @@ def run(monkeypatch):
         f"archy-lnd-ui.service: Failed with result 'exit-code' (after {cursor})"])
     m = load()
     cells = [c for c in plan(m, apps=["bitcoin-knots", "lnd"]) if c.event in ("reboot_survival", "stop_ports_released")]
-    return G.GridRun(m, cells, Node(), Driver()), {c.id: c for c in cells}
+    events = {**EVENTS, "reboot_survival": dataclasses.replace(EVENTS["reboot_survival"], observe=lambda ctx: {})}
+    return G.GridRun(m, cells, Node(), Driver(), events=events), {c.id: c for c in cells}
 
 
 def test_a_batched_cells_artifacts_start_before_the_shared_action(run, monkeypatch):
     grid, cells = run
-    monkeypatch.setattr(G, "module", lambda event: type("M", (), {"observe": staticmethod(lambda ctx: {})}))
     reboot = cells["lnd-reboot_survival"]
     grid.prepare(reboot)
     since = grid.artifacts_since(reboot)
