@@ -1,12 +1,14 @@
-"""Grid batches (harness/grid/run.py): one shared action, verdicts and journal lines per member,
-and the journal cursor a batched cell's failure artifacts start from (before the shared reboot)."""
+"""The grid engine (harness/grid/run.py): batches share one action and keep a verdict and journal
+lines per member, with the journal cursor a batched cell's failure artifacts start from (before the
+shared reboot); the ladder follows the events' declared traits, whatever their names."""
 import dataclasses
 
 import pytest
 
 from harness.events import EVENTS
 from harness.grid import ladder as L, run as G
-from matrix.model import load, plan
+from harness.grid.event import BEFORE_APP, WITH_APP, GridEvent
+from matrix.model import Cell, load, plan
 
 
 class Node:
@@ -52,3 +54,38 @@ def test_a_batched_cells_artifacts_start_before_the_shared_action(run, monkeypat
     # the UI companion's line is lnd's, not bitcoin-knots'
     res = grid.batches[grid.steps[reboot.id].batch_key]
     assert res.journal == {"lnd": [f"archy-lnd-ui.service: Failed with result 'exit-code' (after {since})"]}
+
+
+def _fake_events(install, leave):
+    return {e.name: e for e in (GridEvent("put", install, starts_from=BEFORE_APP),
+                                GridEvent("take", leave, starts_from=WITH_APP, needs_baseline=True))}
+
+
+def test_the_engine_follows_declared_traits_not_event_names(monkeypatch):
+    """An event that installs its app leaves a new rung and the baseline before it; one that
+    needs a baseline gets it in its context. The names mean nothing to the engine."""
+    monkeypatch.setattr(L.inventory, "snapshot", lambda node: object())
+    seen = []
+    put, take = (Cell("bitcoin-knots", e, "MUST", ("node",)) for e in ("put", "take"))
+    grid = G.GridRun(load(), [take, put], Node(), Driver(), events=_fake_events(seen.append, seen.append))
+    assert [s.cell.event for s in grid.steps.values()] == ["put", "take"]    # declaration order
+    grid.prepare(put)
+    grid.run(put)
+    assert grid.ladder.current == ("bitcoin-knots",) and not grid.ladder.dirty
+    assert ("bitcoin-knots",) in grid.ladder.rungs and () in grid.ladder.baselines
+    grid.prepare(take)
+    ctx = grid.run(take)
+    assert ctx.baseline is grid.ladder.baselines[()] and seen[-1] is ctx
+    assert grid.ladder.dirty                                 # it changed the state: not reused as is
+
+
+def test_a_failed_install_cell_leaves_an_unknown_state(monkeypatch):
+    def boom(ctx):
+        raise AssertionError("install failed")
+    put = Cell("bitcoin-knots", "put", "MUST", ("node",))
+    monkeypatch.setattr(L.inventory, "snapshot", lambda node: object())
+    grid = G.GridRun(load(), [put], Node(), Driver(), events=_fake_events(boom, boom))
+    grid.prepare(put)
+    with pytest.raises(AssertionError, match="install failed"):
+        grid.run(put)
+    assert grid.ladder.current is None and grid.ladder.dirty
