@@ -1,18 +1,18 @@
-"""One module per lifecycle event; each `run(ctx)` raises AssertionError naming what failed.
+"""One module per lifecycle event; each declares `EVENT = GridEvent(...)`: its `run(ctx)`, which
+raises AssertionError naming what failed, and the traits the grid engine plans it by.
 
-`EVENTS` maps the event ids of matrix/events.yaml to their modules; the grid test dispatches
-through it, so an event without a module is a collection-time error, not a silent pass.
+`EVENTS` maps the event ids of matrix/events.yaml to those declarations, in the order the grid
+runs them on a line of apps: fresh installs build the rungs, read-only cells share the full
+line, cells that change or tear down the state come last. A cell whose event is missing here is
+a planning error at collection, not a silent pass.
 """
 from __future__ import annotations
 
-import importlib
+from harness.events import (fresh_install, reboot_survival, reinstall_idempotent,
+                            restart_integrations, soak, stop_ports_released, tor_onion,
+                            ui_direct_port, ui_https_proxy, ui_iframe, uninstall_no_orphans)
+from harness.grid.event import GridEvent
 
-EVENT_IDS = ("fresh_install", "ui_direct_port", "ui_https_proxy", "ui_iframe", "tor_onion",
-             "stop_ports_released", "restart_integrations", "reboot_survival",
-             "reinstall_idempotent", "uninstall_no_orphans", "soak")
-
-
-def module(event: str):
-    if event not in EVENT_IDS:
-        raise KeyError(f"no event module for {event!r} (known: {', '.join(EVENT_IDS)})")
-    return importlib.import_module(f"harness.events.{event}")
+EVENTS: dict[str, GridEvent] = {m.EVENT.name: m.EVENT for m in (
+    fresh_install, ui_direct_port, ui_https_proxy, ui_iframe, tor_onion, restart_integrations,
+    stop_ports_released, reboot_survival, soak, reinstall_idempotent, uninstall_no_orphans)}

@@ -4,8 +4,9 @@ from __future__ import annotations
 import time
 
 from harness import goss
-from harness.events import probes
-from harness.events.context import CellContext
+from harness.checks import probes
+from harness.grid.context import CellContext
+from harness.grid.event import BEFORE_APP, GridEvent
 from harness.node import poll
 
 
@@ -59,3 +60,6 @@ def _stays_up(ctx: CellContext) -> None:
     poll(changed, ctx.options.settle_window, 3.0)   # an observation window, not a readiness wait
     if problems:
         raise AssertionError("; ".join(problems))
+
+
+EVENT = GridEvent("fresh_install", run, starts_from=BEFORE_APP)

@@ -8,8 +8,9 @@ import time
 from functools import partial
 
 from harness import goss
-from harness.events import probes
-from harness.events.context import CellContext
+from harness.checks import probes
+from harness.grid.context import CellContext
+from harness.grid.event import FULL_LINE, GridEvent
 from harness.node import poll
 
 ROUNDS = ("graceful", "power_cut", "stopped")
@@ -119,3 +120,6 @@ def run(ctx: CellContext) -> None:
         raise AssertionError(f"{ctx.app.id}: not part of the reboot batch {sorted(problems)}")
     if mine:
         raise AssertionError(f"{ctx.app.id}: " + "; ".join(mine))
+
+
+EVENT = GridEvent("reboot_survival", run, starts_from=FULL_LINE, observe=observe)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from harness.events import probes
-from harness.events.context import CellContext
+from harness.checks import probes
+from harness.grid.context import CellContext
+from harness.grid.event import WITH_APP, GridEvent
 
 
 def _identity(ctx: CellContext) -> dict[str, tuple]:
@@ -54,3 +55,6 @@ def run(ctx: CellContext) -> None:
         problems.append("data checksum changed")
     if problems:
         raise AssertionError(f"{app.id}: uninstall + install lost data: " + "; ".join(problems))
+
+
+EVENT = GridEvent("reinstall_idempotent", run, starts_from=WITH_APP)

@@ -12,8 +12,9 @@ import secrets
 import shlex
 import time
 
-from harness.events import probes
-from harness.events.context import CellContext
+from harness.checks import probes
+from harness.grid.context import CellContext
+from harness.grid.event import FULL_LINE, GridEvent
 from matrix.model import Matrix
 
 
@@ -98,3 +99,6 @@ def run(ctx: CellContext) -> None:
         raise AssertionError(f"{ctx.app.id}: not part of the restart batch {sorted(problems)}")
     if mine:
         raise AssertionError(f"{ctx.app.id}: " + "; ".join(mine))
+
+
+EVENT = GridEvent("restart_integrations", run, starts_from=FULL_LINE, observe=observe)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import time
 
-from harness.events import probes
-from harness.events.context import CellContext
+from harness.checks import probes
+from harness.grid.context import CellContext
+from harness.grid.event import FULL_LINE, GridEvent
 from harness.soak import verdict as rules
 from harness.soak.sampler import Sampler
 
@@ -57,3 +58,6 @@ def run(ctx: CellContext) -> None:
     ctx.notes.append(f"soak {seen['duration']:.0f}s, {len(seen['samples'])} samples: {v.one_line()}")
     if not v.passed:
         raise AssertionError(f"{ctx.app.id}: soak {v.one_line()}")
+
+
+EVENT = GridEvent("soak", run, starts_from=FULL_LINE, observe=observe)

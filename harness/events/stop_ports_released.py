@@ -2,8 +2,9 @@
 report the dependency down without crashing; started again it comes back after a clean stop."""
 from __future__ import annotations
 
-from harness.events import probes
-from harness.events.context import CellContext
+from harness.checks import probes
+from harness.grid.context import CellContext
+from harness.grid.event import FULL_LINE, GridEvent
 from harness.node import poll
 
 
@@ -65,3 +66,6 @@ def run(ctx: CellContext) -> None:
                              f"(killed before it finished flushing?)")
     for d in deps:
         probes.wait_healthy(node, m.app(d), ctx.options.integration_window)
+
+
+EVENT = GridEvent("stop_ports_released", run, starts_from=FULL_LINE)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 import shlex
 
-from harness.events import probes
-from harness.events.context import CellContext
+from harness.checks import probes
+from harness.grid.context import CellContext
+from harness.grid.event import FULL_LINE, GridEvent
 
 ONION = re.compile(r"^[a-z2-7]{56}\.onion$")
 SOCKS = "127.0.0.1:9050"
@@ -78,3 +79,6 @@ def _round_trip(ctx: CellContext, onion: str) -> None:
         ctx.node.wait_until_succeeds(cmd, timeout=ctx.options.tor_window, interval=10)
     except Exception as e:
         raise AssertionError(f"{ctx.app.id}: http://{onion}:{port}/ not reachable through Tor: {e}") from None
+
+
+EVENT = GridEvent("tor_onion", run, starts_from=FULL_LINE, read_only=True)

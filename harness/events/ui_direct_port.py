@@ -1,8 +1,9 @@
 """UI direct port: the UI page answers on its published port, on loopback and the node's address."""
 from __future__ import annotations
 
-from harness.events import probes
-from harness.events.context import CellContext
+from harness.checks import probes
+from harness.grid.context import CellContext
+from harness.grid.event import FULL_LINE, GridEvent
 
 
 def run(ctx: CellContext) -> None:
@@ -24,3 +25,6 @@ def run(ctx: CellContext) -> None:
                             f"HTTP {code or 'none'}, {size or 0} bytes (expected 200 with a page)")
     if problems:
         raise AssertionError(f"{ctx.app.id}: " + "; ".join(problems))
+
+
+EVENT = GridEvent("ui_direct_port", run, starts_from=FULL_LINE, read_only=True)

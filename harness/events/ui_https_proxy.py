@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from harness.events import probes
-from harness.events.context import CellContext
+from harness.checks import probes
+from harness.grid.context import CellContext
+from harness.grid.event import FULL_LINE, GridEvent
 
 
 def run(ctx: CellContext) -> None:
@@ -40,3 +41,6 @@ def run(ctx: CellContext) -> None:
                         f"issuer {issuer.group(1).strip()!r})")
     if problems:
         raise AssertionError(f"{app.id}: " + "; ".join(problems))
+
+
+EVENT = GridEvent("ui_https_proxy", run, starts_from=FULL_LINE, read_only=True)

@@ -2,9 +2,10 @@
 and nothing else (CSP frame-ancestors and/or X-Frame-Options, each consistent)."""
 from __future__ import annotations
 
-from harness.events import probes
-from harness.events.context import CellContext
-from harness.events.headers import frame_policy_problems, parse_head
+from harness.checks import probes
+from harness.checks.headers import frame_policy_problems, parse_head
+from harness.grid.context import CellContext
+from harness.grid.event import FULL_LINE, GridEvent
 
 
 def run(ctx: CellContext) -> None:
@@ -25,3 +26,6 @@ def run(ctx: CellContext) -> None:
     ui, _ = probes.ui_target(ctx.matrix, app)
     ctx.notes.append(f"{ui.id} frame policy: CSP {head.get('content-security-policy')} "
                      f"XFO {head.get('x-frame-options')}")
+
+
+EVENT = GridEvent("ui_iframe", run, starts_from=FULL_LINE, read_only=True)

@@ -4,12 +4,14 @@ ports, nginx snippets, HS dirs), and witness files in the other apps' data are u
 from __future__ import annotations
 
 from harness import inventory
-from harness.events import probes
-from harness.events.context import CellContext
+from harness.checks import probes
+from harness.grid.context import CellContext
+from harness.grid.event import WITH_APP, GridEvent
+from harness.node import poll
 
 
-def run(ctx: CellContext, baseline: inventory.Inventory) -> None:
-    """`baseline`: the inventory of the same node state before this app was installed."""
+def run(ctx: CellContext) -> None:
+    """ctx.baseline: the inventory of the same node state before this app was installed."""
     node, app, m = ctx.node, ctx.app, ctx.matrix
     others = [d for a in ctx.installed if a != app.id for d in m.app(a).data_dirs]
     planted = inventory.plant_witnesses(node, others)
@@ -19,13 +21,15 @@ def run(ctx: CellContext, baseline: inventory.Inventory) -> None:
         problems.append(f"package.uninstall answered {result!r}")
     # Stops are asynchronous for some units: wait for the ports, bounded by the grace.
     ports = {p.port for c in probes.members(m, app.id) for p in c.ports}
-    from harness.node import poll
     poll(lambda: not (ports & probes.listening_ports(node)), app.stop_grace + 60, 1.0)
     after = inventory.snapshot(node)
-    d = inventory.diff(baseline, after)
+    d = inventory.diff(ctx.baseline, after)
     if d:
         problems.append("inventory differs from before the install:\n" + inventory.format_diff(d))
     problems += inventory.verify_witnesses(node, planted)
     inventory.remove_witnesses(node, planted)
     if problems:
         raise AssertionError(f"{app.id}: " + "; ".join(problems))
+
+
+EVENT = GridEvent("uninstall_no_orphans", run, starts_from=WITH_APP, needs_baseline=True)

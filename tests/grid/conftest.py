@@ -9,9 +9,10 @@ import os
 
 import pytest
 
-from harness.events import plan as planmod
-from harness.events.context import Options
-from harness.events.grid import GridRun
+from harness.events import EVENTS
+from harness.grid import plan as planmod
+from harness.grid.context import Options
+from harness.grid.run import GridRun
 from harness.plugin import ARTIFACTS_SINCE, STATE, current_target, missing_capability
 
 
@@ -34,7 +35,8 @@ def pytest_collection_modifyitems(config, items):
         return
     st = config.stash[STATE]
     try:
-        order = planmod.order_key(planmod.plan(st.matrix, [_cell(it) for _, it in grid], grid_mode()))
+        steps = planmod.plan(st.matrix, [_cell(it) for _, it in grid], grid_mode(), events=EVENTS)
+        order = planmod.order_key(steps)
     except planmod.PlanError as e:
         raise pytest.UsageError(f"grid plan: {e}") from None
     slots = [i for i, _ in grid]
@@ -48,8 +50,8 @@ def grid(archy, node, driver, pytestconfig, request) -> GridRun:
     progress = (lambda m: tr.write_line(f"  [grid] {m}")) if tr and pytestconfig.option.verbose > 0 else (lambda m: None)
     options = Options(soak_duration=archy.soak_seconds or Options.soak_duration,
                       soak_interval=min(Options.soak_interval, max(5.0, (archy.soak_seconds or 300) / 10)))
-    run = GridRun(archy.matrix, archy.cells, node, driver, mode=grid_mode(), options=options,
-                  progress=progress)
+    run = GridRun(archy.matrix, archy.cells, node, driver, events=EVENTS, mode=grid_mode(),
+                  options=options, progress=progress)
     # vm.launch restored golden moments ago; when only grid cells use this node, start from there.
     if "snapshot" in node.capabilities and all(_cell(it) is not None for it in request.session.items):
         run.ladder.assume_golden()

@@ -1,7 +1,7 @@
 """Pure parsers of the event probes: listening ports, data manifests, torrc, systemd, journal owners."""
-from harness.events import probes
-from harness.events.grid import journal_owner
+from harness.checks import probes
 from harness.events.tor_onion import hs_ports
+from harness.grid.run import journal_owner
 from matrix.model import load
 
 

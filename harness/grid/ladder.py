@@ -11,7 +11,7 @@ import time
 from typing import Callable
 
 from harness import inventory
-from harness.events import probes
+from harness.checks import probes
 
 GOLDEN = "golden"
 

@@ -8,26 +8,23 @@ Read-only cells share one state without restoring; cells that share one expensiv
 verdict per cell.
 Naive mode (the baseline the benchmark compares with): every cell starts from golden, installs
 its app's stack and runs alone.
+
+Which state a cell needs, whether it restores it and whether it joins a batch come from its
+event's declared traits (harness/grid/event.py); the table of events, in the order a line runs
+them, is the caller's (harness.events.EVENTS).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Mapping
 
+from harness.grid.event import GridEvent
 from matrix.model import Cell, Matrix
+from matrix.stack import PlanError, stack
 
 LADDER, NAIVE = "ladder", "naive"
 MODES = (LADDER, NAIVE)
-BATCHED = ("restart_integrations", "reboot_survival", "soak")
-READ_ONLY = ("ui_direct_port", "ui_https_proxy", "ui_iframe", "tor_onion")
-# Phase order within a line; fresh installs build the rungs, rung-level cells come last.
-PHASES = ("fresh_install", *READ_ONLY, "restart_integrations", "stop_ports_released",
-          "reboot_survival", "soak", "reinstall_idempotent", "uninstall_no_orphans")
-ON_FULL_LINE = ("restart_integrations", "stop_ports_released", "reboot_survival", "soak", *READ_ONLY)
-
-
-class PlanError(ValueError):
-    pass
+Events = Mapping[str, GridEvent]    # event id -> declaration, in the order a line runs them
 
 
 @dataclass(frozen=True)
@@ -46,39 +43,6 @@ class Step:
     @property
     def batch_key(self) -> str:
         return f"{self.cell.event}@{'+'.join(self.line)}#{self.mode}:{'+'.join(self.batch)}"
-
-
-def provider(matrix: Matrix, capability: str, present: Iterable[str]) -> str:
-    """The app providing `capability`: one already present, else the first in grid order."""
-    present = list(present)
-    if capability in matrix.apps:
-        return capability
-    for app_id in present:
-        if matrix.apps[app_id].provides == capability:
-            return app_id
-    found = matrix.providers(capability)
-    if not found:
-        raise PlanError(f"no app provides {capability!r}")
-    return found[0]
-
-
-def stack(matrix: Matrix, app_id: str, present: Iterable[str] = ()) -> list[str]:
-    """`app_id` with its dependencies, dependencies first (providers already present reused)."""
-    out: list[str] = list(present)
-    seen: set[str] = set()
-
-    def visit(a: str) -> None:
-        if a in out or a in seen:
-            if a in seen and a not in out:
-                raise PlanError(f"dependency cycle through {a!r}")
-            return
-        seen.add(a)
-        for cap in matrix.apps[a].depends:
-            visit(provider(matrix, cap, out))
-        out.append(a)
-
-    visit(app_id)
-    return out[len(list(present)):]
 
 
 def _conflicts(matrix: Matrix, a: str, others: Iterable[str]) -> bool:
@@ -104,15 +68,23 @@ def lines(matrix: Matrix, apps: Iterable[str]) -> list[tuple[str, ...]]:
     return [tuple(line) for line in out]
 
 
-def plan(matrix: Matrix, cells: list[Cell], mode: str = LADDER) -> list[Step]:
+def event_of(events: Events, cell: Cell) -> GridEvent:
+    if cell.event not in events:
+        raise PlanError(f"no event module for {cell.event!r} (known: {', '.join(events)})")
+    return events[cell.event]
+
+
+def plan(matrix: Matrix, cells: list[Cell], mode: str = LADDER, *, events: Events) -> list[Step]:
     """The cells in run order with the state each needs and the batch it belongs to."""
     if mode not in MODES:
         raise PlanError(f"unknown grid mode {mode!r} (use {' or '.join(MODES)})")
+    for c in cells:
+        event_of(events, c)
     if mode == NAIVE:
         steps = []
         for c in cells:
-            line = tuple(stack(matrix, c.app))
-            rung = len(line) - 1 if c.event == "fresh_install" else len(line)
+            line = tuple(stack(matrix, c.app))           # its app is the last of its own stack
+            rung = events[c.event].rung(len(line) - 1, len(line))
             steps.append(Step(c, line, rung, True, (c.app,), NAIVE))
         return steps
     selected = list(dict.fromkeys(c.app for c in cells))
@@ -121,18 +93,12 @@ def plan(matrix: Matrix, cells: list[Cell], mode: str = LADDER) -> list[Step]:
     steps = []
     for line in all_lines:
         mine = [c for c in cells if line_of[c.app] == line]
-        for phase in PHASES:
-            phase_cells = sorted((c for c in mine if c.event == phase), key=lambda c: line.index(c.app))
+        for ev in events.values():        # fresh installs build the rungs, rung-level cells come last
+            phase_cells = sorted((c for c in mine if c.event == ev.name), key=lambda c: line.index(c.app))
             batch = tuple(c.app for c in phase_cells)
             for c in phase_cells:
-                i = line.index(c.app)
-                if phase == "fresh_install":
-                    rung, clean = i, True
-                elif phase in ON_FULL_LINE:
-                    rung, clean = len(line), phase not in READ_ONLY
-                else:                      # needs the app installed as the leaf of its rung
-                    rung, clean = i + 1, True
-                steps.append(Step(c, line, rung, clean, batch if phase in BATCHED else (c.app,)))
+                rung = ev.rung(line.index(c.app), len(line))
+                steps.append(Step(c, line, rung, not ev.read_only, batch if ev.batched else (c.app,)))
     return steps
 
 

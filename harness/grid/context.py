@@ -32,10 +32,12 @@ class CellContext:
     node: Any                          # harness.node.Node
     driver: Any                        # harness.driver.PlatformDriver
     installed: tuple[str, ...]         # apps installed when the cell starts (its app included,
-                                       # except for fresh_install)
+                                       # except when its event starts before it)
     batch: tuple[str, ...] = ()        # apps sharing this cell's expensive action
     options: Options = field(default_factory=Options)
     shared: Callable[[Callable[[], Any]], Any] | None = None
+    baseline: Any = None               # harness.inventory.Inventory before the app was installed
+                                       # (events that declare needs_baseline)
     not_run: list[str] = field(default_factory=list)   # parts not run, with the reason
     notes: list[str] = field(default_factory=list)     # facts worth showing in the report
 

@@ -1,7 +1,7 @@
-"""Frame policy of the UI iframe cell (harness/events/headers.py): pure header logic."""
+"""Frame policy of the UI iframe cell (harness/checks/headers.py): pure header logic."""
 import pytest
 
-from harness.events.headers import frame_ancestors, frame_policy_problems, parse_head
+from harness.checks.headers import frame_ancestors, frame_policy_problems, parse_head
 
 OK_HEAD = ("HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Security-Policy: default-src 'self'; "
            "frame-ancestors 'self'\r\nX-Frame-Options: SAMEORIGIN\r\n\r\n")

@@ -3,6 +3,9 @@
 `prepare` runs before the plugin's `cell` fixture takes its journal cursor, so restores, installs
 of other apps and a batch's shared action stay out of a single cell's journal window; a batch
 checks the journal itself and gives each app the error lines of its own units.
+
+What a cell needs is read from its event's declared traits (harness/grid/event.py), never from
+its name; the caller hands in the table of events (harness.events.EVENTS).
 """
 from __future__ import annotations
 
@@ -11,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from harness import journal
-from harness.events import module, plan as planmod, variant
-from harness.events.context import CellContext, Options
-from harness.events.ladder import Ladder
+from harness.grid import plan as planmod, variant
+from harness.grid.context import CellContext, Options
+from harness.grid.event import GridEvent
+from harness.grid.ladder import Ladder
 from matrix.model import Cell, Matrix
 
 
@@ -37,10 +41,11 @@ def journal_owner(matrix: Matrix, source: str, members: tuple[str, ...]) -> list
 
 
 class GridRun:
-    def __init__(self, matrix: Matrix, cells: list[Cell], node, driver, *, mode: str = planmod.LADDER,
-                 options: Options | None = None, progress: Callable[[str], None] = lambda _m: None):
-        self.matrix, self.node, self.driver, self.mode = matrix, node, driver, mode
-        self.steps = {s.cell.id: s for s in planmod.plan(matrix, cells, mode)}
+    def __init__(self, matrix: Matrix, cells: list[Cell], node, driver, *, events: planmod.Events,
+                 mode: str = planmod.LADDER, options: Options | None = None,
+                 progress: Callable[[str], None] = lambda _m: None):
+        self.matrix, self.node, self.driver, self.mode, self.events = matrix, node, driver, mode, events
+        self.steps = {s.cell.id: s for s in planmod.plan(matrix, cells, mode, events=events)}
         self.options = options or Options()
         self.variant = variant.wanted()
         self.ladder = Ladder(node, driver, matrix, use_snapshots=mode == planmod.LADDER,
@@ -56,20 +61,20 @@ class GridRun:
 
     # -- before the cell's journal cursor --------------------------------------------------
     def prepare(self, cell: Cell) -> None:
-        s = self.steps[cell.id]
-        if s.cell.event in planmod.BATCHED:
+        s, ev = self.steps[cell.id], self.events[cell.event]
+        if ev.batched:
             if s.batch_key not in self.batches:
-                self._run_batch(s)
+                self._run_batch(s, ev)
             return
         if self.mode == planmod.NAIVE:
             self.ladder.touched()
-        if cell.event == "uninstall_no_orphans":
+        if ev.needs_baseline:
             self.ladder.baseline(s.installed[:-1])     # the state before the app was installed
         self.ladder.ensure(s.installed)
-        if cell.event == "fresh_install" and self.mode == planmod.LADDER:
-            self.ladder.baseline(s.installed)          # for this app's uninstall cell, later
+        if ev.installs and self.mode == planmod.LADDER:
+            self.ladder.baseline(s.installed)          # for this app's needs_baseline cells, later
 
-    def _run_batch(self, s: planmod.Step) -> None:
+    def _run_batch(self, s: planmod.Step, ev: GridEvent) -> None:
         if self.mode == planmod.NAIVE:
             self.ladder.touched()
         self.ladder.ensure(s.installed)
@@ -80,7 +85,7 @@ class GridRun:
         res.cursor = self.node.journal_cursor()
         self.ladder.touched()
         try:
-            res.value = module(s.cell.event).observe(ctx)
+            res.value = ev.observe(ctx)
         except AssertionError as e:
             res.error = str(e)
         except Exception as e:        # a node error during the shared action fails every member
@@ -106,40 +111,38 @@ class GridRun:
     # -- the test body ----------------------------------------------------------------------
     def run(self, cell: Cell) -> CellContext:
         """Run the cell's event; AssertionError when it fails. Returns the context (not_run parts)."""
-        s = self.steps[cell.id]
+        s, ev = self.steps[cell.id], self.events[cell.event]
         ctx = self.context(cell)
-        mod = module(cell.event)
-        if cell.event in planmod.BATCHED:
-            res = self.batches.get(s.batch_key)
-            if res is None:
-                raise AssertionError(f"{cell.id}: the batch action did not run")
-            if res.error:
-                raise AssertionError(f"{cell.id}: shared {cell.event} action failed: {res.error}")
-            ctx.shared = lambda _action: res.value
-            ctx.notes.extend(res.notes)
-            mod.run(ctx)
-            if res.journal.get(cell.app):
-                lines = res.journal[cell.app]
-                raise AssertionError(f"journal check ({cell.event} batch): {len(lines)} error line(s) "
-                                     f"from {cell.app}'s units:\n" + "\n".join(lines[:20]))
+        if ev.batched:
+            self._judge_batched(cell, ev, ctx)
             return ctx
-        if cell.event == "fresh_install":
-            try:
-                mod.run(ctx)
-            except BaseException:
-                self.ladder.lost()
-                raise
-            self.ladder.installed_now(s.installed + (cell.app,))
-            return ctx
-        if cell.event == "uninstall_no_orphans":
-            self.ladder.touched()
-            mod.run(ctx, self.ladder.baselines[s.installed[:-1]])
-            return ctx
+        if ev.needs_baseline:
+            ctx.baseline = self.ladder.baselines[s.installed[:-1]]
         if s.clean:
             self.ladder.touched()
         try:
-            mod.run(ctx)
+            ev.run(ctx)
         except BaseException:
-            self.ladder.touched()
+            if ev.installs:
+                self.ladder.lost()        # a half-done install: the state is unknown
+            else:
+                self.ladder.touched()
             raise
+        if ev.installs:
+            self.ladder.installed_now(s.installed + (cell.app,))
         return ctx
+
+    def _judge_batched(self, cell: Cell, ev: GridEvent, ctx: CellContext) -> None:
+        """Judge one member on the batch's shared observation and its own journal lines."""
+        res = self.batches.get(self.steps[cell.id].batch_key)
+        if res is None:
+            raise AssertionError(f"{cell.id}: the batch action did not run")
+        if res.error:
+            raise AssertionError(f"{cell.id}: shared {cell.event} action failed: {res.error}")
+        ctx.shared = lambda _action: res.value
+        ctx.notes.extend(res.notes)
+        ev.run(ctx)
+        if res.journal.get(cell.app):
+            lines = res.journal[cell.app]
+            raise AssertionError(f"journal check ({cell.event} batch): {len(lines)} error line(s) "
+                                 f"from {cell.app}'s units:\n" + "\n".join(lines[:20]))

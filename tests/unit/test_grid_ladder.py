@@ -1,8 +1,8 @@
-"""The snapshot ladder's choices (harness/events/ladder.py): which rung it restores, what it
+"""The snapshot ladder's choices (harness/grid/ladder.py): which rung it restores, what it
 installs on top, which rungs it saves. The node here is a recorder: only the decisions are tested."""
 import pytest
 
-from harness.events import ladder as L
+from harness.grid import ladder as L
 from matrix.model import load
 
 

@@ -1,0 +1,91 @@
+"""The grid engine (harness/grid/run.py): batches share one action and keep a verdict and journal
+lines per member, with the journal cursor a batched cell's failure artifacts start from (before the
+shared reboot); the ladder follows the events' declared traits, whatever their names."""
+import dataclasses
+
+import pytest
+
+from harness.events import EVENTS
+from harness.grid import ladder as L, run as G
+from harness.grid.event import BEFORE_APP, WITH_APP, GridEvent
+from matrix.model import Cell, load, plan
+
+
+class Node:
+    capabilities = frozenset({"node", "snapshot", "reboot"})
+
+    def __init__(self):
+        self.cursors = iter(f"cursor-{i}" for i in range(100))
+
+    def journal_cursor(self):
+        return next(self.cursors)
+
+    def restore(self, name="golden"):
+        pass
+
+    def snapshot(self, name):
+        pass
+
+
+class Driver:
+    def call(self, method, timeout=60, **params):
+        return {"id": params.get("id"), "state": "running", "healthy": True}
+
+
+@pytest.fixture
+def run(monkeypatch):
+    monkeypatch.setattr(L.probes, "wait_healthy", lambda node, app, timeout: {"healthy": True})
+    monkeypatch.setattr(G.journal, "check", lambda node, cursor: [
+        f"archy-lnd-ui.service: Failed with result 'exit-code' (after {cursor})"])
+    m = load()
+    cells = [c for c in plan(m, apps=["bitcoin-knots", "lnd"]) if c.event in ("reboot_survival", "stop_ports_released")]
+    events = {**EVENTS, "reboot_survival": dataclasses.replace(EVENTS["reboot_survival"], observe=lambda ctx: {})}
+    return G.GridRun(m, cells, Node(), Driver(), events=events), {c.id: c for c in cells}
+
+
+def test_a_batched_cells_artifacts_start_before_the_shared_action(run, monkeypatch):
+    grid, cells = run
+    reboot = cells["lnd-reboot_survival"]
+    grid.prepare(reboot)
+    since = grid.artifacts_since(reboot)
+    assert since and since.startswith("cursor-")
+    assert grid.artifacts_since(cells["bitcoin-knots-reboot_survival"]) == since   # one batch, one cursor
+    assert grid.artifacts_since(cells["lnd-stop_ports_released"]) is None           # its own cursor
+    # the UI companion's line is lnd's, not bitcoin-knots'
+    res = grid.batches[grid.steps[reboot.id].batch_key]
+    assert res.journal == {"lnd": [f"archy-lnd-ui.service: Failed with result 'exit-code' (after {since})"]}
+
+
+def _fake_events(install, leave):
+    return {e.name: e for e in (GridEvent("put", install, starts_from=BEFORE_APP),
+                                GridEvent("take", leave, starts_from=WITH_APP, needs_baseline=True))}
+
+
+def test_the_engine_follows_declared_traits_not_event_names(monkeypatch):
+    """An event that installs its app leaves a new rung and the baseline before it; one that
+    needs a baseline gets it in its context. The names mean nothing to the engine."""
+    monkeypatch.setattr(L.inventory, "snapshot", lambda node: object())
+    seen = []
+    put, take = (Cell("bitcoin-knots", e, "MUST", ("node",)) for e in ("put", "take"))
+    grid = G.GridRun(load(), [take, put], Node(), Driver(), events=_fake_events(seen.append, seen.append))
+    assert [s.cell.event for s in grid.steps.values()] == ["put", "take"]    # declaration order
+    grid.prepare(put)
+    grid.run(put)
+    assert grid.ladder.current == ("bitcoin-knots",) and not grid.ladder.dirty
+    assert ("bitcoin-knots",) in grid.ladder.rungs and () in grid.ladder.baselines
+    grid.prepare(take)
+    ctx = grid.run(take)
+    assert ctx.baseline is grid.ladder.baselines[()] and seen[-1] is ctx
+    assert grid.ladder.dirty                                 # it changed the state: not reused as is
+
+
+def test_a_failed_install_cell_leaves_an_unknown_state(monkeypatch):
+    def boom(ctx):
+        raise AssertionError("install failed")
+    put = Cell("bitcoin-knots", "put", "MUST", ("node",))
+    monkeypatch.setattr(L.inventory, "snapshot", lambda node: object())
+    grid = G.GridRun(load(), [put], Node(), Driver(), events=_fake_events(boom, boom))
+    grid.prepare(put)
+    with pytest.raises(AssertionError, match="install failed"):
+        grid.run(put)
+    assert grid.ladder.current is None and grid.ladder.dirty
