@@ -3,7 +3,7 @@ import pytest
 
 from harness.driver import RpcError, RpcUnavailable, parse_http, parse_rpc
 from harness.node import port_listening
-from harness.plugin import missing_capability, parse_duration
+from harness.plugin import missing_capability
 from harness.results import phase_verdict
 from harness.targets import TargetError, parse
 from matrix.model import Cell
@@ -45,12 +45,6 @@ def test_missing_capability():
     assert missing_capability(soak, plain, False, 0) == "soak disabled (--soak-duration 0)"
     assert missing_capability(Cell("x", "y", "MUST", ("tor_network",)), parse("vm://vm0"), True, 1) == \
         "target vm0 lacks capability 'tor_network'"
-
-
-def test_parse_duration():
-    assert [parse_duration(x) for x in ("90", "90s", "10m", "6h", "0")] == [90, 90, 600, 21600, 0]
-    with pytest.raises(pytest.UsageError):
-        parse_duration("ten minutes")
 
 
 def test_port_listening():
