@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from unit_helpers import edit, line_of
+from helpers import edit, line_of
 
 ROOT = Path(__file__).resolve().parents[2]
 GRID_TEST = '''
