@@ -46,17 +46,16 @@ $(STAMP): pyproject.toml
 # on it, two chaos experiments (clock jump with its rollback, a deleted nginx snippet), then a
 # real grid subset (lnd with bitcoin-knots through install, UI, Tor, stop, restart, reboot,
 # reinstall, uninstall). The long VM runs of soak, dev loop and fleet are in `make test-full`.
-TEST_VM_LONG := --ignore=tests/grid --ignore=tests/soak/test_soak_vm.py \
-	--deselect tests/ci/test_dev.py::test_enter_reruns_the_cell_on_the_vm \
-	--deselect tests/ci/test_fleet.py::test_two_vms_one_killed_mid_run
+# Selected by marker (pyproject.toml): `grid` cells run on their own, as that subset with its own
+# results dir; `slow` is the long VM runs; `vm` (every test that reaches the VM) is for -m "not vm".
 GRID_FAST   := --apps lnd --events fresh_install,ui_direct_port,ui_https_proxy,ui_iframe,tor_onion,stop_ports_released,restart_integrations,reboot_survival,reinstall_idempotent,uninstall_no_orphans
 
 test: setup
-	$(PYTEST) tests $(TEST_VM_LONG) $(PYTEST_ARGS)
+	$(PYTEST) tests -m "not grid and not slow" $(PYTEST_ARGS)
 	$(PYTEST) tests/grid $(GRID_FAST) --results-dir $(RESULTS)/test-grid $(PYTEST_ARGS)
 
 test-full: setup
-	$(PYTEST) tests --ignore=tests/grid $(PYTEST_ARGS)
+	$(PYTEST) tests -m "not grid" $(PYTEST_ARGS)
 	$(PYTEST) tests/grid $(GRID_FAST) --results-dir $(RESULTS)/test-grid $(PYTEST_ARGS)
 
 # The grid, then the reports, then the gate. The gate decides the exit status (SHOULD cells

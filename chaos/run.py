@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from node.proc import stop_group
 
 from . import verdict
 
@@ -131,12 +132,7 @@ def _run_bounded(cmd: list[str], env: dict, timeout: float, stdout_path: Path) -
         finally:
             if proc.poll() is None:
                 # SIGINT first: chaos then runs its rollbacks (strategy always); then the hard way.
-                os.killpg(proc.pid, signal.SIGINT)
-                try:
-                    proc.wait(timeout=120)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=30)
+                stop_group(proc, interrupt=120, terminate=None, kill=30)
 
 
 def main(argv: list[str] | None = None) -> int:

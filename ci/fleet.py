@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -35,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from harness import results  # noqa: E402
 from harness.targets import TargetError, parse  # noqa: E402
 from matrix.model import MatrixError, load, plan  # noqa: E402
+from node.proc import stop_group  # noqa: E402
 
 
 @dataclass
@@ -104,16 +103,7 @@ def alive(m: Member) -> tuple[bool, str]:
 def stop(m: Member) -> None:
     if m.proc is None or m.proc.poll() is not None:
         return
-    for sig, wait in ((signal.SIGINT, 60), (signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(m.proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            m.proc.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    stop_group(m.proc, interrupt=60, terminate=20)
 
 
 def watch(m: Member, grace: float, deadline: float) -> None:

@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from node.proc import stop_group
+
 ROOT = Path(__file__).resolve().parent.parent
 WATCH = ("harness", "matrix", "goss", "tests/grid", "reconciler", "conftest.py")
 WATCH_SUFFIXES = (".py", ".yaml", ".yml", ".json")
@@ -260,16 +262,8 @@ class Loop:
         """SIGINT to pytest's process group (its finalizers run), then SIGTERM, then SIGKILL."""
         if self.proc is None:
             return
-        for sig, wait in ((signal.SIGINT, 120), (signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.proc.wait(wait)
-                break
-            except subprocess.TimeoutExpired:
-                self.log(f"pytest ignored {sig.name} for {wait}s")
+        stop_group(self.proc, interrupt=120, terminate=30,
+                   on_ignored=lambda sig, wait: self.log(f"pytest ignored {sig.name} for {wait}s"))
         self.proc = None
 
     def settle(self) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import time
 from contextlib import nullcontext as _nullcontext
@@ -21,6 +20,7 @@ import pytest
 from matrix.model import Cell, Matrix, MatrixError, load, plan
 
 from . import artifacts, journal, results
+from .duration import DurationError, parse_duration
 from .node import NodeError
 from .targets import Target, TargetError, connect, parse
 
@@ -58,15 +58,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--allow-destructive", action="store_true",
                 help="allow reboot/uninstall/chaos cells on a real node marked disposable")
     g.addoption("--soak-duration", default="5m", metavar="DUR",
-                help="soak length: 90s, 10m, 6h; 0 disables the soak cells (default 5m)")
+                help="soak length: 90s, 10m, 1h30m, 6h; 0 disables the soak cells (default 5m)")
     g.addoption("--results-dir", default=None, metavar="DIR", help="results directory (default results/)")
-
-
-def parse_duration(text: str) -> float:
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", str(text))
-    if not m:
-        raise pytest.UsageError(f"--soak-duration {text!r}: expected e.g. 90s, 10m, 6h or 0")
-    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
 
 
 def _csv(v: str | None) -> list[str] | None:
@@ -112,9 +105,13 @@ def pytest_configure(config: pytest.Config) -> None:
         cells = plan(m, apps, events)
     except MatrixError as e:
         raise pytest.UsageError(f"matrix: {e}") from None
+    try:
+        soak_seconds = parse_duration(config.option.soak_duration, zero_ok=True)
+    except DurationError as e:
+        raise pytest.UsageError(f"--soak-duration: {e}") from None
     rdir = Path(config.option.results_dir or config.rootpath / "results")
     config.stash[STATE] = Archy(targets, m, cells, apps, events, config.option.allow_destructive,
-                                parse_duration(config.option.soak_duration), rdir)
+                                soak_seconds, rdir)
     _output_paths(config, rdir)
     if not _is_worker(config):
         config.pluginmanager.register(Recorder(config), "archy-recorder")

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness.soak.duration import DurationError, parse_duration
+from harness.duration import DurationError, parse_duration
 
 
 def _args(argv):

@@ -8,7 +8,7 @@ from html import escape
 from pathlib import Path
 
 from harness.soak import svg
-from harness.soak.duration import format_duration
+from harness.duration import format_duration
 from harness.soak.timeline import Timeline, read_timeline
 from harness.soak.verdict import RULE_TITLES, Verdict, judge
 

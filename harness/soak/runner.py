@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from harness.node import NodeError
-from harness.soak.duration import format_duration
+from harness.duration import format_duration
 from harness.soak.report import render
 from harness.soak.sampler import Sampler
 from harness.soak.timeline import VERSION, TimelineWriter, read_timeline

@@ -17,7 +17,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
-from harness.soak.duration import format_duration
+from harness.duration import format_duration
 
 DEFAULT_BOUNDS = {"mem_growth_pct": 20.0, "mem_growth_floor": 16 * 1024 * 1024, "coverage": 0.9}
 

@@ -13,7 +13,7 @@ import pytest
 from harness.driver import RpcError
 from harness.node import poll
 
-pytestmark = [pytest.mark.vm, pytest.mark.slow, pytest.mark.usefixtures("from_golden")]
+pytestmark = [pytest.mark.vm, pytest.mark.usefixtures("from_golden")]
 
 BTC, LND = "bitcoin-knots", "lnd"
 UNIT_DIR = "/etc/containers/systemd"

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from harness.soak.duration import DurationError, parse_duration
 from harness.soak.report import render
 from harness.soak.sampler import containers, parse_size, parse_units
 from harness.soak.timeline import TimelineError, TimelineWriter, read_timeline
@@ -110,17 +109,6 @@ def test_cli_render_exit_codes(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr and "no such timeline" in r.stderr
     r = run("run", "--duration", "ten minutes")
     assert r.returncode == 2 and "bad duration" in r.stderr and "Traceback" not in r.stderr
-
-
-@pytest.mark.parametrize("text,seconds", [("90s", 90), ("10m", 600), ("6h", 21600), ("1h30m", 5400), ("45", 45)])
-def test_durations(text, seconds):
-    assert parse_duration(text) == seconds
-
-
-@pytest.mark.parametrize("text", ["", "10x", "m10", "0", "-5m", "1h 30m"])
-def test_bad_durations(text):
-    with pytest.raises(DurationError, match="bad duration"):
-        parse_duration(text)
 
 
 def test_sampler_parsers():

@@ -1,16 +1,21 @@
-import shutil
-from pathlib import Path
+"""tests/unit is pure: no process, no socket. The autouse guard makes that a rule rather than a
+promise; a test that needs a child process, a server or curl belongs in tests/integration."""
+import os
+import socket
+import subprocess
 
 import pytest
 
-from matrix.model import MATRIX_DIR
+# where every way of starting a process or opening a connection passes (subprocess.run and
+# check_output end in Popen._execute_child, socket.create_connection in socket.connect)
+_IMPURE = ((subprocess.Popen, "_execute_child"), (os, "system"), (os, "fork"), (os, "posix_spawn"),
+           (os, "posix_spawnp"), (socket.socket, "connect"), (socket.socket, "connect_ex"),
+           (socket.socket, "bind"))
 
 
-@pytest.fixture
-def matrix_copy(tmp_path) -> Path:
-    """A writable copy of the real matrix data, to break on purpose."""
-    d = tmp_path / "matrix"
-    d.mkdir()
-    for f in ("apps.yaml", "events.yaml", "cells.yaml", "levels.yaml"):
-        shutil.copy(MATRIX_DIR / f, d / f)
-    return d
+@pytest.fixture(autouse=True)
+def _pure(monkeypatch):
+    for owner, name in _IMPURE:
+        def refuse(*_a, _what=f"{owner.__name__}.{name}", **_k):
+            raise AssertionError(f"tests/unit is pure: {_what} called (move the test to tests/integration)")
+        monkeypatch.setattr(owner, name, refuse)

@@ -1,14 +1,8 @@
 """Grid reports rendered from recorded results."""
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 from harness.report import build, html_report, markdown_report
 from matrix.model import load
-from unit_helpers import recorded
+from helpers import recorded
 
-ROOT = Path(__file__).resolve().parents[2]
 M = load()
 
 
@@ -57,23 +51,6 @@ def test_markdown_grid():
     assert "| **level** | **L7** | **L7** | **L1** | **L7** | **L7** | **L7** | **L6** |" in md
     assert "- ❔ `fedimint-soak` (MUST, no result): —" in md
     assert "a\\|b" in md
-
-
-def test_cli_writes_both_next_to_the_results(tmp_path):
-    (tmp_path / "cells.json").write_text(json.dumps(recorded()))
-    r = subprocess.run([sys.executable, "-m", "harness.report", str(tmp_path / "cells.json")],
-                       cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    assert (tmp_path / "grid.html").read_text().startswith("<!doctype html>")
-    assert "**L7**" in (tmp_path / "grid.md").read_text()
-
-
-def test_cli_bad_results_file(tmp_path):
-    (tmp_path / "cells.json").write_text('{"cells": [{"app": "lnd"}]}')
-    r = subprocess.run([sys.executable, "-m", "harness.report", str(tmp_path / "cells.json")],
-                       cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 2
-    assert r.stderr.strip() == f"report: {tmp_path / 'cells.json'}: cells[0] lacks event, verdict"
 
 
 def test_part_not_run_marked_in_both_reports():

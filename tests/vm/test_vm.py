@@ -12,7 +12,7 @@ import pytest
 
 from harness.node import poll
 
-pytestmark = [pytest.mark.vm, pytest.mark.slow]
+pytestmark = pytest.mark.vm
 REPO = Path(__file__).resolve().parents[2]
 RECOVERING = "archyroot: recovering journal"    # e2fsck in the initramfs, on the serial console
 

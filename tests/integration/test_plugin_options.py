@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from unit_helpers import edit, line_of
+from helpers import edit, line_of
 
 ROOT = Path(__file__).resolve().parents[2]
 GRID_TEST = '''
@@ -60,6 +60,16 @@ def test_bad_node_url(project):
     rc, out = run(project, "--node", "http://lab-node.example")
     assert rc == 4
     assert "ERROR: --node: http://lab-node.example: unknown scheme http://" in out
+
+
+def test_soak_duration_takes_the_duration_grammar(project):
+    (project / "test_soak.py").write_text("def test_s(soak_duration):\n    assert soak_duration == 5400\n")
+    rc, out = run(project, "test_soak.py", "--soak-duration", "1h30m")
+    assert rc == 0, out
+    rc, out = run(project, "--soak-duration", "ten minutes")
+    assert rc == 4
+    assert "ERROR: --soak-duration: bad duration 'ten minutes': use e.g. 90s, 10m, 1h30m or 6h (or 0)" in out
+    assert "Traceback" not in out
 
 
 def test_grid_ids_and_marks(project):

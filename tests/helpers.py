@@ -1,4 +1,4 @@
-"""Helpers shared by the unit tests (imported by name: tests/unit is on sys.path)."""
+"""Helpers shared by tests/unit and tests/integration (imported by name: tests/conftest.py puts tests/ on sys.path)."""
 from pathlib import Path
 
 

@@ -3,7 +3,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from unit_helpers import recorded
+from helpers import recorded
 
 ROOT = Path(__file__).resolve().parents[2]
 
