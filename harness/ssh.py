@@ -147,6 +147,8 @@ class SSHNode(Node):
                                   f"{e or type(e).__name__}") from None
         rc = chan.recv_exit_status()
         chan.close()
+        if rc == -1:          # paramiko's "no exit status": the transport closed under the command
+            raise NodeUnreachable(f"{self.url}: connection lost running `{_short(cmd)}` (no exit status)")
         took = time.monotonic() - start
         res = CommandResult(cmd, rc, out.decode(errors="replace"), err.decode(errors="replace"), took)
         if rc in (124, 137) and took >= n - 0.5:  # coreutils timeout: 124 TERM, 137 after -k KILL
@@ -167,8 +169,6 @@ class SSHNode(Node):
             if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
                 if chan.eof_received or chan.closed:
                     return bytes(out), bytes(err)
-            elif chan.closed and not chan.recv_ready() and not chan.recv_stderr_ready():
-                raise EOFError("channel closed before the command's exit status")  # transport cut
             left = deadline - time.monotonic()
             if left <= 0:
                 chan.close()
