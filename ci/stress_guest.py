@@ -5,14 +5,19 @@ Each round restores the golden state into a fresh QEMU, runs the workload, then 
 serial log for a kernel crash (vm.machine.CRASH_MARKS). The figures go into the closing note and
 docs/performance.md; run it once per accelerator setting side by side:
 
-  ARCHY_VM_TCG=multi  .venv/bin/python ci/stress_guest.py --rounds 100 --json results/stress-multi.json
-  ARCHY_VM_TCG=single .venv/bin/python ci/stress_guest.py --rounds 100 --json results/stress-single.json
+  ARCHY_VM_TCG=multi  .venv/bin/python ci/stress_guest.py --rounds 100 --name s-multi --json results/stress-multi.json
+  ARCHY_VM_TCG=single .venv/bin/python ci/stress_guest.py --rounds 100 --name s-single --json results/stress-single.json
 
 Workloads:
-  install   package.install of APP through the node's JSON-RPC (containers, cgroups, podman)
-  churn     the same install plus, for its duration, a loop toggling the cpuset controller at the
-            cgroup root while another process allocates pages: every toggle live-patches the
-            kernel's static-key sites (get_page_from_freelist among them), the path of the Oops
+  install          package.install of APP through the node's JSON-RPC (the grid's install)
+  install-churn    the same install while CHURN runs (below)
+  churn            CHURN alone for --churn-seconds (no app start: the cheapest round)
+  container-churn  for --churn-seconds: containers of the stand-in image started and removed in a
+                   loop (podman, conmon, cgroups, netavark: an install's kernel paths without the
+                   app's own start-up time) while CHURN runs; the cheap round for 100+ restores
+CHURN toggles the cpuset controller at the cgroup root while another process allocates pages:
+every toggle live-patches the kernel's static-key sites (get_page_from_freelist among them, where
+the Oops struck), which is what a container start does when it creates the first cpuset.
 """
 import argparse
 import json
@@ -44,6 +49,17 @@ wait
 echo "$n"
 """
 
+CONTAINERS = """
+end=$(( $(date +%s) + {seconds} ))
+n=0
+while [ "$(date +%s)" -lt "$end" ]; do
+  podman run -d --name stress-$n --network none {image} sleep 60 >/dev/null && podman rm -f -t 0 stress-$n >/dev/null
+  n=$((n + 1))
+done
+echo "$n"
+"""
+IMAGE = "localhost/archy-standin:1"
+
 
 def say(msg: str) -> None:
     print(f"[stress {time.strftime('%H:%M:%S')}] {msg}", flush=True)
@@ -51,13 +67,19 @@ def say(msg: str) -> None:
 
 def workload(node, kind: str, app: str, churn_s: int) -> dict:
     out = {}
-    if kind == "churn":
+    if kind.endswith("churn"):
         node.put_file("/run/churn.sh", CHURN.format(seconds=churn_s).encode())
         node.succeed("rm -f /run/churn.out; nohup sh /run/churn.sh >/run/churn.out 2>&1 </dev/null &", timeout=30)
     t = time.monotonic()
-    PlatformDriver(node).call("package.install", id=app, timeout=600)
-    out["install_s"] = round(time.monotonic() - t, 1)
     if kind == "churn":
+        pass
+    elif kind.startswith("install"):
+        PlatformDriver(node).call("package.install", id=app, timeout=600)
+        out["install_s"] = round(time.monotonic() - t, 1)
+    else:
+        node.put_file("/run/containers.sh", CONTAINERS.format(seconds=churn_s, image=IMAGE).encode())
+        out["containers"] = int(node.succeed("sh /run/containers.sh", timeout=churn_s + 180).strip().splitlines()[-1])
+    if kind.endswith("churn"):
         last = node.wait_until_succeeds("tail -n 1 /run/churn.out | grep -x '[0-9][0-9]*'", timeout=churn_s + 120)
         out["toggles"] = int(last.strip())
     return out
@@ -79,14 +101,15 @@ def one_round(node, i: int, a) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=100)
-    ap.add_argument("--workload", choices=("install", "churn"), default="churn")
+    ap.add_argument("--workload", choices=("install", "install-churn", "churn", "container-churn"), default="container-churn")
     ap.add_argument("--app", default="bitcoin-knots")
-    ap.add_argument("--churn-seconds", type=int, default=30)
+    ap.add_argument("--churn-seconds", type=int, default=20)
+    ap.add_argument("--name", default="stress", help="VM name (two loops side by side need two)")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
     if a.rounds < 1 or a.churn_seconds < 1:
         ap.error("--rounds and --churn-seconds must be at least 1")
-    node = vm.launch("stress", progress=say)
+    node = vm.launch(a.name, progress=say)
     rounds = []
     try:
         say(node.vm.accel.describe())

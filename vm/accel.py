@@ -19,7 +19,12 @@ class Accel:
 KVM = ("-accel", "kvm", "-cpu", "host")
 TCG_THREADS = ("multi", "single")
 TCG_THREAD_ENV = "ARCHY_VM_TCG"            # single|multi: the TCG threading (ci/stress_guest.py compares them)
-TCG_DEFAULT_THREAD = "multi"
+# Single-threaded TCG: with thread=multi (QEMU 7.2) a vCPU can run a stale translation of kernel text
+# that another vCPU live-patched (static keys: the int3 protocol of text_poke_bp), and the guest dies
+# with "Oops: int3" at the second byte of a jump-label NOP (get_page_from_freelist, __alloc_pages).
+# One thread runs the vCPUs in turn, so no stale block can run while a patch is in flight; the cost
+# is guest parallelism (an install ~1.3x slower here). docs/performance.md has the measurements.
+TCG_DEFAULT_THREAD = "single"
 
 
 def tcg(thread: str = TCG_DEFAULT_THREAD) -> tuple[str, ...]:

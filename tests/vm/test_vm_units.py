@@ -17,7 +17,7 @@ def test_accel_prefers_tcg_on_kvm_pvm(tmp_path):
     mods = tmp_path / "module"
     (mods / "kvm_pvm").mkdir(parents=True)
     a = accel.detect(kvm, mods, override="")
-    assert a.name == "tcg" and "kvm_pvm" in a.reason and "tcg,thread=multi,tb-size=512" in a.args
+    assert a.name == "tcg" and "kvm_pvm" in a.reason and "tcg,thread=single,tb-size=512" in a.args
 
 
 def test_accel_uses_kvm_when_usable(tmp_path):
