@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from .schema import (Bool, Ctx, Enum, Int, List, Map, MatrixError, Record, Str, compose,
                      locate)
@@ -171,54 +171,85 @@ def _show(path: Path) -> Path:
         return path
 
 
+# A factory for MatrixError naming file:line of the offending node: (file, key path, message).
+_Err = Callable[[str, tuple, str], MatrixError]
+
+
 def _build(d: Path, data: dict, nodes: dict) -> Matrix:
+    """Cross-file validation and assembly; checks run in a fixed order so the first error is stable."""
     def err(file: str, keys: tuple, msg: str) -> MatrixError:
         node = locate(nodes[file], *keys)
         return Ctx(_show(d / file), ".".join(map(str, keys))).error(node, msg)
 
     a = data["apps.yaml"]
-    grace = a["stop_grace"]
-    if "default" not in grace:
+    apps, comps = _apps(a, err)
+    events = {i: Event(i, e["title"], e["level"], tuple(e["needs"]))
+              for i, e in data["events.yaml"]["events"].items()}
+    c = data["cells.yaml"]
+    cells = _cells(c, apps, events, err)
+    lv = _levels(data["levels.yaml"], events, err)
+    grid_apps = {i: apps[i] for i in c["apps"]}
+    return Matrix(apps=grid_apps, companions=comps, events=events, cells=cells, levels=lv,
+                  stop_grace=dict(a["stop_grace"]), directory=d, raw=data)
+
+
+# ---------------------------------------------------------------- apps.yaml
+def _apps(a: dict, err: _Err) -> tuple[dict[str, App], dict[str, App]]:
+    """Apps and companions of apps.yaml, with every reference between them resolved."""
+    if "default" not in a["stop_grace"]:
         raise err("apps.yaml", ("stop_grace",), "needs a 'default' entry")
-    defaults = a.get("defaults", {})
-    companions_raw = a.get("companions", {})
     provided = {spec["provides"] for spec in a["apps"].values()}
-
-    def make(app_id: str, spec: dict, section: str) -> App:
-        if spec["grace"] not in grace:
-            raise err("apps.yaml", (section, app_id, "grace"),
-                      f"unknown grace class {spec['grace']!r} (stop_grace has: {', '.join(grace)})")
-        return App(
-            id=app_id, title=spec["title"], provides=spec.get("provides", app_id),
-            depends=tuple(spec.get("depends", ())), conflicts=tuple(spec.get("conflicts", ())),
-            companions=tuple(spec.get("companions", ())), grace=spec["grace"],
-            stop_grace=grace[spec["grace"]], profile=spec["profile"],
-            ports=tuple(Port(n, p["port"], p.get("ui", False)) for n, p in spec["ports"].items()),
-            ui=spec.get("ui", app_id), tor=spec.get("tor"), data_dirs=tuple(spec.get("data_dirs", ())),
-            status_url=spec["status_url"], integrations=tuple(spec.get("integrations", ())),
-            goss=spec.get("goss"),
-            proxy_path=spec.get("proxy_path", defaults.get("proxy_path", "/apps/{id}/")).format(id=app_id),
-            iframe=spec.get("iframe", defaults.get("iframe", {})), image=spec.get("image", a["image"]),
-            companion_of=spec.get("companion_of"))
-
-    apps = {i: make(i, s, "apps") for i, s in a["apps"].items()}
-    comps = {i: make(i, s, "companions") for i, s in companions_raw.items()}
+    apps = {i: _make_app(a, i, s, "apps", err) for i, s in a["apps"].items()}
+    comps = {i: _make_app(a, i, s, "companions", err) for i, s in a.get("companions", {}).items()}
     for app in apps.values():
-        for other in app.conflicts:
-            if other not in apps:
-                raise err("apps.yaml", ("apps", app.id, "conflicts"), f"unknown app {other!r}")
-        for dep in app.depends + app.integrations:
-            if dep not in provided and dep not in apps:
-                raise err("apps.yaml", ("apps", app.id, "depends"),
-                          f"{dep!r} is neither a provided capability nor an app "
-                          f"(provided: {', '.join(sorted(provided))})")
-        for c in app.companions:
-            if c not in comps:
-                raise err("apps.yaml", ("apps", app.id, "companions"), f"unknown companion {c!r}")
-        for key, target in (("ui", app.ui), ("tor", (app.tor or {}).get("target", app.id))):
-            if target != app.id and target not in app.companions:
-                raise err("apps.yaml", ("apps", app.id, key),
-                          f"{target!r} is neither the app itself nor one of its companions")
+        _check_app_refs(app, apps, comps, provided, err)
+    _check_companions(apps, comps, provided, err)
+    return apps, comps
+
+
+def _make_app(a: dict, app_id: str, spec: dict, section: str, err: _Err) -> App:
+    """One entry of apps: or companions:, filled in from the file-wide defaults."""
+    grace = a["stop_grace"]
+    defaults = a.get("defaults", {})
+    if spec["grace"] not in grace:
+        raise err("apps.yaml", (section, app_id, "grace"),
+                  f"unknown grace class {spec['grace']!r} (stop_grace has: {', '.join(grace)})")
+    return App(
+        id=app_id, title=spec["title"], provides=spec.get("provides", app_id),
+        depends=tuple(spec.get("depends", ())), conflicts=tuple(spec.get("conflicts", ())),
+        companions=tuple(spec.get("companions", ())), grace=spec["grace"],
+        stop_grace=grace[spec["grace"]], profile=spec["profile"],
+        ports=tuple(Port(n, p["port"], p.get("ui", False)) for n, p in spec["ports"].items()),
+        ui=spec.get("ui", app_id), tor=spec.get("tor"), data_dirs=tuple(spec.get("data_dirs", ())),
+        status_url=spec["status_url"], integrations=tuple(spec.get("integrations", ())),
+        goss=spec.get("goss"),
+        proxy_path=spec.get("proxy_path", defaults.get("proxy_path", "/apps/{id}/")).format(id=app_id),
+        iframe=spec.get("iframe", defaults.get("iframe", {})), image=spec.get("image", a["image"]),
+        companion_of=spec.get("companion_of"))
+
+
+def _check_app_refs(app: App, apps: dict, comps: dict, provided: set, err: _Err) -> None:
+    """Conflicts name apps; depends/integrations name a capability or an app; companions exist;
+    the UI and onion service point at the app itself or one of its own companions."""
+    for other in app.conflicts:
+        if other not in apps:
+            raise err("apps.yaml", ("apps", app.id, "conflicts"), f"unknown app {other!r}")
+    for dep in app.depends + app.integrations:
+        if dep not in provided and dep not in apps:
+            raise err("apps.yaml", ("apps", app.id, "depends"),
+                      f"{dep!r} is neither a provided capability nor an app "
+                      f"(provided: {', '.join(sorted(provided))})")
+    for c in app.companions:
+        if c not in comps:
+            raise err("apps.yaml", ("apps", app.id, "companions"), f"unknown companion {c!r}")
+    for key, target in (("ui", app.ui), ("tor", (app.tor or {}).get("target", app.id))):
+        if target != app.id and target not in app.companions:
+            raise err("apps.yaml", ("apps", app.id, key),
+                      f"{target!r} is neither the app itself nor one of its companions")
+
+
+def _check_companions(apps: dict, comps: dict, provided: set, err: _Err) -> None:
+    """A companion belongs to a provided capability and shares no id with an app."""
     for c in comps.values():
         if c.companion_of not in provided:
             raise err("apps.yaml", ("companions", c.id, "companion_of"),
@@ -226,16 +257,11 @@ def _build(d: Path, data: dict, nodes: dict) -> Matrix:
     if overlap := set(apps) & set(comps):
         raise err("apps.yaml", ("companions", sorted(overlap)[0]), "id used by an app too")
 
-    events = {i: Event(i, e["title"], e["level"], tuple(e["needs"]))
-              for i, e in data["events.yaml"]["events"].items()}
 
-    c = data["cells.yaml"]
-    for i, app_id in enumerate(c["apps"]):
-        if app_id not in apps:
-            raise err("cells.yaml", ("apps", i), f"unknown app {app_id!r} (apps.yaml has: "
-                                                 f"{', '.join(apps)})")
-    if missing := [x for x in apps if x not in c["apps"]]:
-        raise err("cells.yaml", ("apps",), f"apps missing from the grid: {', '.join(missing)}")
+# ---------------------------------------------------------------- cells.yaml
+def _cells(c: dict, apps: dict, events: dict, err: _Err) -> dict[tuple[str, str], str]:
+    """The grid as {(app, event): requirement}; '-' cells are left out."""
+    _check_grid_apps(c, apps, err)
     cells = {}
     for ev, row in c["cells"].items():
         if ev not in events:
@@ -248,24 +274,41 @@ def _build(d: Path, data: dict, nodes: dict) -> Matrix:
                 cells[(app_id, ev)] = req
     if missing := [e for e in events if e not in c["cells"]]:
         raise err("cells.yaml", ("cells",), f"no row for event(s) {', '.join(missing)}")
+    return cells
 
+
+def _check_grid_apps(c: dict, apps: dict, err: _Err) -> None:
+    """The grid's columns are exactly the apps of apps.yaml (companions have no column)."""
+    for i, app_id in enumerate(c["apps"]):
+        if app_id not in apps:
+            raise err("cells.yaml", ("apps", i), f"unknown app {app_id!r} (apps.yaml has: "
+                                                 f"{', '.join(apps)})")
+    if missing := [x for x in apps if x not in c["apps"]]:
+        raise err("cells.yaml", ("apps",), f"apps missing from the grid: {', '.join(missing)}")
+
+
+# ---------------------------------------------------------------- levels.yaml
+def _levels(data: dict, events: dict, err: _Err) -> dict[int, Level]:
+    """Levels numbered 1..n listing known events, agreeing with each event's own `level`."""
     lv = {}
-    for n, spec in sorted(data["levels.yaml"]["levels"].items()):
+    for n, spec in sorted(data["levels"].items()):
         if n != len(lv) + 1:
             raise err("levels.yaml", ("levels", n), f"levels must be numbered 1, 2, 3, ... (expected {len(lv) + 1})")
         for i, ev in enumerate(spec["events"]):
             if ev not in events:
                 raise err("levels.yaml", ("levels", n, "events", i), f"unknown event {ev!r}")
         lv[n] = Level(n, spec["title"], tuple(spec["events"]))
+    _check_event_levels(events, lv, err)
+    return lv
+
+
+def _check_event_levels(events: dict, lv: dict, err: _Err) -> None:
+    """events.yaml's `level` repeats where levels.yaml first lists the event; the two must agree."""
     for ev in events.values():
         first = min((lv_.n for lv_ in lv.values() if ev.id in lv_.events), default=None)
         if first != ev.level:
             raise err("events.yaml", ("events", ev.id, "level"),
                       f"level {ev.level} disagrees with levels.yaml (first listed at level {first})")
-
-    grid_apps = {i: apps[i] for i in c["apps"]}
-    return Matrix(apps=grid_apps, companions=comps, events=events, cells=cells, levels=lv,
-                  stop_grace=dict(grace), directory=d, raw=data)
 
 
 # ---------------------------------------------------------------- planning and levels
