@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from chaoslib.exceptions import InterruptExecution
 
-from harness.node import CapabilityMissing, NodeError, poll
+from node.api import CapabilityMissing, NodeError, poll
 
 from . import memo, ops, target
 

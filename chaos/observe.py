@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 
 import yaml
 
-from harness.node import Node
+from node.api import Node
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UNIT_DIR = "/etc/containers/systemd"

@@ -12,8 +12,8 @@ import shlex
 import time
 from collections.abc import Mapping
 
-from harness.driver import RPC_URL, RpcError, RpcUnavailable, curl_command, parse_http, parse_rpc
-from harness.node import CommandTimeout, NodeError
+from node.driver import RPC_URL, RpcError, RpcUnavailable, curl_command, parse_http, parse_rpc
+from node.api import CommandTimeout, NodeError
 
 from . import history, target
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from harness.node import NodeError, poll
+from node.api import NodeError, poll
 
 from . import history, observe, ops, target
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 
 from chaoslib.exceptions import InterruptExecution
 
-from harness.driver import PlatformDriver
-from harness.node import Node, NodeError
+from node.driver import PlatformDriver
+from node.api import Node, NodeError
 
 _nodes: dict[tuple, Node] = {}
 CHANNEL_TIMEOUT = 60.0
@@ -38,8 +38,8 @@ def node(configuration: Mapping | None) -> Node:
     if url.startswith("vm://"):
         n = _attach_vm(url[len("vm://"):].strip("/") or "vm0")
     else:
-        from harness.targets import parse
-        from harness.ssh import SSHNode
+        from node.target import parse
+        from node.ssh import SSHNode
         t = parse(url)
         n = SSHNode(t.url, known_hosts=known_hosts or t.params["known_hosts"],
                     identity_file=identity or t.params["identity_file"], disposable=t.disposable,

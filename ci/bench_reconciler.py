@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.driver import PlatformDriver, RpcError  # noqa: E402
-from harness.node import NodeError, poll  # noqa: E402
+from node.driver import PlatformDriver, RpcError  # noqa: E402
+from node.api import NodeError, poll  # noqa: E402
 
 APPS = ("bitcoin-knots", "lnd", "electrumx", "btcpay", "mempool", "fedimint")
 VICTIM = "fedimint"

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from harness import results  # noqa: E402
-from harness.targets import TargetError, parse  # noqa: E402
+from node.target import TargetError, parse  # noqa: E402
 from matrix.model import MatrixError, load, plan  # noqa: E402
 
 

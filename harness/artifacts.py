@@ -9,7 +9,7 @@ import re
 import shlex
 from pathlib import Path
 
-from .node import Node, NodeError
+from node.api import Node, NodeError
 
 MASK = "***"
 SECRETS_DIR = "/var/lib/archipelago/secrets"

@@ -281,9 +281,9 @@ class Loop:
             self.vm = None
             self.log("node left in a known state: the embedded VM was torn down (nothing left running)")
             return
-        from harness.driver import PlatformDriver
-        from harness.node import NodeError
-        from harness.targets import connect, parse
+        from node.driver import PlatformDriver
+        from node.api import NodeError
+        from node.target import connect, parse
         try:
             node = connect(parse(self.url))
         except NodeError as e:
@@ -374,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.node and args.node.startswith("vm://"):
         args.node = None                      # the loop boots and restores the VM itself
     loop = Loop(args, extra)
-    from harness.node import NodeError
+    from node.api import NodeError
     try:
         return loop.main()
     except KeyboardInterrupt:

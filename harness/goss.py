@@ -10,7 +10,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.node import Node, NodeError
+from node.api import Node, NodeError
 
 GOSS_DIR = Path(__file__).resolve().parent.parent / "goss"
 REMOTE_DIR = "/run/archy-goss"

@@ -12,7 +12,7 @@ import secrets
 import shlex
 from dataclasses import dataclass
 
-from .node import Node
+from node.api import Node
 
 KINDS = ("containers", "volumes", "networks", "images", "quadlet", "units", "ports", "nginx", "tor")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from .node import Node
+from node.api import Node
 
 # What counts as an error message (besides priority err and worse and core dumps).
 ERROR_PATTERNS = [

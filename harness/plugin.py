@@ -21,8 +21,8 @@ import pytest
 from matrix.model import Cell, Matrix, MatrixError, load, plan
 
 from . import artifacts, journal, results
-from .node import NodeError
-from .targets import Target, TargetError, connect, parse
+from node.api import NodeError
+from node.target import Target, TargetError, connect, parse
 
 STATE = pytest.StashKey["Archy"]()
 _CALL_REPORT = pytest.StashKey[pytest.TestReport]()
@@ -259,7 +259,7 @@ def _progress(config: pytest.Config):
 
 @pytest.fixture(scope="session")
 def driver(node):
-    from .driver import PlatformDriver
+    from node.driver import PlatformDriver
     return PlatformDriver(node)
 
 

@@ -17,7 +17,7 @@ from typing import Callable
 import yaml
 
 from . import accel, cache, machine, paths
-from harness.node import CommandTimeout
+from node.api import CommandTimeout
 
 from .errors import VMError
 from .image import BaseImage

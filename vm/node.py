@@ -1,9 +1,9 @@
-"""VMNode: the Node API over SSH (harness.ssh.SSHNode, pinned keys) plus the VM-only controls."""
+"""VMNode: the Node API over SSH (node.ssh.SSHNode, pinned keys) plus the VM-only controls."""
 import time
 from pathlib import Path
 
-from harness.node import CommandResult, CommandTimeout, NodeError, NodeUnreachable
-from harness.ssh import SSHNode
+from node.api import CommandResult, CommandTimeout, NodeError, NodeUnreachable
+from node.ssh import SSHNode
 
 from .errors import VMError
 from .golden import Golden

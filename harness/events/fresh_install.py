@@ -6,7 +6,7 @@ import time
 from harness import goss
 from harness.events import probes
 from harness.events.context import CellContext
-from harness.node import poll
+from node.api import poll
 
 
 def run(ctx: CellContext) -> None:

@@ -11,7 +11,7 @@ import shlex
 import time
 from typing import Any, Callable
 
-from harness.node import poll
+from node.api import poll
 from matrix.model import App, Matrix
 
 RUNTIME_FILES = ("LOCK", ".clean_shutdown")   # stand-in files that legitimately come and go

@@ -10,7 +10,7 @@ from functools import partial
 from harness import goss
 from harness.events import probes
 from harness.events.context import CellContext
-from harness.node import poll
+from node.api import poll
 
 ROUNDS = ("graceful", "power_cut", "stopped")
 

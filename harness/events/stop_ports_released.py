@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness.events import probes
 from harness.events.context import CellContext
-from harness.node import poll
+from node.api import poll
 
 
 def run(ctx: CellContext) -> None:

@@ -45,7 +45,7 @@ def default_interval(duration: float) -> float:
 
 def main(argv=None) -> int:
     a = _args(argv)
-    from harness.node import NodeError
+    from node.api import NodeError
     from harness.soak.timeline import TimelineError
     try:
         if a.cmd == "render":
@@ -64,9 +64,9 @@ def main(argv=None) -> int:
 
 def _run(a) -> int:
     from matrix.model import MatrixError, load
-    from harness.driver import PlatformDriver
+    from node.driver import PlatformDriver
     from harness.soak.runner import full_stack, run_soak
-    from harness.targets import connect, parse
+    from node.target import connect, parse
 
     duration = parse_duration(a.duration)
     interval = parse_duration(a.interval) if a.interval else default_interval(duration)

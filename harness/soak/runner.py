@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from harness.node import NodeError
+from node.api import NodeError
 from harness.soak.duration import format_duration
 from harness.soak.report import render
 from harness.soak.sampler import Sampler

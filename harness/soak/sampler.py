@@ -19,7 +19,7 @@ from pathlib import Path
 
 from harness import goss as goss_mod, journal
 from harness.artifacts import redact
-from harness.node import Node, NodeError
+from node.api import Node, NodeError
 
 PROBE = Path(__file__).with_name("node_probe.py")
 REMOTE_GOSS = "/run/archy-soak/goss"

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import pytest
 
-from harness.node import Node, NodeError, poll
+from node.api import Node, NodeError, poll
 from harness.plugin import current_target
 
 FULL = os.environ.get("ARCHY_CHAOS_SUITE") == "all"
@@ -68,7 +68,7 @@ class ChaosNode:
 
 
 def stack_state(node: Node) -> tuple[bool, str]:
-    from harness.driver import PlatformDriver
+    from node.driver import PlatformDriver
     d = PlatformDriver(node)
     tick = d.tick(timeout=300)
     health = d.container_health(timeout=120)
@@ -94,7 +94,7 @@ def wait_stack(node: Node, timeout: float) -> None:
 
 
 def install_stack(node: Node) -> None:
-    from harness.driver import PlatformDriver, RpcError
+    from node.driver import PlatformDriver, RpcError
     d = PlatformDriver(node)
     installed = d.container_health(timeout=120)
     for app in STACK:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from harness.driver import PlatformDriver
+from node.driver import PlatformDriver
 from harness.soak.report import render
 from harness.soak.runner import run_soak
 from harness.soak.timeline import read_timeline

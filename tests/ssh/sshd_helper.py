@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.ssh import SSHNode
+from node.ssh import SSHNode
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 

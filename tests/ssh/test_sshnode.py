@@ -8,9 +8,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from harness import inventory, ssh
-from harness.driver import PlatformDriver, RpcError, RpcUnavailable
-from harness.node import CommandFailed, CommandTimeout, HostKeyMismatch, NodeError, NodeUnreachable
+from harness import inventory
+from node import ssh
+from node.driver import PlatformDriver, RpcError, RpcUnavailable
+from node.api import CommandFailed, CommandTimeout, HostKeyMismatch, NodeError, NodeUnreachable
 
 
 def test_succeed_and_fail(ssh_node):

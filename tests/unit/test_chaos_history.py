@@ -2,8 +2,8 @@
 import pytest
 
 from chaos import history, observe, ops
-from harness.driver import RpcError, RpcUnavailable
-from harness.node import CommandTimeout
+from node.driver import RpcError, RpcUnavailable
+from node.api import CommandTimeout
 
 
 def H(*recs, base=None):

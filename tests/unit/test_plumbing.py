@@ -1,11 +1,11 @@
 """Pure parts of targets, node waits, driver replies and verdict folding."""
 import pytest
 
-from harness.driver import RpcError, RpcUnavailable, parse_http, parse_rpc
-from harness.node import port_listening
+from node.driver import RpcError, RpcUnavailable, parse_http, parse_rpc
+from node.api import port_listening
 from harness.plugin import missing_capability, parse_duration
 from harness.results import phase_verdict
-from harness.targets import TargetError, parse
+from node.target import TargetError, parse
 from matrix.model import Cell
 
 
@@ -97,7 +97,7 @@ def test_curl_command_round_trip(body_from, tmp_path):
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    from harness.driver import curl_command
+    from node.driver import curl_command
     if not shutil.which("curl"):
         pytest.fail("curl is not installed (Debian package curl)")
 

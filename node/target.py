@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlparse
 
-from .node import Node, NodeError
+from .api import Node, NodeError
 
 SSH_CAPABILITIES = frozenset({"node", "reboot", "soak"})
 VM_CAPABILITIES = frozenset({"node", "destructive", "reboot", "power_cut", "pause", "snapshot", "soak"})

@@ -9,7 +9,7 @@ import itertools
 import json
 import math
 
-from .node import Node, NodeError
+from .api import Node, NodeError
 
 RPC_URL = "http://127.0.0.1:5678/rpc/v1"
 HEALTH_URL = "http://127.0.0.1:5678/health"

@@ -22,7 +22,7 @@ import paramiko
 import testinfra.backend
 import testinfra.host
 
-from .node import (CommandResult, CommandTimeout, HostKeyMismatch, Node, NodeError,
+from .api import (CommandResult, CommandTimeout, HostKeyMismatch, Node, NodeError,
                    NodeUnreachable, _short)
 
 log = logging.getLogger("archy.ssh")
