@@ -18,10 +18,12 @@ from pathlib import Path
 
 import pytest
 
+import vm
 from matrix.model import Cell, Matrix, MatrixError, load, plan
 
 from . import artifacts, journal, results
 from node.api import NodeError
+from node.driver import PlatformDriver
 from node.target import Target, TargetError, connect, parse
 
 STATE = pytest.StashKey["Archy"]()
@@ -148,8 +150,7 @@ def current_target(config: pytest.Config) -> Target:
         return st.targets[worker_index(config) % len(st.targets)]
     t = st.targets[0]
     if t.is_vm and _is_worker(config):  # -n N against the embedded VM: one VM per worker
-        return Target(t.kind, f"vm://{t.name}-w{worker_index(config)}", f"{t.name}-w{worker_index(config)}",
-                      t.disposable, t.capabilities)
+        return parse(f"vm://{t.name}-w{worker_index(config)}")
     return t
 
 
@@ -223,7 +224,7 @@ def target(pytestconfig) -> Target:
 def node(target, pytestconfig):
     """The session's node: one per process, shared by every test (VM booted once)."""
     try:
-        n, error = connect(target, progress=_progress(pytestconfig)), None
+        n, error = connect(target, vm=vm.launcher(_progress(pytestconfig))), None
     except NodeError as e:
         n, error = None, f"node {target.name}: {e}"
     if error:  # raised outside the except block: one line, no chained traceback
@@ -259,7 +260,6 @@ def _progress(config: pytest.Config):
 
 @pytest.fixture(scope="session")
 def driver(node):
-    from node.driver import PlatformDriver
     return PlatformDriver(node)
 
 
@@ -375,5 +375,5 @@ class Recorder:
 def _reported_targets(st: Archy) -> list[Target]:
     names = {m["node"] for m in st.meta.values()}
     known = [t for t in st.targets if t.name in names]
-    extra = [Target("vm", f"vm://{n}", n, True, frozenset()) for n in sorted(names - {t.name for t in known})]
+    extra = [parse(f"vm://{n}") for n in sorted(names - {t.name for t in known})]
     return known + extra

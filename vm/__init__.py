@@ -11,7 +11,7 @@ from . import golden as golden_mod, image, reaper
 from .errors import PrerequisiteMissing, VMError, VMTimeout
 from .machine import VM
 
-__all__ = ["launch", "attach", "build", "VMError", "PrerequisiteMissing", "VMTimeout"]
+__all__ = ["launch", "attach", "launcher", "build", "VMError", "PrerequisiteMissing", "VMTimeout"]
 
 
 def build(progress: Callable[[str], None] = print):
@@ -46,6 +46,11 @@ def launch(name: str = "vm0", progress: Callable[[str], None] = print, *, detach
         raise
     progress(f"{vm.name}: ready, ssh root@127.0.0.1 -p {vm.ssh_port}")
     return node
+
+
+def launcher(progress: Callable[[str], None] | None = None, *, detached: bool = False):
+    """node.target.connect's hook for vm:// targets: launch the VM the target names."""
+    return lambda target: launch(target.name, progress or (lambda *_: None), detached=detached)
 
 
 def attach(name: str = "vm0"):

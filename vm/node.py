@@ -2,15 +2,13 @@
 import time
 from pathlib import Path
 
+from node import capabilities
 from node.api import CommandResult, CommandTimeout, NodeError, NodeUnreachable
 from node.ssh import SSHNode
 
 from .errors import VMError
 from .golden import Golden
 from .machine import VM, guest_crash, ssh_banner
-
-CAPABILITIES = frozenset({"node", "destructive", "reboot", "power_cut", "pause", "snapshot", "soak"})
-
 
 class VMNode(SSHNode):
     # TCG guests answer slowly while booting (the first session starts root's user manager)
@@ -29,10 +27,11 @@ class VMNode(SSHNode):
         deadline = time.monotonic() + self._ssh_timeout
         while True:
             try:
-                SSHNode.__init__(self, f"ssh://root@127.0.0.1:{self.vm.ssh_port}",
+                SSHNode.__init__(self, "127.0.0.1", self.vm.ssh_port, user="root",
                                  known_hosts=str(self.vm.known_hosts),
                                  identity_file=str(self.vm.image.client_key), disposable=True,
-                                 name=self.vm.name, connect_timeout=self._connect_timeout)
+                                 name=self.vm.name, capabilities=capabilities.VM,
+                                 connect_timeout=self._connect_timeout)
                 # the first session can be slow (logind starts root's user manager unless it lingers)
                 self.run("true", timeout=30)
                 break
@@ -40,7 +39,6 @@ class VMNode(SSHNode):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
-        self.capabilities = CAPABILITIES
 
     def run(self, cmd: str, timeout: float = 60, input: bytes | None = None) -> CommandResult:
         """SSHNode.run; a timeout or lost connection names a guest kernel crash when there was one."""

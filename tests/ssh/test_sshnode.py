@@ -88,7 +88,7 @@ def test_unreachable(sshd):
         port = s.getsockname()[1]
     start = time.monotonic()
     with pytest.raises(NodeUnreachable) as e:
-        ssh.SSHNode(f"ssh://root@127.0.0.1:{port}", known_hosts=str(sshd.known_hosts),
+        ssh.SSHNode("127.0.0.1", port, user="root", known_hosts=str(sshd.known_hosts),
                     identity_file=sshd.identity, connect_timeout=3)
     assert str(e.value) == f"ssh://root@127.0.0.1:{port}: cannot connect: Unable to connect to port {port} on 127.0.0.1"
     assert time.monotonic() - start < 5

@@ -13,7 +13,7 @@ def test_parse_ssh_target():
     t = parse("ssh://admin@lab-node.example:2222?disposable=1&key=~/.ssh/id_ed25519&known_hosts=/tmp/kh")
     assert (t.kind, t.url, t.name, t.disposable) == ("ssh", "ssh://admin@lab-node.example:2222", "lab-node.example:2222", True)
     assert "destructive" in t.capabilities and "power_cut" not in t.capabilities
-    assert t.params["known_hosts"] == "/tmp/kh" and t.params["identity_file"].endswith("/.ssh/id_ed25519")
+    assert t.known_hosts == "/tmp/kh" and t.identity_file.endswith("/.ssh/id_ed25519")
     t = parse("ssh://admin@node.lan?name=lab")
     assert (t.name, t.disposable, t.url) == ("lab", False, "ssh://admin@node.lan:22")
     assert "destructive" not in t.capabilities
