@@ -17,7 +17,7 @@ from chaoslib.exceptions import InterruptExecution
 
 from node.api import CapabilityMissing, NodeError, poll
 
-from . import memo, ops, target
+from . import memo, observe, ops, target
 
 DAEMON = "archipelago.service"
 BALLAST = "/var/lib/archy-chaos-ballast"
@@ -354,20 +354,9 @@ def revoke_network(configuration: Mapping, network: str = "archy") -> dict:
 
 
 # -- tor ---------------------------------------------------------------------------------------
-_ONIONS = ("for d in /var/lib/tor/archy-*/; do [ -f \"$d/hostname\" ] || continue; "
-           "printf '%s %s %s\\n' \"$(basename $d)\" \"$(cat $d/hostname)\" "
-           "\"$(sha256sum $d/hs_ed25519_secret_key | cut -d' ' -f1)\"; done")
-
-
-def onions(node) -> dict[str, list[str]]:
-    """HS dir -> [onion hostname, sha256 of its secret key] (the key itself never leaves the node)."""
-    out = node.succeed(_ONIONS, timeout=30)
-    return {p[0]: p[1:] for p in (line.split() for line in out.splitlines()) if len(p) == 3}
-
-
 def kill_tor(configuration: Mapping, unit: str = "tor@default.service", timeout: float = 30) -> dict:
     node = _node(configuration)
-    before = onions(node)
+    before = observe.onions(node)
     if not before:
         _interrupt("no onion service with a hostname: nothing to compare afterwards")
     memo.put("onions", before)

@@ -112,6 +112,15 @@ def service_problems(node: Node) -> list[str]:
         (["nginx/tor state unknown"] if len(out) < 2 else [])
 
 
+def onions(node: Node) -> dict[str, list[str]]:
+    """HS dir -> [onion hostname, sha256 of its secret key] (the key itself never leaves the node)."""
+    script = (f"for d in {node.names.hs_dir('*')}/; do [ -f \"$d/hostname\" ] || continue; "
+              "printf '%s %s %s\\n' \"$(basename $d)\" \"$(cat $d/hostname)\" "
+              "\"$(sha256sum $d/hs_ed25519_secret_key | cut -d' ' -f1)\"; done")
+    out = node.succeed(script, timeout=30)
+    return {p[0]: p[1:] for p in (line.split() for line in out.splitlines()) if len(p) == 3}
+
+
 def data_records(health: Mapping[str, Mapping]) -> list[dict]:
     """observe records (chain height, data checksum) from container.health; pure."""
     recs = []

@@ -7,12 +7,13 @@ chaos/verdict.py even though Chaos Toolkit itself would still say "completed".
 """
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 
 from node.api import NodeError, poll
 
-from . import history, observe, ops, target
+from . import history, memo, observe, ops, target
 
 
 def _stack(stack: str | list | None) -> list[str]:
@@ -152,7 +153,6 @@ def disk_pressure_reported(configuration: Mapping, path: str = "/var/lib/archipe
 
 # -- "unchanged by the fault" probes: the first call (before-hypothesis) records, later calls compare
 def _first_or_compare(key: str, now) -> dict:
-    from . import memo
     was = memo.get(key)
     if was is None:
         memo.put(key, now)
@@ -175,9 +175,8 @@ def files_stable(configuration: Mapping, paths: str) -> dict:
 
 def onions_stable(configuration: Mapping, unit: str = "tor@default.service") -> dict:
     """tor active and every onion hostname and key (hash) unchanged."""
-    from .actions import onions
     node = target.node(configuration)
-    now = onions(node)
+    now = observe.onions(node)
     active = node.run(f"systemctl is-active {unit}", timeout=30).stdout.strip()
     res = _first_or_compare("onions", now)
     if active != "active" or not now:
@@ -195,12 +194,11 @@ def route_ok(configuration: Mapping, url: str) -> dict:
 
 def image_consistent(configuration: Mapping, app: str) -> dict:
     """Fully old or fully new: the unit, the running container and the catalog name one image."""
-    import json as _json
     node = target.node(configuration)
     unit = node.run(f"sed -n 's/^Image=//p' /etc/containers/systemd/archy-{app}.container", timeout=30).stdout.strip()
     ctr = node.run(f"podman inspect -f '{{{{.ImageName}}}}' archy-{app}", timeout=60).stdout.strip()
     try:
-        cat = _json.loads(node.get_file("/etc/archipelago/catalog.json"))
+        cat = json.loads(node.get_file("/etc/archipelago/catalog.json"))
         apps = cat.get("apps", cat)
         want = apps.get(app, {}).get("image") or cat.get("image")
     except (NodeError, ValueError):

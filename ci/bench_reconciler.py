@@ -20,8 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from node.driver import PlatformDriver, RpcError  # noqa: E402
+import vm  # noqa: E402
 from node.api import NodeError, poll  # noqa: E402
+from node.driver import PlatformDriver, RpcError  # noqa: E402
 
 APPS = ("bitcoin-knots", "lnd", "electrumx", "btcpay", "mempool", "fedimint")
 VICTIM = "fedimint"
@@ -46,7 +47,6 @@ def main() -> int:
     ap.add_argument("--out", default="results/bench_reconciler.json")
     args = ap.parse_args()
 
-    import vm
     node = vm.attach(args.attach) if args.attach else vm.launch("bench-rec", progress=print)
     try:
         return run(node, args)

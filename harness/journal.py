@@ -8,6 +8,8 @@ from typing import Iterable
 
 from node.api import Node
 
+from .artifacts import redact
+
 # What counts as an error message (besides priority err and worse and core dumps).
 ERROR_PATTERNS = [
     r"(?i)\b(error|fatal|panic|traceback|segfault|exception)\b",
@@ -61,5 +63,4 @@ def errors(entries: Iterable[dict], allow: Iterable[str] = (),
 
 def check(node: Node, cursor: str, allow: Iterable[str] = ()) -> list[str]:
     """Error lines logged since `cursor` (redacted); empty means the journal is clean."""
-    from .artifacts import redact
     return [redact(line) for line in errors(node.journal_since(cursor), allow)]

@@ -10,6 +10,7 @@ from typing import Callable
 from . import golden as golden_mod, image, reaper
 from .errors import PrerequisiteMissing, VMError, VMTimeout
 from .machine import VM
+from .node import VMNode
 
 __all__ = ["launch", "attach", "launcher", "build", "VMError", "PrerequisiteMissing", "VMTimeout"]
 
@@ -27,7 +28,6 @@ def launch(name: str = "vm0", progress: Callable[[str], None] = print, *, detach
     Reaps VMs left by dead runs first; the VM is torn down at exit, on Ctrl-C and SIGTERM
     unless `detached` (CLI `up`).
     """
-    from .node import VMNode
     reaper.reap(progress)
     base, golden = build(progress)
     vm = VM(name, base, forwards=forwards, detached=detached)
@@ -55,7 +55,6 @@ def launcher(progress: Callable[[str], None] | None = None, *, detached: bool = 
 
 def attach(name: str = "vm0"):
     """A VMNode for a VM that is already running (another process launched it); no restore."""
-    from .node import VMNode
     base = image.cached_base()
     if base is None:
         raise VMError("no VM base image built yet: `python -m vm build`")

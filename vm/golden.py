@@ -10,17 +10,19 @@ import json
 import os
 import tarfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import yaml
 
-from . import accel, cache, machine, paths
+from matrix import model
 from node.api import CommandTimeout
 
+from . import accel, cache, machine, paths, reaper
 from .errors import VMError
 from .image import BaseImage
+from .node import VMNode
+from .state import Golden
 
 REMOTE_RECONCILER = "/opt/archipelago/reconciler"
 REMOTE_CATALOG = "/etc/archipelago/catalog.json"
@@ -32,17 +34,6 @@ BASE_ONLY_ENV = "ARCHY_VM_GOLDEN"          # =base: golden of the unprovisioned 
 GOLDEN_RECIPE = 2                          # bump when the build steps below change
 FRESH_ENV = "ARCHY_VM_GOLDEN_FRESH"        # =1: cold boot + full provisioning, no seed
 _SKIP = ("__pycache__", ".pyc", ".pytest_cache")
-
-
-@dataclass(frozen=True)
-class Golden:
-    dir: Path
-    disk = property(lambda self: self.dir / "golden.qcow2")
-    state = property(lambda self: self.dir / "golden.state")
-
-    @property
-    def manifest(self) -> dict:
-        return json.loads((self.dir / "manifest.json").read_text())
 
 
 def _files(tree: Path) -> list[Path]:
@@ -78,10 +69,7 @@ def _base_only() -> bool:
 def render_catalog(apps_yaml: Path) -> bytes:
     """matrix/apps.yaml as JSON for the node (which has no YAML parser); validated first."""
     try:
-        from matrix import model          # the matrix loader names file:line on bad data
-        model.load(apps_yaml.parent)
-    except ImportError:
-        pass
+        model.load(apps_yaml.parent)      # the matrix loader names file:line on bad data
     except Exception as e:                # MatrixError: already a one-line file:line message
         raise VMError(f"cannot render the catalog: {e}") from None
     try:
@@ -133,7 +121,6 @@ KEEP_GOLDENS = 3
 
 def prune(keep: Path, progress: Callable[[str], None], root: Path | None = None) -> list[Path]:
     """Delete all but the newest KEEP_GOLDENS golden dirs (~700 MB each), never one a VM runs on."""
-    from . import reaper
     root = root or paths.cache_root()
     in_use = {str(Path(rec.get("backing", "")).parent) for d in _run_dirs()
               if (rec := reaper.read_owner(d)) and reaper.proc.is_qemu_of(reaper.proc.read_pid(d / reaper.PIDFILE), d)}
@@ -190,7 +177,6 @@ def find_seed(base: BaseImage, exclude: Path, root: Path | None = None) -> Golde
 
 
 def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Callable[[str], None]) -> None:
-    from .node import VMNode                       # node imports golden for restore
     t0 = time.monotonic()
     vm = machine.VM(f"golden-build-{os.getpid()}", base)
     seed = None if base_only else find_seed(base, exclude=out.with_name(out.name.split(".tmp")[0]))

@@ -7,8 +7,8 @@ from node.api import CommandResult, CommandTimeout, NodeError, NodeUnreachable
 from node.ssh import SSHNode
 
 from .errors import VMError
-from .golden import Golden
 from .machine import VM, guest_crash, ssh_banner
+from .state import Golden
 
 class VMNode(SSHNode):
     # TCG guests answer slowly while booting (the first session starts root's user manager)

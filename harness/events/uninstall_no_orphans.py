@@ -6,6 +6,7 @@ from __future__ import annotations
 from harness import inventory
 from harness.events import probes
 from harness.events.context import CellContext
+from node.api import poll
 
 
 def run(ctx: CellContext, baseline: inventory.Inventory) -> None:
@@ -19,7 +20,6 @@ def run(ctx: CellContext, baseline: inventory.Inventory) -> None:
         problems.append(f"package.uninstall answered {result!r}")
     # Stops are asynchronous for some units: wait for the ports, bounded by the grace.
     ports = {p.port for c in probes.members(m, app.id) for p in c.ports}
-    from node.api import poll
     poll(lambda: not (ports & probes.listening_ports(node)), app.stop_grace + 60, 1.0)
     after = inventory.snapshot(node)
     d = inventory.diff(baseline, after)

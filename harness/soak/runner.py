@@ -6,12 +6,13 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from node.api import NodeError
+from harness.events.plan import PlanError, stack
 from harness.soak.duration import format_duration
 from harness.soak.report import render
 from harness.soak.sampler import Sampler
 from harness.soak.timeline import VERSION, TimelineWriter, read_timeline
 from harness.soak.verdict import DEFAULT_BOUNDS, Verdict, observed_span
+from node.api import NodeError
 
 
 class SoakError(NodeError):
@@ -21,7 +22,6 @@ class SoakError(NodeError):
 def full_stack(matrix, apps: list[str] | None = None) -> list[str]:
     """The apps to soak in install order (dependencies first); without a selection every grid app
     that does not conflict with one already chosen (bitcoin-knots wins over bitcoin-core)."""
-    from harness.events.plan import PlanError, stack
     wanted = apps or list(matrix.apps)
     out: list[str] = []
     for a in wanted:
