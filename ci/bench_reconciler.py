@@ -80,7 +80,7 @@ def run(node, args) -> int:
                                "min": round(min(samples), 3), "n": len(samples)}
     print(f"tick duration with {len(APPS)} apps: {figures['tick_seconds']}")
 
-    unit, path = f"archy-{VICTIM}.service", f"/etc/containers/systemd/archy-{VICTIM}.container"
+    unit, path = node.names.unit(VICTIM), node.names.quadlet(VICTIM)
     # (a) the file alone: the loop notices within one interval and rewrites + reloads
     node.succeed(f"rm -f {path}")
     t = time.monotonic()

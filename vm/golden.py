@@ -17,6 +17,7 @@ import yaml
 
 from matrix import model
 from node.api import CommandTimeout
+from node.names import HARNESS
 
 from . import accel, cache, machine, paths, reaper
 from .errors import VMError
@@ -24,11 +25,9 @@ from .image import BaseImage
 from .node import VMNode
 from .state import Golden
 
-REMOTE_RECONCILER = "/opt/archipelago/reconciler"
-REMOTE_CATALOG = "/etc/archipelago/catalog.json"
 PROVISION = "reconciler/provision.py"
-SERVICE = "archipelago.service"
-PROVISION_LOG = "/var/log/archy-provision.log"
+PROVISION_UNIT = HARNESS.mark("provision")          # the transient unit provision.py runs in
+PROVISION_LOG = f"/var/log/{PROVISION_UNIT}.log"
 BASE_ONLY_ENV = "ARCHY_VM_GOLDEN"          # =base: golden of the unprovisioned base (vm tests only)
                                            # =latest: newest provisioned golden, even if stale (dev loop)
 GOLDEN_RECIPE = 2                          # bump when the build steps below change
@@ -188,8 +187,9 @@ def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Ca
             node = VMNode(vm, golden=None)
             node.fix_clock()
             # as on a fresh node: the old daemon and its state must not leak into the new golden
-            node.succeed(f"systemctl stop {SERVICE} && rm -f /var/lib/archipelago/desired.json "
-                         f"/var/lib/archipelago/backoff.json", timeout=180)
+            n = node.names
+            node.succeed(f"systemctl stop {n.daemon_unit} && rm -f {n.desired_state} {n.backoff_state}",
+                         timeout=180)
         else:
             progress(f"building golden state {name}: cold boot (minutes under TCG)")
             vm.start(base.disk, progress=progress)
@@ -226,18 +226,19 @@ def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Ca
 
 
 def _provision(node, repo: Path, progress: Callable[[str], None]) -> None:
-    progress(f"copying reconciler/ to {REMOTE_RECONCILER} and the catalog to {REMOTE_CATALOG}")
-    node.succeed(f"rm -rf {REMOTE_RECONCILER} && mkdir -p {REMOTE_RECONCILER} && "
-                 f"tar -xzf - -C {REMOTE_RECONCILER}", input=reconciler_tar(repo / "reconciler"), timeout=120)
-    node.put_file(REMOTE_CATALOG, render_catalog(repo / "matrix/apps.yaml"))
+    n = node.names
+    progress(f"copying reconciler/ to {n.code_dir} and the catalog to {n.catalog}")
+    node.succeed(f"rm -rf {n.code_dir} && mkdir -p {n.code_dir} && "
+                 f"tar -xzf - -C {n.code_dir}", input=reconciler_tar(repo / "reconciler"), timeout=120)
+    node.put_file(n.catalog, render_catalog(repo / "matrix/apps.yaml"))
     progress(f"running {PROVISION} on the node (builds the stand-in image; minutes under TCG)")
     t = time.monotonic()
-    rc = _run_streamed(node, f"python3 {REMOTE_RECONCILER}/provision.py", "archy-provision", progress, 1800)
+    rc = _run_streamed(node, f"python3 {n.code_dir}/provision.py", PROVISION_UNIT, progress, 1800)
     if rc != 0:
         tail = node.run(f"tail -n 5 {PROVISION_LOG}", timeout=30).stdout.strip().replace("\n", " | ")
         raise VMError(f"provision.py failed on the node (exit {rc}): {tail}")
-    progress(f"provisioned in {time.monotonic() - t:.0f} s; waiting for {SERVICE}")
-    node.wait_for_unit(SERVICE, timeout=300)
+    progress(f"provisioned in {time.monotonic() - t:.0f} s; waiting for {n.daemon_unit}")
+    node.wait_for_unit(n.daemon_unit, timeout=300)
 
 
 def _run_streamed(node, cmd: str, unit: str, progress: Callable[[str], None], timeout: float) -> int:
