@@ -7,6 +7,7 @@ import re
 from typing import Iterable
 
 from node.api import Node
+from node.names import Names
 
 from .artifacts import redact
 
@@ -30,23 +31,24 @@ def _text(v) -> str:
     return "" if v is None else str(v)
 
 
-def source(entry: dict) -> str | None:
-    """The archy unit/container an entry belongs to, or None when it is not ours."""
+def source(entry: dict, names: Names) -> str | None:
+    """The platform unit/container (an app's or the daemon's) an entry belongs to, or None when it
+    is not ours."""
     for key in ("CONTAINER_NAME", "UNIT", "_SYSTEMD_UNIT", "SYSLOG_IDENTIFIER", "COREDUMP_UNIT"):
         v = _text(entry.get(key))
-        if v.startswith("archy-") or v in ("archipelago.service", "archipelago"):
+        if names.is_platform(v):
             return v
     return None
 
 
 def errors(entries: Iterable[dict], allow: Iterable[str] = (),
-           patterns: Iterable[str] = ERROR_PATTERNS) -> list[str]:
+           patterns: Iterable[str] = ERROR_PATTERNS, *, names: Names) -> list[str]:
     """'source: message' lines for error entries of ours not matched by `allow`."""
     pats = [re.compile(p) for p in patterns]
     allowed = [re.compile(p) for p in [*DEFAULT_ALLOW, *allow]]
     out = []
     for e in entries:
-        src = source(e)
+        src = source(e, names)
         coredump = _text(e.get("SYSLOG_IDENTIFIER")) == "systemd-coredump"
         if src is None and not coredump:
             continue
@@ -63,4 +65,4 @@ def errors(entries: Iterable[dict], allow: Iterable[str] = (),
 
 def check(node: Node, cursor: str, allow: Iterable[str] = ()) -> list[str]:
     """Error lines logged since `cursor` (redacted); empty means the journal is clean."""
-    return [redact(line) for line in errors(node.journal_since(cursor), allow)]
+    return [redact(line) for line in errors(node.journal_since(cursor), allow, names=node.names)]

@@ -20,11 +20,12 @@ import pytest
 
 import vm
 from matrix.model import Cell, Matrix, MatrixError, load, plan
-
-from . import artifacts, journal, results
 from node.api import NodeError
 from node.driver import PlatformDriver
+from node.names import HARNESS
 from node.target import Target, TargetError, connect, parse
+
+from . import artifacts, journal, results
 
 STATE = pytest.StashKey["Archy"]()
 _CALL_REPORT = pytest.StashKey[pytest.TestReport]()
@@ -50,7 +51,7 @@ class Archy:
 
 # ---------------------------------------------------------------- options
 def pytest_addoption(parser: pytest.Parser) -> None:
-    g = parser.getgroup("archy", "archy-lifecycle targets and grid")
+    g = parser.getgroup("archy", f"{HARNESS.project} targets and grid")
     g.addoption("--node", action="append", default=[], metavar="URL",
                 help="target node, repeatable: ssh://user@host[:port]?disposable=1&key=PATH&known_hosts=PATH "
                      "or vm://NAME; several run in parallel, one xdist worker each")
@@ -119,7 +120,7 @@ def pytest_configure(config: pytest.Config) -> None:
                                 parse_duration(config.option.soak_duration), rdir)
     _output_paths(config, rdir)
     if not _is_worker(config):
-        config.pluginmanager.register(Recorder(config), "archy-recorder")
+        config.pluginmanager.register(Recorder(config), HARNESS.mark("recorder"))
 
 
 def _output_paths(config: pytest.Config, rdir: Path) -> None:

@@ -52,7 +52,7 @@ def _stays_up(ctx: CellContext) -> None:
                 problems.append(f"{m.id} stopped or restarted within {ctx.options.settle_window:.0f}s "
                                 f"after install reported success")
             elif u.get("NRestarts") != units[m.id].get("NRestarts") or u.get("ActiveState") != "active":
-                problems.append(f"{m.id}: unit {probes.unit_name(m.id)} restarted or left active "
+                problems.append(f"{m.id}: unit {node.names.unit(m.id)} restarted or left active "
                                 f"({u.get('ActiveState')}, NRestarts {u.get('NRestarts')})")
         return bool(problems)
 

@@ -4,10 +4,12 @@ import pytest
 
 from harness.events import grid as G, ladder as L
 from matrix.model import load, plan
+from node.names import REFERENCE
 
 
 class Node:
     capabilities = frozenset({"node", "snapshot", "reboot"})
+    names = REFERENCE
 
     def __init__(self):
         self.cursors = iter(f"cursor-{i}" for i in range(100))
