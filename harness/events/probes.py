@@ -11,8 +11,8 @@ import shlex
 import time
 from typing import Any, Callable
 
-from node.api import poll
 from matrix.model import App, Matrix
+from node.api import poll
 
 RUNTIME_FILES = ("LOCK", ".clean_shutdown")   # stand-in files that legitimately come and go
 # Rewritten as the chain grows; that the chain never goes backwards is checked through chain_height.

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from node.api import Node, NodeError, poll
 from harness.plugin import current_target
+from node.api import Node, NodeError, poll
 from node.target import to_url
 
 FULL = os.environ.get("ARCHY_CHAOS_SUITE") == "all"

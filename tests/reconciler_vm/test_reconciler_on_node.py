@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from node.driver import RpcError
 from node.api import poll
+from node.driver import RpcError
 
 pytestmark = [pytest.mark.vm, pytest.mark.slow, pytest.mark.usefixtures("from_golden")]
 

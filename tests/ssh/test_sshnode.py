@@ -11,8 +11,8 @@ import pytest
 
 from harness import inventory
 from node import ssh
-from node.driver import PlatformDriver, RpcError, RpcUnavailable
 from node.api import CommandFailed, CommandTimeout, HostKeyMismatch, NodeError, NodeUnreachable
+from node.driver import PlatformDriver, RpcError, RpcUnavailable
 
 
 def test_succeed_and_fail(ssh_node):

@@ -1,12 +1,12 @@
 """Pure parts of targets, node waits, driver replies and verdict folding."""
 import pytest
 
-from node.driver import RpcError, RpcUnavailable, parse_http, parse_rpc
-from node.api import port_listening
 from harness.plugin import missing_capability, parse_duration
 from harness.results import phase_verdict
-from node.target import TargetError, parse
 from matrix.model import Cell
+from node.api import port_listening
+from node.driver import RpcError, RpcUnavailable, parse_http, parse_rpc
+from node.target import TargetError, parse
 
 
 def test_parse_ssh_target():
