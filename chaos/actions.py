@@ -15,14 +15,13 @@ from collections.abc import Mapping
 
 from chaoslib.exceptions import InterruptExecution
 
-from harness.node import CapabilityMissing, NodeError, poll
+from node.api import CapabilityMissing, NodeError, poll
+from node.names import HARNESS
 
-from . import memo, ops, target
+from . import memo, observe, ops, target
 
-DAEMON = "archipelago.service"
-BALLAST = "/var/lib/archy-chaos-ballast"
-CLOCK_FILE = "/run/archy-chaos/clock.json"
-CATALOG = "/etc/archipelago/catalog.json"
+BALLAST = f"/var/lib/{HARNESS.mark('chaos-ballast')}"
+CLOCK_FILE = f"{ops.RUN_DIR}/clock.json"
 
 
 def _interrupt(msg: str):
@@ -64,8 +63,8 @@ def wait_op_phase(configuration: Mapping, app: str, phase: str = "unit", timeout
     if not pend:
         _interrupt(f"no operation on {app} in flight")
     p = pend[-1]["process"]
-    checks = {"unit": f"test -e /etc/containers/systemd/archy-{app}.container",
-              "container": f"podman container exists archy-{app}"}
+    checks = {"unit": f"test -e {node.names.quadlet(app)}",
+              "container": f"podman container exists {node.names.container(app)}"}
     if phase not in checks:
         raise ValueError(f"phase must be one of {', '.join(checks)}")
     if not poll(lambda: node.run(checks[phase], timeout=30).rc == 0, timeout, 0.3):
@@ -79,7 +78,7 @@ def _op_state(node, p: int) -> str:
     """What became of an async op, for the error: its reply, or its transient unit's state."""
     out = f"{ops.RUN_DIR}/op-{p}.out"
     r = node.run(f"if test -e {out}; then printf 'reply: '; head -c 300 {out}; else printf 'op unit: '; "
-                 f"systemctl show -p ActiveState,Result --value archy-chaos-op-{p} | paste -sd' '; fi", timeout=30)
+                 f"systemctl show -p ActiveState,Result --value {ops.op_unit(p)} | paste -sd' '; fi", timeout=30)
     return " ".join(r.stdout.split())[:320]
 
 
@@ -92,9 +91,10 @@ def collect_ops(configuration: Mapping, timeout: float = 600) -> dict:
 def signal_reconciler(configuration: Mapping, signal: str = "KILL", timeout: float = 30) -> dict:
     """Send a signal to the daemon's main process and verify it took effect."""
     node = _node(configuration)
-    pid = _main_pid(node, DAEMON)
+    daemon = node.names.daemon_unit
+    pid = _main_pid(node, daemon)
     if pid <= 0:
-        _interrupt(f"{DAEMON} has no main process")
+        _interrupt(f"{daemon} has no main process")
     if signal != "STOP":
         node.succeed(f"kill -s {shlex.quote(signal)} {pid}", timeout=30)
     if signal == "STOP":
@@ -107,7 +107,7 @@ def signal_reconciler(configuration: Mapping, signal: str = "KILL", timeout: flo
         if not frozen:
             _interrupt(f"pid {pid} is not stopped after SIGSTOP")
     elif signal in ("KILL", "TERM"):
-        if not poll(lambda: _main_pid(node, DAEMON) != pid, timeout, 0.2):
+        if not poll(lambda: _main_pid(node, daemon) != pid, timeout, 0.2):
             _interrupt(f"pid {pid} still the daemon's main process after SIG{signal}")
     return {"pid": pid, "signal": signal}
 
@@ -118,7 +118,7 @@ def resume_reconciler(configuration: Mapping) -> dict:
     pid = memo.get("stopped_pid")
     if pid:
         node.run(f"kill -s CONT {int(pid)} 2>/dev/null", timeout=30)
-    node.run(f"systemctl kill -s CONT {DAEMON}", timeout=30)
+    node.run(f"systemctl kill -s CONT {node.names.daemon_unit}", timeout=30)
     return {"resumed": pid}
 
 
@@ -133,9 +133,10 @@ def queue_health_request(configuration: Mapping, hold_factor: float = 2.5) -> di
     interval = float(memo.get("tick_interval") or 5)
     out = f"{ops.RUN_DIR}/health-frozen.out"
     node.run(f"mkdir -p {ops.RUN_DIR}; rm -f {out}", timeout=30)
-    node.succeed(f"systemd-run --quiet --collect --unit=archy-chaos-health-{pid} --property=RuntimeMaxSec=300 "
+    node.succeed(f"systemd-run --quiet --collect --unit={HARNESS.mark(f'chaos-health-{pid}')} "
+                 f"--property=RuntimeMaxSec=300 "
                  f"sh -c \"curl -s -o /dev/null -w '%{{http_code}}' --max-time 240 "
-                 f"http://127.0.0.1:5678/health > {out}.tmp; mv {out}.tmp {out}\"", timeout=30)
+                 f"{node.names.health_url} > {out}.tmp; mv {out}.tmp {out}\"", timeout=30)
     t0 = time.monotonic()
     # the fault's own duration: frozen for longer than the staleness threshold
     while time.monotonic() - t0 < hold_factor * interval:
@@ -160,11 +161,12 @@ def frozen_health_answer(configuration: Mapping, timeout: float = 60) -> dict:
 
 def restart_reconciler(configuration: Mapping) -> dict:
     node = _node(configuration)
-    old = _main_pid(node, DAEMON)
-    node.succeed(f"systemctl restart {DAEMON}", timeout=120)
-    new = _main_pid(node, DAEMON)
+    daemon = node.names.daemon_unit
+    old = _main_pid(node, daemon)
+    node.succeed(f"systemctl restart {daemon}", timeout=120)
+    new = _main_pid(node, daemon)
     if new in (0, old):
-        _interrupt(f"{DAEMON} was not restarted (pid {old} -> {new})")
+        _interrupt(f"{daemon} was not restarted (pid {old} -> {new})")
     return {"old_pid": old, "new_pid": new}
 
 
@@ -183,18 +185,18 @@ def wipe_podman_db(configuration: Mapping) -> dict:
         _interrupt(f"unknown podman DB backend {backend!r} (graphroot {graphroot!r})")
     files = [f"{graphroot}/{f}" for f in _DB_FILES[backend]]
     main = files[0]
-    node.succeed(f"systemctl stop {DAEMON}", timeout=120)
+    node.succeed(f"systemctl stop {node.names.daemon_unit}", timeout=120)
     if node.run(f"test -s {shlex.quote(main)}", timeout=30).rc != 0:
         _interrupt(f"backend {backend} but {main} does not exist: wrong DB file")
     node.succeed("rm -f " + " ".join(shlex.quote(f) for f in files), timeout=30)
-    units = node.succeed("systemctl list-units --plain --no-legend 'archy-*.service' | awk '{print $1}'",
+    units = node.succeed(f"systemctl list-units --plain --no-legend '{node.names.unit('*')}' | awk '{{print $1}}'",
                          timeout=30).split()
     if units:
         node.run("systemctl stop " + " ".join(map(shlex.quote, units)), timeout=900)
     leftover = node.succeed("podman ps -a --external --format '{{.Names}}'", timeout=90).split()
-    node.succeed(f"systemctl start {DAEMON}", timeout=120)
+    node.succeed(f"systemctl start {node.names.daemon_unit}", timeout=120)
     return {"backend": backend, "removed": files, "units_stopped": units,
-            "storage_leftovers": [c for c in leftover if c.startswith("archy-")]}
+            "storage_leftovers": [c for c in leftover if node.names.is_app(c)]}
 
 
 # -- files the reconciler derives ----------------------------------------------------------
@@ -341,9 +343,11 @@ def restore_clock(configuration: Mapping) -> dict:
 
 
 # -- network ---------------------------------------------------------------------------------
-def revoke_network(configuration: Mapping, network: str = "archy") -> dict:
-    """Remove the apps' podman network (rootful node; -f also removes the containers on it)."""
+def revoke_network(configuration: Mapping, network: str = "") -> dict:
+    """Remove the apps' podman network (default: the platform's; rootful node: -f also removes
+    the containers on it)."""
     node = _node(configuration)
+    network = network or node.names.network
     q = shlex.quote(network)
     if node.run(f"podman network exists {q}", timeout=60).rc != 0:
         _interrupt(f"podman network {network} does not exist")
@@ -354,20 +358,10 @@ def revoke_network(configuration: Mapping, network: str = "archy") -> dict:
 
 
 # -- tor ---------------------------------------------------------------------------------------
-_ONIONS = ("for d in /var/lib/tor/archy-*/; do [ -f \"$d/hostname\" ] || continue; "
-           "printf '%s %s %s\\n' \"$(basename $d)\" \"$(cat $d/hostname)\" "
-           "\"$(sha256sum $d/hs_ed25519_secret_key | cut -d' ' -f1)\"; done")
-
-
-def onions(node) -> dict[str, list[str]]:
-    """HS dir -> [onion hostname, sha256 of its secret key] (the key itself never leaves the node)."""
-    out = node.succeed(_ONIONS, timeout=30)
-    return {p[0]: p[1:] for p in (line.split() for line in out.splitlines()) if len(p) == 3}
-
-
-def kill_tor(configuration: Mapping, unit: str = "tor@default.service", timeout: float = 30) -> dict:
+def kill_tor(configuration: Mapping, unit: str = "", timeout: float = 30) -> dict:
     node = _node(configuration)
-    before = onions(node)
+    unit = unit or node.names.tor_unit
+    before = observe.onions(node)
     if not before:
         _interrupt("no onion service with a hostname: nothing to compare afterwards")
     memo.put("onions", before)
@@ -397,11 +391,16 @@ def power_cut(configuration: Mapping, timeout: float = 600) -> dict:
 
 
 # -- OTA ---------------------------------------------------------------------------------------
-def build_image(configuration: Mapping, base: str = "localhost/archy-standin:1",
-                image: str = "localhost/archy-standin:2", timeout: float = 300) -> dict:
-    """A new image version built on the node from the current one (no registry)."""
+def build_image(configuration: Mapping, base: str = "", image: str = "", timeout: float = 300) -> dict:
+    """A new image version built on the node from the current one (no registry). Defaults: the
+    catalog's image, and the same repository tagged 2; the OTA actions below default to it."""
     node = _node(configuration)
-    ctx = "/run/archy-chaos/image"
+    base = base or json.loads(node.get_file(node.names.catalog)).get("image") or ""
+    if not base:
+        _interrupt(f"no image in {node.names.catalog} to build from")
+    image = image or f"{base.rsplit(':', 1)[0]}:2"
+    memo.put("built_image", image)
+    ctx = f"{ops.RUN_DIR}/image"
     node.put_file(f"{ctx}/Containerfile",
                   f"FROM {base}\nLABEL io.archipelago.chaos.version={image.rsplit(':', 1)[-1]}\n".encode())
     node.succeed(f"podman build --pull=never -q -t {shlex.quote(image)} {ctx} && sync", timeout=timeout)
@@ -409,25 +408,34 @@ def build_image(configuration: Mapping, base: str = "localhost/archy-standin:1",
                                                 timeout=60).strip()[:12]}
 
 
-def set_app_image(configuration: Mapping, app: str, image: str) -> dict:
-    """Point the app at a new image in the node's catalog: the reconciler applies it (OTA)."""
+def set_app_image(configuration: Mapping, app: str, image: str = "") -> dict:
+    """Point the app at a new image (default: the one build_image built) in the node's catalog:
+    the reconciler applies it (OTA)."""
     node = _node(configuration)
-    cat = json.loads(node.get_file(CATALOG))
+    image = image or memo.get("built_image") or ""
+    if not image:
+        _interrupt("no image to point the app at: run build_image first or name one")
+    catalog = node.names.catalog
+    cat = json.loads(node.get_file(catalog))
     apps = cat.get("apps", cat)
     if app not in apps:
-        _interrupt(f"{app} not in {CATALOG}")
+        _interrupt(f"{app} not in {catalog}")
     old = apps[app].get("image") or cat.get("image")
     apps[app]["image"] = image
-    node.put_file(CATALOG, json.dumps(cat, indent=2, sort_keys=True).encode())
+    node.put_file(catalog, json.dumps(cat, indent=2, sort_keys=True).encode())
     node.succeed("sync", timeout=60)  # the update is on disk before it starts: the cut tests the apply
     memo.put(f"ota:{app}", {"old": old, "new": image})
     return {"app": app, "old": old, "new": image}
 
 
-def wait_ota_in_flight(configuration: Mapping, app: str, image: str, timeout: float = 120) -> dict:
-    """Until the unit names the new image but the app does not run it yet healthily."""
+def wait_ota_in_flight(configuration: Mapping, app: str, image: str = "", timeout: float = 120) -> dict:
+    """Until the unit names the new image (default: the one set_app_image set) but the app does not
+    run it yet healthily."""
     node = _node(configuration)
-    unit = f"/etc/containers/systemd/archy-{app}.container"
+    image = image or (memo.get(f"ota:{app}") or {}).get("new") or ""
+    if not image:
+        _interrupt(f"no update of {app} to wait for: run set_app_image first or name the image")
+    unit = node.names.quadlet(app)
     if not poll(lambda: node.run(f"grep -qx 'Image={image}' {unit}", timeout=30).rc == 0, timeout, 0.3):
         _interrupt(f"the reconciler did not start the update of {app} to {image} within {timeout:.0f}s")
     return {"app": app, "unit_image": image}

@@ -17,6 +17,8 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from node.names import HARNESS
+
 # What each operation does to an app's state: absent | running | stopped.
 EFFECTS = {
     "install": lambda s: "running" if s == "absent" else s,  # installing an installed app changes nothing
@@ -45,7 +47,7 @@ class Op:
 
 def default_path() -> str:
     """Per-process file, so a stock `chaos run` without ARCHY_CHAOS_HISTORY still works."""
-    return os.environ.get("ARCHY_CHAOS_HISTORY") or f"/tmp/archy-chaos-history-{os.getpid()}.jsonl"
+    return os.environ.get("ARCHY_CHAOS_HISTORY") or f"/tmp/{HARNESS.mark('chaos-history')}-{os.getpid()}.jsonl"
 
 
 def append(path: str, record: Mapping) -> dict:

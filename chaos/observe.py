@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping
 
 import yaml
 
-from harness.node import Node
+from node.api import Node
+from node.names import Names
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-UNIT_DIR = "/etc/containers/systemd"
 
 
 @functools.cache
@@ -27,28 +27,20 @@ def catalog() -> dict[str, list[str]]:
     return {app: list(spec.get("companions") or []) for app, spec in data["apps"].items()}
 
 
-def _unit_app(name: str, known: set[str]) -> str:
-    """archy-lnd.container / archy-lnd -> lnd; companions carry the prefix in their id
-    (archy-lnd-ui.container -> archy-lnd-ui)."""
-    base = name.removesuffix(".container").removesuffix(".service")
-    if base in known:
-        return base
-    return base[len("archy-"):] if base.startswith("archy-") else base
-
-
 def classify(apps: Mapping[str, list[str]], entries: Iterable[Mapping], unit_files: Iterable[str],
-             containers: Iterable[str], health: Mapping[str, Mapping]) -> dict[str, str]:
+             containers: Iterable[str], health: Mapping[str, Mapping], *, names: Names) -> dict[str, str]:
     """One state per app of the catalog. Pure.
 
     entries: container.list rows; unit_files: Quadlet file names; containers: names podman
-    knows (also storage-only); health: container.health result.
+    knows (also storage-only); health: container.health result; names: the node's, to read
+    unit and container names back as app ids.
     """
     by_app: dict[str, list[Mapping]] = {}
     for e in entries:
         by_app.setdefault(str(e.get("app")), []).append(e)
     known = set(apps) | {c for cs in apps.values() for c in cs}
-    files = {_unit_app(f, known) for f in unit_files if f.endswith(".container")}
-    ctrs = {_unit_app(c, known) for c in containers}
+    files = {names.app_of(f, known) for f in unit_files if f.endswith(".container")}
+    ctrs = {names.app_of(c, known) for c in containers}
     def present(m: str) -> bool:
         return bool(by_app.get(m)) or m in files or m in ctrs
 
@@ -87,14 +79,14 @@ def classify(apps: Mapping[str, list[str]], entries: Iterable[Mapping], unit_fil
 
 
 def unit_files(node: Node) -> list[str]:
-    out = node.succeed(f"ls -1 {UNIT_DIR} 2>/dev/null || true", timeout=30)
-    return [x for x in out.split() if x.startswith("archy-")]
+    out = node.succeed(f"ls -1 {node.names.quadlet_dir} 2>/dev/null || true", timeout=30)
+    return [x for x in out.split() if node.names.is_app(x)]
 
 
 def podman_containers(node: Node) -> list[str]:
     """Names of every container podman has, including storage-only ones (--external)."""
     out = node.succeed("podman ps -a --external --format '{{.Names}}'", timeout=90)
-    return [x.strip() for x in out.splitlines() if x.strip().startswith("archy-")]
+    return [x.strip() for x in out.splitlines() if node.names.is_app(x.strip())]
 
 
 def failed_units(node: Node) -> list[str]:
@@ -104,12 +96,22 @@ def failed_units(node: Node) -> list[str]:
 
 def service_problems(node: Node) -> list[str]:
     """The node services the apps are reached through: nginx, and tor once an onion is configured."""
+    n = node.names
     out = node.run("systemctl is-active nginx.service; "
-                   "if ls /etc/tor/torrc.d/archy-*.conf >/dev/null 2>&1; then systemctl is-active tor@default.service; "
+                   f"if ls {n.tor_snippet('*')} >/dev/null 2>&1; then systemctl is-active {n.tor_unit}; "
                    "else echo active; fi", timeout=30).stdout.split()
     names = ["nginx", "tor"]
     return [f"{n} is {s}" for n, s in zip(names, out) if s != "active"] + \
         (["nginx/tor state unknown"] if len(out) < 2 else [])
+
+
+def onions(node: Node) -> dict[str, list[str]]:
+    """HS dir -> [onion hostname, sha256 of its secret key] (the key itself never leaves the node)."""
+    script = (f"for d in {node.names.hs_dir('*')}/; do [ -f \"$d/hostname\" ] || continue; "
+              "printf '%s %s %s\\n' \"$(basename $d)\" \"$(cat $d/hostname)\" "
+              "\"$(sha256sum $d/hs_ed25519_secret_key | cut -d' ' -f1)\"; done")
+    out = node.succeed(script, timeout=30)
+    return {p[0]: p[1:] for p in (line.split() for line in out.splitlines()) if len(p) == 3}
 
 
 def data_records(health: Mapping[str, Mapping]) -> list[dict]:

@@ -1,9 +1,9 @@
 """Lifecycle RPCs recorded in the history (invoke -> ok | fail | info).
 
-Synchronous ops go through the harness driver. Asynchronous ones (an install the fault is
+Synchronous ops go through the platform driver. Asynchronous ones (an install the fault is
 meant to interrupt) run ON the node as a transient systemd unit that writes the reply to
-/run/archy-chaos/: the chaos process does not keep a thread on the SSH connection, and a
-reply lost with the node (power cut, tmpfs gone) is simply `info`.
+RUN_DIR, a scratch dir on the node's tmpfs: the chaos process does not keep a thread on the SSH
+connection, and a reply lost with the node (power cut, tmpfs gone) is simply `info`.
 """
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import shlex
 import time
 from collections.abc import Mapping
 
-from harness.driver import RPC_URL, RpcError, RpcUnavailable, curl_command, parse_http, parse_rpc
-from harness.node import CommandTimeout, NodeError
+from node.api import CommandTimeout, NodeError
+from node.driver import RpcError, RpcUnavailable, curl_command, parse_http, parse_rpc
+from node.names import HARNESS
 
 from . import history, target
 
@@ -22,7 +23,12 @@ OPS = {"install": "package.install", "uninstall": "package.uninstall",
 # Errors that prove nothing was applied (validation, dependency, conflict); any other
 # error (-32000 "failed", transport) leaves the outcome unknown.
 DEFINITE_FAIL = {-32600, -32601, -32602, -32001, -32002}
-RUN_DIR = "/run/archy-chaos"
+RUN_DIR = HARNESS.scratch("chaos")
+
+
+def op_unit(p: int) -> str:
+    """The transient unit running async operation `p` on the node."""
+    return HARNESS.mark(f"chaos-op-{p}")
 
 
 def history_path(configuration: Mapping | None) -> str:
@@ -69,8 +75,8 @@ def start_async(configuration: Mapping, f: str, app: str, timeout: float) -> int
     node.put_file(req, body.encode(), 0o600)
     t = int(timeout)
     # the driver's curl line: its status mark must not start with "@" (curl -w would read a file)
-    script = f"{curl_command(RPC_URL, t, '@' + req)} > {out}.tmp 2>&1; mv {out}.tmp {out}"
-    node.succeed(f"systemd-run --quiet --collect --unit=archy-chaos-op-{p} "
+    script = f"{curl_command(node.names.rpc_url, t, '@' + req)} > {out}.tmp 2>&1; mv {out}.tmp {out}"
+    node.succeed(f"systemd-run --quiet --collect --unit={op_unit(p)} "
                  f"--property=RuntimeMaxSec={t + 30} sh -c {shlex.quote(script)}", timeout=30)
     return p
 
@@ -101,7 +107,7 @@ def collect(configuration: Mapping, timeout: float) -> list[dict]:
         while True:
             try:
                 r = node.run(f"cat {RUN_DIR}/op-{p}.out 2>/dev/null || "
-                             f"systemctl is-active --quiet archy-chaos-op-{p} || echo @@gone", timeout=30)
+                             f"systemctl is-active --quiet {op_unit(p)} || echo @@gone", timeout=30)
                 text = r.stdout
             except (NodeError, OSError) as e:
                 text, err = None, e

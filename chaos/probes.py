@@ -7,12 +7,13 @@ chaos/verdict.py even though Chaos Toolkit itself would still say "completed".
 """
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 
-from harness.node import NodeError, poll
+from node.api import NodeError, poll
 
-from . import history, observe, ops, target
+from . import history, memo, observe, ops, target
 
 
 def _stack(stack: str | list | None) -> list[str]:
@@ -34,7 +35,7 @@ def _app_states(configuration: Mapping) -> tuple[dict[str, str], dict]:
     entries = d.containers(timeout=60)
     health = d.container_health(timeout=120)
     states = observe.classify(observe.catalog(), entries, observe.unit_files(node),
-                              observe.podman_containers(node), health)
+                              observe.podman_containers(node), health, names=node.names)
     return states, health
 
 
@@ -134,10 +135,11 @@ def wait_converged(configuration: Mapping, stack: str = "", timeout: float = 300
     return {**last, "waited": round(time.monotonic() - t0, 1)}
 
 
-def disk_pressure_reported(configuration: Mapping, path: str = "/var/lib/archipelago",
-                           timeout: float = 180) -> dict:
-    """While the disk is full the reconciler reports it (/health disk_pressure names the path):
-    the seeds' "graceful degradation, disk-pressure report". Raises when it never does."""
+def disk_pressure_reported(configuration: Mapping, path: str = "", timeout: float = 180) -> dict:
+    """While the disk is full the reconciler reports it (/health disk_pressure names the path, by
+    default the platform's state dir): the seeds' "graceful degradation, disk-pressure report".
+    Raises when it never does."""
+    path = path or target.node(configuration).names.state_dir
     seen: dict = {}
 
     def reported() -> bool:
@@ -152,7 +154,6 @@ def disk_pressure_reported(configuration: Mapping, path: str = "/var/lib/archipe
 
 # -- "unchanged by the fault" probes: the first call (before-hypothesis) records, later calls compare
 def _first_or_compare(key: str, now) -> dict:
-    from . import memo
     was = memo.get(key)
     if was is None:
         memo.put(key, now)
@@ -173,11 +174,11 @@ def files_stable(configuration: Mapping, paths: str) -> dict:
     return {**res, "missing": missing, "sha256": {p: s[:16] for p, s in out.items()}}
 
 
-def onions_stable(configuration: Mapping, unit: str = "tor@default.service") -> dict:
+def onions_stable(configuration: Mapping, unit: str = "") -> dict:
     """tor active and every onion hostname and key (hash) unchanged."""
-    from .actions import onions
     node = target.node(configuration)
-    now = onions(node)
+    unit = unit or node.names.tor_unit
+    now = observe.onions(node)
     active = node.run(f"systemctl is-active {unit}", timeout=30).stdout.strip()
     res = _first_or_compare("onions", now)
     if active != "active" or not now:
@@ -195,12 +196,11 @@ def route_ok(configuration: Mapping, url: str) -> dict:
 
 def image_consistent(configuration: Mapping, app: str) -> dict:
     """Fully old or fully new: the unit, the running container and the catalog name one image."""
-    import json as _json
     node = target.node(configuration)
-    unit = node.run(f"sed -n 's/^Image=//p' /etc/containers/systemd/archy-{app}.container", timeout=30).stdout.strip()
-    ctr = node.run(f"podman inspect -f '{{{{.ImageName}}}}' archy-{app}", timeout=60).stdout.strip()
+    unit = node.run(f"sed -n 's/^Image=//p' {node.names.quadlet(app)}", timeout=30).stdout.strip()
+    ctr = node.run(f"podman inspect -f '{{{{.ImageName}}}}' {node.names.container(app)}", timeout=60).stdout.strip()
     try:
-        cat = _json.loads(node.get_file("/etc/archipelago/catalog.json"))
+        cat = json.loads(node.get_file(node.names.catalog))
         apps = cat.get("apps", cat)
         want = apps.get(app, {}).get("image") or cat.get("image")
     except (NodeError, ValueError):

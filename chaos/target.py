@@ -11,8 +11,10 @@ from collections.abc import Mapping
 
 from chaoslib.exceptions import InterruptExecution
 
-from harness.driver import PlatformDriver
-from harness.node import Node, NodeError
+import vm
+from node.api import Node, NodeError
+from node.driver import PlatformDriver
+from node.target import connect, parse, with_keys
 
 _nodes: dict[tuple, Node] = {}
 CHANNEL_TIMEOUT = 60.0
@@ -35,15 +37,8 @@ def node(configuration: Mapping | None) -> Node:
     url, known_hosts, identity = key
     if not url:
         raise TargetMissing("no node: set ARCHY_NODE_URL (ssh://root@host:port?disposable=1 or vm://NAME)")
-    if url.startswith("vm://"):
-        n = _attach_vm(url[len("vm://"):].strip("/") or "vm0")
-    else:
-        from harness.targets import parse
-        from harness.ssh import SSHNode
-        t = parse(url)
-        n = SSHNode(t.url, known_hosts=known_hosts or t.params["known_hosts"],
-                    identity_file=identity or t.params["identity_file"], disposable=t.disposable,
-                    name=t.name, connect_timeout=t.params["connect_timeout"])
+    # vm://: the VM the test session launched, attached (not restored: the experiment runs on it as it is)
+    n = connect(with_keys(parse(url), known_hosts, identity), vm=lambda t: vm.attach(name=t.name))
     # Opening a channel on a TCG guest of a loaded host can take far longer than a connect:
     # the harness bounds it by connect_timeout, so give chaos runs a generous one.
     n.connect_timeout = max(getattr(n, "connect_timeout", 10), CHANNEL_TIMEOUT)
@@ -54,14 +49,6 @@ def node(configuration: Mapping | None) -> Node:
                                  "(add ?disposable=1 to the URL of a node you may break)")
     _nodes[key] = n
     return n
-
-
-def _attach_vm(name: str) -> Node:
-    try:
-        from vm import attach
-    except ImportError as e:
-        raise TargetMissing(f"vm://{name}: the embedded VM package cannot attach ({e})") from None
-    return attach(name=name)
 
 
 def driver(configuration: Mapping | None) -> PlatformDriver:

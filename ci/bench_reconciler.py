@@ -20,8 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.driver import PlatformDriver, RpcError  # noqa: E402
-from harness.node import NodeError, poll  # noqa: E402
+import vm  # noqa: E402
+from node.api import NodeError, poll  # noqa: E402
+from node.driver import PlatformDriver, RpcError  # noqa: E402
 
 APPS = ("bitcoin-knots", "lnd", "electrumx", "btcpay", "mempool", "fedimint")
 VICTIM = "fedimint"
@@ -46,7 +47,6 @@ def main() -> int:
     ap.add_argument("--out", default="results/bench_reconciler.json")
     args = ap.parse_args()
 
-    import vm
     node = vm.attach(args.attach) if args.attach else vm.launch("bench-rec", progress=print)
     try:
         return run(node, args)
@@ -80,7 +80,7 @@ def run(node, args) -> int:
                                "min": round(min(samples), 3), "n": len(samples)}
     print(f"tick duration with {len(APPS)} apps: {figures['tick_seconds']}")
 
-    unit, path = f"archy-{VICTIM}.service", f"/etc/containers/systemd/archy-{VICTIM}.container"
+    unit, path = node.names.unit(VICTIM), node.names.quadlet(VICTIM)
     # (a) the file alone: the loop notices within one interval and rewrites + reloads
     node.succeed(f"rm -f {path}")
     t = time.monotonic()

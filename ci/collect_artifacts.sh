@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 dest=${1:-artifacts}
 results=${RESULTS:-results}
-run_root=${ARCHY_RUN:-/tmp/archy-lifecycle-runs}
+run_root=${ARCHY_RUN:-$(python3 -c 'from node.names import HARNESS; print(HARNESS.run_root)')}
 mkdir -p "$dest"
 : >"$dest/MISSING.txt"
 

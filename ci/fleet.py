@@ -30,10 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import vm  # noqa: E402
 from harness import results  # noqa: E402
-from harness.targets import TargetError, parse  # noqa: E402
 from matrix.model import MatrixError, load, plan  # noqa: E402
 from node.proc import stop_group  # noqa: E402
+from node.target import TargetError, of_node, parse, to_url  # noqa: E402
 
 
 @dataclass
@@ -192,13 +193,10 @@ def main(argv=None) -> int:
     vms = []
     try:
         if args.vms:
-            from vm import launch
             for i in range(args.vms):     # one at a time: booting several at once starves TCG
-                n = launch(name=f"fleet{i}", progress=lambda *p: say(" ".join(map(str, p))))
+                n = vm.launch(name=f"fleet{i}", progress=lambda *p: say(" ".join(map(str, p))))
                 vms.append(n)
-                url = (f"ssh://root@127.0.0.1:{n.port}?disposable=1&known_hosts={n.known_hosts}"
-                       f"&key={n.identity_file}&name={n.name}")
-                members.append(Member(url, n.name, rdir / n.name, vm=n))
+                members.append(Member(to_url(of_node(n)), n.name, rdir / n.name, vm=n))
                 say(f"{n.name}: VM up (QEMU pid {n.vm.pid})")
         deadline = time.monotonic() + args.timeout
         threads = []

@@ -28,8 +28,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import vm                                   # noqa: E402
-from harness.driver import PlatformDriver   # noqa: E402
-from harness.node import NodeError          # noqa: E402
+from node.driver import PlatformDriver      # noqa: E402
+from node.api import NodeError             # noqa: E402
+from matrix.model import load               # noqa: E402
 from vm.machine import guest_crash          # noqa: E402
 
 # bounded: the loop stops by its own deadline; the allocator stops with it
@@ -58,7 +59,6 @@ while [ "$(date +%s)" -lt "$end" ]; do
 done
 echo "$n"
 """
-IMAGE = "localhost/archy-standin:1"
 
 
 def say(msg: str) -> None:
@@ -77,7 +77,7 @@ def workload(node, kind: str, app: str, churn_s: int) -> dict:
         PlatformDriver(node).call("package.install", id=app, timeout=600)
         out["install_s"] = round(time.monotonic() - t, 1)
     else:
-        node.put_file("/run/containers.sh", CONTAINERS.format(seconds=churn_s, image=IMAGE).encode())
+        node.put_file("/run/containers.sh", CONTAINERS.format(seconds=churn_s, image=load().apps[app].image).encode())
         out["containers"] = int(node.succeed("sh /run/containers.sh", timeout=churn_s + 180).strip().splitlines()[-1])
     if kind.endswith("churn"):
         last = node.wait_until_succeeds("tail -n 1 /run/churn.out | grep -x '[0-9][0-9]*'", timeout=churn_s + 120)

@@ -23,6 +23,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import vm
+from matrix.model import load
+from node.api import NodeError
+from node.driver import PlatformDriver
+from node.target import connect, of_node, parse, to_url
 from node.proc import stop_group
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,15 +197,13 @@ class Loop:
         if self.args.node:
             self.url = self.args.node
             return
-        from vm import launch
         self.log("booting the embedded VM (golden restore; the first time builds the image) ...")
-        self.vm = launch(name="dev", progress=lambda *p: self.log(" ".join(map(str, p))))
+        self.vm = vm.launch(name="dev", progress=lambda *p: self.log(" ".join(map(str, p))))
         self._vm_url()
 
     def _vm_url(self) -> None:
         # a restore starts a new QEMU on a fresh port: the URL is rebuilt after each one
-        self.url = (f"ssh://root@127.0.0.1:{self.vm.port}?disposable=1&known_hosts={self.vm.known_hosts}"
-                    f"&key={self.vm.identity_file}&name={self.vm.name}")
+        self.url = to_url(of_node(self.vm))
 
     # -- one run
     def start_run(self) -> None:
@@ -275,9 +278,6 @@ class Loop:
             self.vm = None
             self.log("node left in a known state: the embedded VM was torn down (nothing left running)")
             return
-        from harness.driver import PlatformDriver
-        from harness.node import NodeError
-        from harness.targets import connect, parse
         try:
             node = connect(parse(self.url))
         except NodeError as e:
@@ -297,7 +297,6 @@ class Loop:
 
     # -- the loop
     def main(self) -> int:
-        from matrix.model import load
         from rich.live import Live
         words = [w.strip() for w in (self.args.events or "").split(",") if w.strip()]
         self.events = resolve_events(load(), words)
@@ -368,7 +367,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.node and args.node.startswith("vm://"):
         args.node = None                      # the loop boots and restores the VM itself
     loop = Loop(args, extra)
-    from harness.node import NodeError
     try:
         return loop.main()
     except KeyboardInterrupt:

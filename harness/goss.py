@@ -10,10 +10,11 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.node import Node, NodeError
+from node.api import Node, NodeError
+from node.names import HARNESS
 
 GOSS_DIR = Path(__file__).resolve().parent.parent / "goss"
-REMOTE_DIR = "/run/archy-goss"
+REMOTE_DIR = HARNESS.scratch("goss")
 RC_FAIL, RC_FILE_ERROR, RC_RETRY_TIMEOUT = 1, 78, 3
 
 

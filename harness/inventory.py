@@ -1,6 +1,7 @@
 """Leftover inventory in the style of podman's `leak_check`, plus witness files.
 
-`snapshot(node)` runs one bounded script on the node and parses it (pure `parse`) into sets of
+`snapshot(node)` runs one bounded script (pure `script`, from the node's names) on the node and
+parses it (pure `parse`) into sets of
 stable names per kind; `diff(before, after)` (pure) says what appeared or vanished. Witness
 files planted in *other* apps' data dirs catch collateral deletion (YunoHost's witness.sh idea).
 """
@@ -12,27 +13,28 @@ import secrets
 import shlex
 from dataclasses import dataclass
 
-from .node import Node
+from node.api import Node
+from node.names import HARNESS, Names
 
 KINDS = ("containers", "volumes", "networks", "images", "quadlet", "units", "ports", "nginx", "tor")
 
-# `|| true` everywhere: a node without nginx/tor simply has empty sections.
-SCRIPT = r"""
-s() { echo "@@section $1"; }
-s containers; podman ps -a --external --format '{{.Names}}' 2>/dev/null || true
-s volumes;    podman volume ls --format '{{.Name}}' 2>/dev/null || true
-s networks;   podman network ls --format '{{.Name}}' 2>/dev/null || true
-s images;     podman images -a --format '{{.Repository}}:{{.Tag}} {{.ID}}' 2>/dev/null || true
-s quadlet;    find /etc/containers/systemd -mindepth 1 -maxdepth 2 -type f 2>/dev/null || true
-s units;      systemctl reset-failed 2>/dev/null; systemctl list-units --all --plain --no-legend --no-pager 'archy-*' 'archipelago*' 2>/dev/null || true
+
+def script(names: Names) -> str:
+    """The one inventory command. `|| true` everywhere: a node without nginx/tor simply has empty sections."""
+    apps = names.container("*")
+    return f"""
+s() {{ echo "@@section $1"; }}
+s containers; podman ps -a --external --format '{{{{.Names}}}}' 2>/dev/null || true
+s volumes;    podman volume ls --format '{{{{.Name}}}}' 2>/dev/null || true
+s networks;   podman network ls --format '{{{{.Name}}}}' 2>/dev/null || true
+s images;     podman images -a --format '{{{{.Repository}}}}:{{{{.Tag}}}} {{{{.ID}}}}' 2>/dev/null || true
+s quadlet;    find {names.quadlet_dir} -mindepth 1 -maxdepth 2 -type f 2>/dev/null || true
+s units;      systemctl reset-failed 2>/dev/null; systemctl list-units --all --plain --no-legend --no-pager '{apps}' '{names.daemon}*' 2>/dev/null || true
 s ports;      ss -Htlnp 2>/dev/null || true
-s nginx;      find /etc/nginx/archy.d -mindepth 1 -maxdepth 1 2>/dev/null || true
-s tor;        find /var/lib/tor /etc/tor/torrc.d -mindepth 1 -maxdepth 1 -name 'archy-*' 2>/dev/null || true
+s nginx;      find {names.nginx_dir} -mindepth 1 -maxdepth 1 2>/dev/null || true
+s tor;        find {names.tor_dir} {names.torrc_dir} -mindepth 1 -maxdepth 1 -name '{apps}' 2>/dev/null || true
 """
 
-# The node's shared slices (the reconciler's APPS_SLICE and its parent) appear with the first app
-# started and stay: they belong to the node, not to any app, so they are no app's leftover.
-NODE_SLICES = frozenset({"archipelago.slice", "archipelago-apps.slice"})
 
 _PROC = re.compile(r'users:\(\("([^"]+)"')
 
@@ -45,14 +47,15 @@ class Inventory:
         return self.items.get(kind, frozenset())
 
 
-def _line(kind: str, line: str) -> str | None:
+def _line(kind: str, line: str, names: Names) -> str | None:
     line = line.strip()
     if not line:
         return None
     if kind == "units":
         cols = line.split()
-        # "archy-lnd.service loaded active running ..."; not-found units are only references
-        return None if len(cols) < 2 or cols[1] == "not-found" or cols[0] in NODE_SLICES else cols[0]
+        # "<unit> loaded active running ..."; not-found units are only references. The daemon's
+        # shared slices appear with the first app started and stay: they are no app's leftover.
+        return None if len(cols) < 2 or cols[1] == "not-found" or cols[0] in names.daemon_slices else cols[0]
     if kind == "ports":
         cols = line.split()
         if len(cols) < 4:
@@ -62,7 +65,7 @@ def _line(kind: str, line: str) -> str | None:
     return line
 
 
-def parse(text: str) -> Inventory:
+def parse(text: str, names: Names) -> Inventory:
     items: dict[str, set[str]] = {k: set() for k in KINDS}
     kind = None
     for raw in text.splitlines():
@@ -70,13 +73,13 @@ def parse(text: str) -> Inventory:
             kind = raw.split(None, 1)[1].strip()
             items.setdefault(kind, set())
             continue
-        if kind and (v := _line(kind, raw)) is not None:
+        if kind and (v := _line(kind, raw, names)) is not None:
             items[kind].add(v)
     return Inventory({k: frozenset(v) for k, v in items.items()})
 
 
 def snapshot(node: Node, timeout: float = 120) -> Inventory:
-    return parse(node.succeed(SCRIPT, timeout=timeout))
+    return parse(node.succeed(script(node.names), timeout=timeout), node.names)
 
 
 def diff(before: Inventory, after: Inventory, ignore: dict[str, list[str]] | None = None) -> dict:
@@ -99,7 +102,7 @@ def format_diff(d: dict) -> str:
 
 
 # ---------------------------------------------------------------- witness files
-WITNESS_NAME = ".archy-witness"
+WITNESS_NAME = f".{HARNESS.mark('witness')}"
 
 
 def plant_witnesses(node: Node, data_dirs: list[str], timeout: float = 60) -> dict[str, str]:

@@ -6,7 +6,10 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from .node import Node
+from node.api import Node
+from node.names import Names
+
+from .artifacts import redact
 
 # What counts as an error message (besides priority err and worse and core dumps).
 ERROR_PATTERNS = [
@@ -28,23 +31,24 @@ def _text(v) -> str:
     return "" if v is None else str(v)
 
 
-def source(entry: dict) -> str | None:
-    """The archy unit/container an entry belongs to, or None when it is not ours."""
+def source(entry: dict, names: Names) -> str | None:
+    """The platform unit/container (an app's or the daemon's) an entry belongs to, or None when it
+    is not ours."""
     for key in ("CONTAINER_NAME", "UNIT", "_SYSTEMD_UNIT", "SYSLOG_IDENTIFIER", "COREDUMP_UNIT"):
         v = _text(entry.get(key))
-        if v.startswith("archy-") or v in ("archipelago.service", "archipelago"):
+        if names.is_platform(v):
             return v
     return None
 
 
 def errors(entries: Iterable[dict], allow: Iterable[str] = (),
-           patterns: Iterable[str] = ERROR_PATTERNS) -> list[str]:
+           patterns: Iterable[str] = ERROR_PATTERNS, *, names: Names) -> list[str]:
     """'source: message' lines for error entries of ours not matched by `allow`."""
     pats = [re.compile(p) for p in patterns]
     allowed = [re.compile(p) for p in [*DEFAULT_ALLOW, *allow]]
     out = []
     for e in entries:
-        src = source(e)
+        src = source(e, names)
         coredump = _text(e.get("SYSLOG_IDENTIFIER")) == "systemd-coredump"
         if src is None and not coredump:
             continue
@@ -61,5 +65,4 @@ def errors(entries: Iterable[dict], allow: Iterable[str] = (),
 
 def check(node: Node, cursor: str, allow: Iterable[str] = ()) -> list[str]:
     """Error lines logged since `cursor` (redacted); empty means the journal is clean."""
-    from .artifacts import redact
-    return [redact(line) for line in errors(node.journal_since(cursor), allow)]
+    return [redact(line) for line in errors(node.journal_since(cursor), allow, names=node.names)]

@@ -17,12 +17,15 @@ from pathlib import Path
 
 import pytest
 
+import vm
 from matrix.model import Cell, Matrix, MatrixError, load, plan
+from node.api import NodeError
+from node.driver import PlatformDriver
+from node.names import HARNESS
+from node.target import Target, TargetError, connect, parse
 
 from . import artifacts, journal, results
 from .duration import DurationError, parse_duration
-from .node import NodeError
-from .targets import Target, TargetError, connect, parse
 
 STATE = pytest.StashKey["Archy"]()
 _CALL_REPORT = pytest.StashKey[pytest.TestReport]()
@@ -48,7 +51,7 @@ class Archy:
 
 # ---------------------------------------------------------------- options
 def pytest_addoption(parser: pytest.Parser) -> None:
-    g = parser.getgroup("archy", "archy-lifecycle targets and grid")
+    g = parser.getgroup("archy", f"{HARNESS.project} targets and grid")
     g.addoption("--node", action="append", default=[], metavar="URL",
                 help="target node, repeatable: ssh://user@host[:port]?disposable=1&key=PATH&known_hosts=PATH "
                      "or vm://NAME; several run in parallel, one xdist worker each")
@@ -114,7 +117,7 @@ def pytest_configure(config: pytest.Config) -> None:
                                 soak_seconds, rdir)
     _output_paths(config, rdir)
     if not _is_worker(config):
-        config.pluginmanager.register(Recorder(config), "archy-recorder")
+        config.pluginmanager.register(Recorder(config), HARNESS.mark("recorder"))
 
 
 def _output_paths(config: pytest.Config, rdir: Path) -> None:
@@ -145,8 +148,7 @@ def current_target(config: pytest.Config) -> Target:
         return st.targets[worker_index(config) % len(st.targets)]
     t = st.targets[0]
     if t.is_vm and _is_worker(config):  # -n N against the embedded VM: one VM per worker
-        return Target(t.kind, f"vm://{t.name}-w{worker_index(config)}", f"{t.name}-w{worker_index(config)}",
-                      t.disposable, t.capabilities)
+        return parse(f"vm://{t.name}-w{worker_index(config)}")
     return t
 
 
@@ -220,7 +222,7 @@ def target(pytestconfig) -> Target:
 def node(target, pytestconfig):
     """The session's node: one per process, shared by every test (VM booted once)."""
     try:
-        n, error = connect(target, progress=_progress(pytestconfig)), None
+        n, error = connect(target, vm=vm.launcher(_progress(pytestconfig))), None
     except NodeError as e:
         n, error = None, f"node {target.name}: {e}"
     if error:  # raised outside the except block: one line, no chained traceback
@@ -256,7 +258,6 @@ def _progress(config: pytest.Config):
 
 @pytest.fixture(scope="session")
 def driver(node):
-    from .driver import PlatformDriver
     return PlatformDriver(node)
 
 
@@ -372,5 +373,5 @@ class Recorder:
 def _reported_targets(st: Archy) -> list[Target]:
     names = {m["node"] for m in st.meta.values()}
     known = [t for t in st.targets if t.name in names]
-    extra = [Target("vm", f"vm://{n}", n, True, frozenset()) for n in sorted(names - {t.name for t in known})]
+    extra = [parse(f"vm://{n}") for n in sorted(names - {t.name for t in known})]
     return known + extra

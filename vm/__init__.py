@@ -10,8 +10,9 @@ from typing import Callable
 from . import golden as golden_mod, image, reaper
 from .errors import PrerequisiteMissing, VMError, VMTimeout
 from .machine import VM
+from .node import VMNode
 
-__all__ = ["launch", "attach", "build", "VMError", "PrerequisiteMissing", "VMTimeout"]
+__all__ = ["launch", "attach", "launcher", "build", "VMError", "PrerequisiteMissing", "VMTimeout"]
 
 
 def build(progress: Callable[[str], None] = print):
@@ -27,7 +28,6 @@ def launch(name: str = "vm0", progress: Callable[[str], None] = print, *, detach
     Reaps VMs left by dead runs first; the VM is torn down at exit, on Ctrl-C and SIGTERM
     unless `detached` (CLI `up`).
     """
-    from .node import VMNode
     reaper.reap(progress)
     base, golden = build(progress)
     vm = VM(name, base, forwards=forwards, detached=detached)
@@ -48,9 +48,13 @@ def launch(name: str = "vm0", progress: Callable[[str], None] = print, *, detach
     return node
 
 
+def launcher(progress: Callable[[str], None] | None = None, *, detached: bool = False):
+    """node.target.connect's hook for vm:// targets: launch the VM the target names."""
+    return lambda target: launch(target.name, progress or (lambda *_: None), detached=detached)
+
+
 def attach(name: str = "vm0"):
     """A VMNode for a VM that is already running (another process launched it); no restore."""
-    from .node import VMNode
     base = image.cached_base()
     if base is None:
         raise VMError("no VM base image built yet: `python -m vm build`")

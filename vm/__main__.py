@@ -6,7 +6,7 @@ import sys
 import time
 
 from . import attach, build, golden, image, launch, paths, reaper
-from harness.node import NodeError
+from node.api import NodeError
 
 from .errors import VMError
 from .machine import VM

@@ -1,5 +1,5 @@
 """Errors of the embedded VM: one line each, naming the fix where there is one."""
-from harness.node import NodeError, NodeUnreachable
+from node.api import NodeError, NodeUnreachable
 
 
 class VMError(NodeError):

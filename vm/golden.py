@@ -10,39 +10,29 @@ import json
 import os
 import tarfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import yaml
 
-from . import accel, cache, machine, paths
-from harness.node import CommandTimeout
+from matrix import model
+from node.api import CommandTimeout
+from node.names import HARNESS
 
+from . import accel, cache, machine, paths, reaper
 from .errors import VMError
 from .image import BaseImage
+from .node import VMNode
+from .state import Golden
 
-REMOTE_RECONCILER = "/opt/archipelago/reconciler"
-REMOTE_CATALOG = "/etc/archipelago/catalog.json"
 PROVISION = "reconciler/provision.py"
-SERVICE = "archipelago.service"
-PROVISION_LOG = "/var/log/archy-provision.log"
+PROVISION_UNIT = HARNESS.mark("provision")          # the transient unit provision.py runs in
+PROVISION_LOG = f"/var/log/{PROVISION_UNIT}.log"
 BASE_ONLY_ENV = "ARCHY_VM_GOLDEN"          # =base: golden of the unprovisioned base (vm tests only)
                                            # =latest: newest provisioned golden, even if stale (dev loop)
 GOLDEN_RECIPE = 2                          # bump when the build steps below change
 FRESH_ENV = "ARCHY_VM_GOLDEN_FRESH"        # =1: cold boot + full provisioning, no seed
 _SKIP = ("__pycache__", ".pyc", ".pytest_cache")
-
-
-@dataclass(frozen=True)
-class Golden:
-    dir: Path
-    disk = property(lambda self: self.dir / "golden.qcow2")
-    state = property(lambda self: self.dir / "golden.state")
-
-    @property
-    def manifest(self) -> dict:
-        return json.loads((self.dir / "manifest.json").read_text())
 
 
 def _files(tree: Path) -> list[Path]:
@@ -78,10 +68,7 @@ def _base_only() -> bool:
 def render_catalog(apps_yaml: Path) -> bytes:
     """matrix/apps.yaml as JSON for the node (which has no YAML parser); validated first."""
     try:
-        from matrix import model          # the matrix loader names file:line on bad data
-        model.load(apps_yaml.parent)
-    except ImportError:
-        pass
+        model.load(apps_yaml.parent)      # the matrix loader names file:line on bad data
     except Exception as e:                # MatrixError: already a one-line file:line message
         raise VMError(f"cannot render the catalog: {e}") from None
     try:
@@ -133,7 +120,6 @@ KEEP_GOLDENS = 3
 
 def prune(keep: Path, progress: Callable[[str], None], root: Path | None = None) -> list[Path]:
     """Delete all but the newest KEEP_GOLDENS golden dirs (~700 MB each), never one a VM runs on."""
-    from . import reaper
     root = root or paths.cache_root()
     in_use = {str(Path(rec.get("backing", "")).parent) for d in _run_dirs()
               if (rec := reaper.read_owner(d)) and reaper.proc.is_qemu_of(reaper.proc.read_pid(d / reaper.PIDFILE), d)}
@@ -190,7 +176,6 @@ def find_seed(base: BaseImage, exclude: Path, root: Path | None = None) -> Golde
 
 
 def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Callable[[str], None]) -> None:
-    from .node import VMNode                       # node imports golden for restore
     t0 = time.monotonic()
     vm = machine.VM(f"golden-build-{os.getpid()}", base)
     seed = None if base_only else find_seed(base, exclude=out.with_name(out.name.split(".tmp")[0]))
@@ -202,8 +187,9 @@ def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Ca
             node = VMNode(vm, golden=None)
             node.fix_clock()
             # as on a fresh node: the old daemon and its state must not leak into the new golden
-            node.succeed(f"systemctl stop {SERVICE} && rm -f /var/lib/archipelago/desired.json "
-                         f"/var/lib/archipelago/backoff.json", timeout=180)
+            n = node.names
+            node.succeed(f"systemctl stop {n.daemon_unit} && rm -f {n.desired_state} {n.backoff_state}",
+                         timeout=180)
         else:
             progress(f"building golden state {name}: cold boot (minutes under TCG)")
             vm.start(base.disk, progress=progress)
@@ -240,18 +226,19 @@ def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Ca
 
 
 def _provision(node, repo: Path, progress: Callable[[str], None]) -> None:
-    progress(f"copying reconciler/ to {REMOTE_RECONCILER} and the catalog to {REMOTE_CATALOG}")
-    node.succeed(f"rm -rf {REMOTE_RECONCILER} && mkdir -p {REMOTE_RECONCILER} && "
-                 f"tar -xzf - -C {REMOTE_RECONCILER}", input=reconciler_tar(repo / "reconciler"), timeout=120)
-    node.put_file(REMOTE_CATALOG, render_catalog(repo / "matrix/apps.yaml"))
+    n = node.names
+    progress(f"copying reconciler/ to {n.code_dir} and the catalog to {n.catalog}")
+    node.succeed(f"rm -rf {n.code_dir} && mkdir -p {n.code_dir} && "
+                 f"tar -xzf - -C {n.code_dir}", input=reconciler_tar(repo / "reconciler"), timeout=120)
+    node.put_file(n.catalog, render_catalog(repo / "matrix/apps.yaml"))
     progress(f"running {PROVISION} on the node (builds the stand-in image; minutes under TCG)")
     t = time.monotonic()
-    rc = _run_streamed(node, f"python3 {REMOTE_RECONCILER}/provision.py", "archy-provision", progress, 1800)
+    rc = _run_streamed(node, f"python3 {n.code_dir}/provision.py", PROVISION_UNIT, progress, 1800)
     if rc != 0:
         tail = node.run(f"tail -n 5 {PROVISION_LOG}", timeout=30).stdout.strip().replace("\n", " | ")
         raise VMError(f"provision.py failed on the node (exit {rc}): {tail}")
-    progress(f"provisioned in {time.monotonic() - t:.0f} s; waiting for {SERVICE}")
-    node.wait_for_unit(SERVICE, timeout=300)
+    progress(f"provisioned in {time.monotonic() - t:.0f} s; waiting for {n.daemon_unit}")
+    node.wait_for_unit(n.daemon_unit, timeout=300)
 
 
 def _run_streamed(node, cmd: str, unit: str, progress: Callable[[str], None], timeout: float) -> int:

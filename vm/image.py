@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from node.names import HARNESS
+
 from . import cache, paths, prereq
 from .errors import VMError
 
@@ -36,7 +38,7 @@ PACKAGES = (
     "iproute2", "iputils-ping", "ca-certificates", "curl", "procps", "less",
 )
 DISK_SIZE = "8G"
-HOSTNAME = "archy-vm"
+HOSTNAME = HARNESS.mark("vm")
 
 # Run by mmdebstrap before the kernel is installed: initramfs-tools cannot probe the root fs type in
 # a chroot and would leave fsck out of the initramfs.
@@ -161,7 +163,7 @@ def _keys(out: Path, rootfs: Path) -> None:
 
     Every VM cloned from this base shares the host key: fine for a disposable test node only.
     """
-    _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "archy-lifecycle", "-f", str(out / "id_ed25519")])
+    _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", HARNESS.project, "-f", str(out / "id_ed25519")])
     for old in (rootfs / "etc/ssh").glob("ssh_host_*"):
         old.unlink()
     host = rootfs / "etc/ssh/ssh_host_ed25519_key"

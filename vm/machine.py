@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from node.names import HARNESS
+
 from . import accel as accel_mod, paths, prereq, proc, qmp, reaper
 from .errors import PrerequisiteMissing, VMError, VMTimeout
 from .image import BaseImage
@@ -118,7 +120,7 @@ class VM:
     def _argv(self, incoming: Path | None) -> list[str]:
         fwd = ",".join(f"hostfwd=tcp:127.0.0.1:{h}-:{g}" for g, h in self.ports.items())
         argv = [
-            "qemu-system-x86_64", "-name", f"archy-{self.name}", *self.accel.args,
+            "qemu-system-x86_64", "-name", HARNESS.mark(self.name), *self.accel.args,
             "-machine", "q35", "-m", str(self.mem_mib), "-smp", str(self.smp),
             "-kernel", str(self.image.kernel), "-initrd", str(self.image.initrd), "-append", KERNEL_CMDLINE,
             "-drive", f"file={self.overlay},if=virtio,format=qcow2,cache=writeback,discard=unmap",

@@ -1,17 +1,15 @@
-"""VMNode: the Node API over SSH (harness.ssh.SSHNode, pinned keys) plus the VM-only controls."""
+"""VMNode: the Node API over SSH (node.ssh.SSHNode, pinned keys) plus the VM-only controls."""
 import time
 from pathlib import Path
 
-from harness.node import CommandResult, CommandTimeout, NodeError, NodeUnreachable
-from harness.ssh import SSHNode
+from node import capabilities
+from node.api import CommandResult, CommandTimeout, NodeError, NodeUnreachable
+from node.ssh import SSHNode
 
 from .crashwatch import CrashWatch
 from .errors import GuestCrashed, VMError
-from .golden import Golden
 from .machine import VM, guest_crash, ssh_banner
-
-CAPABILITIES = frozenset({"node", "destructive", "reboot", "power_cut", "pause", "snapshot", "soak"})
-
+from .state import Golden
 
 class VMNode(SSHNode):
     # TCG guests answer slowly while booting (the first session starts root's user manager)
@@ -50,10 +48,11 @@ class VMNode(SSHNode):
         deadline = time.monotonic() + self._ssh_timeout
         while True:
             try:
-                SSHNode.__init__(self, f"ssh://root@127.0.0.1:{self.vm.ssh_port}",
+                SSHNode.__init__(self, "127.0.0.1", self.vm.ssh_port, user="root",
                                  known_hosts=str(self.vm.known_hosts),
                                  identity_file=str(self.vm.image.client_key), disposable=True,
-                                 name=self.vm.name, connect_timeout=self._connect_timeout)
+                                 name=self.vm.name, capabilities=capabilities.VM,
+                                 connect_timeout=self._connect_timeout)
                 # the first session can be slow (logind starts root's user manager unless it lingers)
                 self.run("true", timeout=30)
                 break
@@ -61,7 +60,6 @@ class VMNode(SSHNode):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
-        self.capabilities = CAPABILITIES
 
     def run(self, cmd: str, timeout: float = 60, input: bytes | None = None) -> CommandResult:
         """SSHNode.run; once the guest kernel crashed, every command fails at once with GuestCrashed."""

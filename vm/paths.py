@@ -2,13 +2,15 @@
 import os
 from pathlib import Path
 
+from node.names import HARNESS
+
 
 def cache_root() -> Path:
-    return Path(os.environ.get("ARCHY_CACHE") or Path.home() / ".cache" / "archy-lifecycle")
+    return Path(os.environ.get("ARCHY_CACHE") or Path.home() / ".cache" / HARNESS.project)
 
 
 def run_root() -> Path:
-    return Path(os.environ.get("ARCHY_RUN") or "/tmp/archy-lifecycle-runs")
+    return Path(os.environ.get("ARCHY_RUN") or HARNESS.run_root)
 
 
 def repo_root() -> Path:

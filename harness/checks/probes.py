@@ -11,21 +11,13 @@ import shlex
 import time
 from typing import Any, Callable
 
-from harness.node import poll
 from matrix.model import App, Matrix
+from node.api import poll
 
 RUNTIME_FILES = ("LOCK", ".clean_shutdown")   # stand-in files that legitimately come and go
 # Rewritten as the chain grows; that the chain never goes backwards is checked through chain_height.
 STATE_FILES = ("chainstate.json",)
 APPEND_ONLY = re.compile(r"(^|/)blk\d+\.dat$")   # block files only grow: old bytes must stay a prefix
-
-
-def container_name(app_id: str) -> str:
-    return app_id if app_id.startswith("archy-") else f"archy-{app_id}"
-
-
-def unit_name(app_id: str) -> str:
-    return container_name(app_id) + ".service"
 
 
 def members(matrix: Matrix, app_id: str) -> list[App]:
@@ -142,7 +134,7 @@ def _brief(s: dict) -> str:
 
 def container(node, app_id: str) -> dict | None:
     """`podman inspect` of the app's container, None when there is none."""
-    name = container_name(app_id)
+    name = node.names.container(app_id)
     res = node.run(f"podman inspect --type container --format json {shlex.quote(name)}", timeout=60)
     if res.rc != 0:
         return None
@@ -154,14 +146,14 @@ def container(node, app_id: str) -> dict | None:
 
 
 def running_containers(node, app_id: str) -> list[str]:
-    out = node.succeed(f"podman ps -q --filter label=io.archipelago.app={shlex.quote(app_id)}",
+    out = node.succeed(f"podman ps -q --filter label={node.names.app_label}={shlex.quote(app_id)}",
                        timeout=60)
     return out.split()
 
 
 def unit(node, app_id: str) -> dict[str, str]:
     props = "ActiveState,SubState,MainPID,NRestarts,ActiveEnterTimestampMonotonic,LoadState"
-    out = node.run(f"systemctl show -p {props} {shlex.quote(unit_name(app_id))}", timeout=30).stdout
+    out = node.run(f"systemctl show -p {props} {shlex.quote(node.names.unit(app_id))}", timeout=30).stdout
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 

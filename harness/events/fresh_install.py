@@ -7,7 +7,7 @@ from harness import goss
 from harness.checks import probes
 from harness.grid.context import CellContext
 from harness.grid.event import BEFORE_APP, GridEvent
-from harness.node import poll
+from node.api import poll
 
 
 def run(ctx: CellContext) -> None:
@@ -53,7 +53,7 @@ def _stays_up(ctx: CellContext) -> None:
                 problems.append(f"{m.id} stopped or restarted within {ctx.options.settle_window:.0f}s "
                                 f"after install reported success")
             elif u.get("NRestarts") != units[m.id].get("NRestarts") or u.get("ActiveState") != "active":
-                problems.append(f"{m.id}: unit {probes.unit_name(m.id)} restarted or left active "
+                problems.append(f"{m.id}: unit {node.names.unit(m.id)} restarted or left active "
                                 f"({u.get('ActiveState')}, NRestarts {u.get('NRestarts')})")
         return bool(problems)
 

@@ -11,7 +11,7 @@ from harness import goss
 from harness.checks import probes
 from harness.grid.context import CellContext
 from harness.grid.event import FULL_LINE, GridEvent
-from harness.node import poll
+from node.api import poll
 
 ROUNDS = ("graceful", "power_cut", "stopped")
 
@@ -79,7 +79,7 @@ def _stopped_round(ctx: CellContext, batch: tuple[str, ...], problems: dict) -> 
         poll(lambda: not probes.running_containers(node, a), m.app(a).stop_grace + 60, 2.0)
     _reboot(ctx, "graceful")
     # Let the reconciler tick at least twice after boot: a wrong start would happen by then.
-    node.wait_until_succeeds("curl -sf --max-time 5 http://127.0.0.1:5678/health", timeout=300, interval=2)
+    node.wait_until_succeeds(f"curl -sf --max-time 5 {node.names.health_url}", timeout=300, interval=2)
     for _ in range(2):
         try:
             probes.rpc(ctx.driver, "reconcile.tick", 120)
@@ -93,7 +93,7 @@ def _stopped_round(ctx: CellContext, batch: tuple[str, ...], problems: dict) -> 
             problems[a].append(f"{tag}: container running again")
         u = probes.unit(node, a)
         if u.get("ActiveState") in ("active", "activating"):
-            problems[a].append(f"{tag}: unit {probes.unit_name(a)} is {u.get('ActiveState')}")
+            problems[a].append(f"{tag}: unit {node.names.unit(a)} is {u.get('ActiveState')}")
         if open_ports := sorted({p.port for p in app.ports} & listening):
             problems[a].append(f"{tag}: ports listening {open_ports}")
 

@@ -11,6 +11,7 @@ from harness.grid.context import CellContext
 from harness.grid.event import FULL_LINE, GridEvent
 from harness.soak import verdict as rules
 from harness.soak.sampler import Sampler
+from node.names import Names
 
 
 def observe(ctx: CellContext) -> dict:
@@ -32,9 +33,9 @@ def observe(ctx: CellContext) -> dict:
     return {"apps": apps, "duration": duration, "samples": samples}
 
 
-def restrict(seen: dict, app_id: str, matrix) -> list[dict]:
+def restrict(seen: dict, app_id: str, matrix, names: Names) -> list[dict]:
     """The samples as this app sees them: its containers, its goss run, its journal lines."""
-    mine = {probes.container_name(x.id) for x in probes.members(matrix, app_id)}
+    mine = {names.container(x.id) for x in probes.members(matrix, app_id)}
     out = []
     for s in seen["samples"]:
         r = dict(s)
@@ -43,7 +44,7 @@ def restrict(seen: dict, app_id: str, matrix) -> list[dict]:
         r["goss"] = {k: v for k, v in (s.get("goss") or {}).items() if k == app_id}
         errs = (s.get("journal") or {}).get("errors") or []
         r["journal"] = {"errors": [e for e in errs if e.get("id", "").removesuffix(".service") in mine
-                                   or not e.get("id", "").startswith("archy-")]}
+                                   or not names.is_app(e.get("id", ""))]}
         out.append(r)
     return out
 
@@ -54,7 +55,7 @@ def run(ctx: CellContext) -> None:
         raise AssertionError(f"{ctx.app.id}: not part of the soak batch {seen['apps']}")
     bounds = {"mem_growth_pct": ctx.options.soak_memory_growth * 100,
               "mem_growth_floor": ctx.options.soak_memory_slack}
-    v = rules.judge({"duration": seen["duration"], "bounds": bounds}, restrict(seen, ctx.app.id, ctx.matrix))
+    v = rules.judge({"duration": seen["duration"], "bounds": bounds}, restrict(seen, ctx.app.id, ctx.matrix, ctx.node.names))
     ctx.notes.append(f"soak {seen['duration']:.0f}s, {len(seen['samples'])} samples: {v.one_line()}")
     if not v.passed:
         raise AssertionError(f"{ctx.app.id}: soak {v.one_line()}")

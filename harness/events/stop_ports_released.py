@@ -5,7 +5,7 @@ from __future__ import annotations
 from harness.checks import probes
 from harness.grid.context import CellContext
 from harness.grid.event import FULL_LINE, GridEvent
-from harness.node import poll
+from node.api import poll
 
 
 def run(ctx: CellContext) -> None:
@@ -14,7 +14,7 @@ def run(ctx: CellContext) -> None:
     deps = probes.dependents(m, app.id, ctx.installed)
     ctr = probes.container(node, app.id)
     if ctr is None:
-        raise AssertionError(f"{app.id}: no container {probes.container_name(app.id)} before the stop")
+        raise AssertionError(f"{app.id}: no container {node.names.container(app.id)} before the stop")
     pids = [ctr.get("State", {}).get("Pid", 0), ctr.get("State", {}).get("ConmonPid", 0)]
     before = {d: probes.status(node, m.app(d)) for d in deps}
     dep_units = {d: probes.unit(node, d) for d in deps}
@@ -39,7 +39,7 @@ def run(ctx: CellContext) -> None:
     if alive:
         problems.append(f"process(es) of the stopped container still alive: pids {alive}")
     if not unit_down():
-        problems.append(f"unit {probes.unit_name(app.id)} is {probes.unit(node, app.id).get('ActiveState')} "
+        problems.append(f"unit {node.names.unit(app.id)} is {probes.unit(node, app.id).get('ActiveState')} "
                         f"120 s after its ports closed")
     cap = app.provides
     for d in deps:

@@ -32,8 +32,8 @@ def run(ctx: CellContext) -> None:
     node, app = ctx.node, ctx.app
     if not app.tor:
         raise AssertionError(f"{app.id}: the matrix has a Tor cell but no tor entry for the app")
-    hs_dir = f"/var/lib/tor/archy-{app.id}"
-    conf = f"/etc/tor/torrc.d/archy-{app.id}.conf"
+    hs_dir = node.names.hs_dir(app.id)
+    conf = node.names.tor_snippet(app.id)
     target_app = ctx.matrix.app(app.tor["target"])
     ui_ports = [p.port for p in target_app.ports if p.ui] or [p.port for p in target_app.ports]
     problems = []

@@ -7,7 +7,7 @@ from harness import inventory
 from harness.checks import probes
 from harness.grid.context import CellContext
 from harness.grid.event import WITH_APP, GridEvent
-from harness.node import poll
+from node.api import poll
 
 
 def run(ctx: CellContext) -> None:

@@ -29,8 +29,8 @@ class Options:
 class CellContext:
     matrix: Matrix
     app: App
-    node: Any                          # harness.node.Node
-    driver: Any                        # harness.driver.PlatformDriver
+    node: Any                          # node.api.Node
+    driver: Any                        # node.driver.PlatformDriver
     installed: tuple[str, ...]         # apps installed when the cell starts (its app included,
                                        # except when its event starts before it)
     batch: tuple[str, ...] = ()        # apps sharing this cell's expensive action

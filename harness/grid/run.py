@@ -19,6 +19,7 @@ from harness.grid.context import CellContext, Options
 from harness.grid.event import GridEvent
 from harness.grid.ladder import Ladder
 from matrix.model import Cell, Matrix
+from node.names import Names
 
 
 @dataclass
@@ -31,11 +32,11 @@ class BatchResult:
     cursor: str | None = None        # the journal before the shared action: the batch's check and failure artifacts start here
 
 
-def journal_owner(matrix: Matrix, source: str, members: tuple[str, ...]) -> list[str]:
+def journal_owner(matrix: Matrix, source: str, members: tuple[str, ...], *, names: Names) -> list[str]:
     """Which batch members a journal line's source belongs to (the reconciler: all of them)."""
     name = source.removesuffix(".service")
     for a in members:
-        if name == f"archy-{a}" or name in matrix.apps[a].companions:
+        if name == names.container(a) or name in matrix.apps[a].companions:
             return [a]
     return list(members)
 
@@ -98,7 +99,7 @@ class GridRun:
         try:
             for line in journal.check(self.node, res.cursor):
                 src = line.split(":", 1)[0]
-                for a in journal_owner(self.matrix, src, s.batch):
+                for a in journal_owner(self.matrix, src, s.batch, names=self.node.names):
                     res.journal.setdefault(a, []).append(line)
         except Exception as e:
             res.journal = {a: [f"journal check could not run: {e}"] for a in s.batch}

@@ -1,7 +1,7 @@
 """Switch the node's reference reconciler to a deliberately broken variant (`make prove`, chaos).
 
-The variant lives in /etc/archipelago/reconciler.json ("variant"), read when the daemon starts;
-ARCHY_RECONCILER_VARIANT names the one a grid run applies after every golden restore.
+The variant lives in the daemon's settings (`node.names.settings`, "variant"), read when the
+daemon starts; ARCHY_RECONCILER_VARIANT names the one a grid run applies after every golden restore.
 """
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import json
 import os
 import shlex
 
-SETTINGS = "/etc/archipelago/reconciler.json"
 ENV = "ARCHY_RECONCILER_VARIANT"
 
 
@@ -20,17 +19,18 @@ def wanted() -> str | None:
 
 def apply(node, name: str | None, timeout: float = 120) -> None:
     """Set the variant (None = reference), restart the daemon, wait until it answers healthy."""
-    raw = node.run(f"cat {SETTINGS}", timeout=30).stdout
+    n = node.names
+    raw = node.run(f"cat {n.settings}", timeout=30).stdout
     try:
         settings = json.loads(raw) if raw.strip() else {}
     except ValueError:
         settings = {}
     settings["variant"] = name
-    node.put_file(SETTINGS, (json.dumps(settings, indent=1) + "\n").encode(), 0o644)
-    node.succeed("systemctl restart archipelago.service", timeout=timeout)
-    node.wait_until_succeeds("curl -sf --max-time 5 http://127.0.0.1:5678/health >/dev/null",
+    node.put_file(n.settings, (json.dumps(settings, indent=1) + "\n").encode(), 0o644)
+    node.succeed(f"systemctl restart {n.daemon_unit}", timeout=timeout)
+    node.wait_until_succeeds(f"curl -sf --max-time 5 {n.health_url} >/dev/null",
                              timeout=timeout, interval=1)
-    got = node.succeed(f"python3 -c {shlex.quote('import json; print(json.load(open(' + repr(SETTINGS) + ')).get(\"variant\"))')}",
+    got = node.succeed(f"python3 -c {shlex.quote('import json; print(json.load(open(' + repr(n.settings) + ')).get(\"variant\"))')}",
                        timeout=30).strip()
     if got != str(name):
         raise AssertionError(f"reconciler variant is {got!r} after setting {name!r}")

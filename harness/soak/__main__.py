@@ -14,7 +14,15 @@ import sys
 import time
 from pathlib import Path
 
+import vm
 from harness.duration import DurationError, parse_duration
+from harness.soak.report import render
+from harness.soak.runner import full_stack, run_soak
+from harness.soak.timeline import TimelineError
+from matrix.model import MatrixError, load
+from node.api import NodeError
+from node.driver import PlatformDriver
+from node.target import connect, parse
 
 
 def _args(argv):
@@ -45,11 +53,8 @@ def default_interval(duration: float) -> float:
 
 def main(argv=None) -> int:
     a = _args(argv)
-    from harness.node import NodeError
-    from harness.soak.timeline import TimelineError
     try:
         if a.cmd == "render":
-            from harness.soak.report import render
             verdict, paths = render(Path(a.timeline), Path(a.out) if a.out else None)
             print(f"soak: {verdict.one_line()}\nsoak: {paths['html']}")
             return 0 if verdict.passed else 1
@@ -63,11 +68,6 @@ def main(argv=None) -> int:
 
 
 def _run(a) -> int:
-    from matrix.model import MatrixError, load
-    from harness.driver import PlatformDriver
-    from harness.soak.runner import full_stack, run_soak
-    from harness.targets import connect, parse
-
     duration = parse_duration(a.duration)
     interval = parse_duration(a.interval) if a.interval else default_interval(duration)
     try:
@@ -77,7 +77,7 @@ def _run(a) -> int:
     apps = full_stack(matrix, [x.strip() for x in a.apps.split(",") if x.strip()] if a.apps else None)
     target = parse(a.node or "vm://vm0")
     print(f"soak: {target.url}: {', '.join(apps)} for {a.duration}, a sample every {interval:.0f}s", flush=True)
-    node = connect(target, progress=lambda *p: print(*p, flush=True), keep=a.keep)
+    node = connect(target, vm=vm.launcher(lambda *p: print(*p, flush=True), detached=a.keep))
     try:
         if a.resume:
             timeline = Path(a.resume)

@@ -10,7 +10,7 @@ from pathlib import Path
 from harness.soak import svg
 from harness.duration import format_duration
 from harness.soak.timeline import Timeline, read_timeline
-from harness.soak.verdict import RULE_TITLES, Verdict, judge
+from harness.soak.verdict import DEFAULT_BOUNDS, RULE_TITLES, Verdict, judge
 
 MIB = 1048576
 
@@ -107,7 +107,6 @@ def charts(tl: Timeline, verdict: Verdict) -> dict[str, str]:
 
 
 def _bounds_text(meta: dict) -> str:
-    from harness.soak.verdict import DEFAULT_BOUNDS
     b = {**DEFAULT_BOUNDS, **(meta.get("bounds") or {})}
     return (f"memory growth per container < max({b['mem_growth_floor'] / MIB:.0f} MiB, "
             f"{b['mem_growth_pct']:g} % of its start); coverage ≥ {b['coverage'] * 100:.0f} % of the duration")

@@ -6,13 +6,13 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from harness.node import NodeError
 from harness.duration import format_duration
 from harness.soak.report import render
 from harness.soak.sampler import Sampler
 from harness.soak.timeline import VERSION, TimelineWriter, read_timeline
 from harness.soak.verdict import DEFAULT_BOUNDS, Verdict, observed_span
 from matrix.stack import PlanError, stack
+from node.api import NodeError
 
 
 class SoakError(NodeError):

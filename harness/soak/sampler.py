@@ -19,11 +19,11 @@ from pathlib import Path
 
 from harness import goss as goss_mod, journal
 from harness.artifacts import redact
-from harness.node import Node, NodeError
+from node.api import Node, NodeError
+from node.names import HARNESS, Names
 
 PROBE = Path(__file__).with_name("node_probe.py")
-REMOTE_GOSS = "/run/archy-soak/goss"
-MOUNTS = ("/", "/var/lib/archipelago", "/var/lib/containers")
+REMOTE_GOSS = f"{HARNESS.scratch('soak')}/goss"
 _SIZE = re.compile(r"^\s*([\d.]+)\s*([kKMGT]i?)?B?\s*$")
 _MULT = {None: 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
          "ki": 1024, "Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "Ti": 1024 ** 4}
@@ -60,17 +60,16 @@ def _int(v) -> int | None:
 
 
 def containers(units: dict[str, dict], ps: list[dict], stats: list[dict], apps_of: dict[str, str],
-               prev: dict | None, dt: float | None) -> dict[str, dict]:
+               prev: dict | None, dt: float | None, *, names: Names) -> dict[str, dict]:
     """One record per expected container (by unit), whether or not podman still has it."""
     by_name = {}
     for c in ps:
-        names = c.get("Names") or []
-        if names:
-            by_name[names[0]] = c
+        if c.get("Names"):
+            by_name[c["Names"][0]] = c
     st_by_name = {s.get("name") or s.get("Name"): s for s in stats}
     out = {}
     for name, app in sorted(apps_of.items()):
-        unit = f"{name}.service"
+        unit = names.unit(name)
         u = units.get(unit, {})
         c = by_name.get(name)
         s = st_by_name.get(name) or {}
@@ -112,10 +111,15 @@ def goss_results(raw: dict) -> dict[str, dict]:
     return out
 
 
-def journal_errors(entries: list[dict], allow: tuple[str, ...] = ()) -> list[dict]:
+def mounts(names: Names) -> tuple[str, ...]:
+    """The filesystems whose use is sampled: root, the platform's state, podman's storage."""
+    return ("/", names.state_dir, "/var/lib/containers")
+
+
+def journal_errors(entries: list[dict], names: Names, allow: tuple[str, ...] = ()) -> list[dict]:
     out = []
     for e in entries:
-        for line in journal.errors([e], allow):
+        for line in journal.errors([e], allow, names=names):
             src, _, msg = line.partition(": ")
             t = _int(e.get("__REALTIME_TIMESTAMP"))
             out.append({"t": t / 1e6 if t else None, "id": src, "message": redact(msg)[:500]})
@@ -132,7 +136,7 @@ class Sampler:
         for a in self.apps:
             app = matrix.app(a)
             for member in [app] + [matrix.app(c) for c in app.companions]:
-                self.apps_of[member.id if member.id.startswith("archy-") else f"archy-{member.id}"] = a
+                self.apps_of[node.names.container(member.id)] = a
         self.cursor: str | None = None
         self._prev: dict | None = None
         self._prev_t: float | None = None
@@ -153,8 +157,9 @@ class Sampler:
     def sample(self, seq: int) -> dict:
         t = time.time()
         s: dict = {"kind": "sample", "seq": seq, "t": t, "errors": [], "latency": {}}
-        args = {"units": [f"{n}.service" for n in self.apps_of], "goss": self._goss_paths,
-                "goss_timeout": self.goss_timeout, "cursor": self.cursor, "mounts": list(MOUNTS)}
+        args = {"units": [self.node.names.unit(n) for n in self.apps_of], "goss": self._goss_paths,
+                "goss_timeout": self.goss_timeout, "cursor": self.cursor,
+                "mounts": list(mounts(self.node.names))}
         budget = 200 + self.goss_timeout * len(self._goss_paths)
         t1 = time.monotonic()
         try:
@@ -174,11 +179,11 @@ class Sampler:
         s["errors"] += raw["errors"]
         dt = (t - self._prev_t) if self._prev_t else None
         s["containers"] = containers(parse_units(raw["units"]), raw["ps"], raw["stats"], self.apps_of,
-                                     self._prev, dt)
+                                     self._prev, dt, names=self.node.names)
         self._prev, self._prev_t = s["containers"], t
         s["goss"] = goss_results(raw["goss"])
         s["disk"] = raw["disk"]
-        s["journal"] = {"errors": journal_errors(raw["journal"]["entries"], self.journal_allow),
+        s["journal"] = {"errors": journal_errors(raw["journal"]["entries"], self.node.names, self.journal_allow),
                         "dropped": raw["journal"]["dropped"]}
         self.cursor = raw["journal"]["cursor"] or self.cursor
         s["cursor"] = self.cursor

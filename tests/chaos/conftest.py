@@ -16,12 +16,12 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
-from harness.node import Node, NodeError, poll
 from harness.plugin import current_target
+from node.api import Node, NodeError, poll
+from node.target import to_url
 
 FULL = os.environ.get("ARCHY_CHAOS_SUITE") == "all"
 # the fast subset in `make test` needs only bitcoind (+ its UI companion); the full suite adds lnd
@@ -68,7 +68,7 @@ class ChaosNode:
 
 
 def stack_state(node: Node) -> tuple[bool, str]:
-    from harness.driver import PlatformDriver
+    from node.driver import PlatformDriver
     d = PlatformDriver(node)
     tick = d.tick(timeout=300)
     health = d.container_health(timeout=120)
@@ -94,7 +94,7 @@ def wait_stack(node: Node, timeout: float) -> None:
 
 
 def install_stack(node: Node) -> None:
-    from harness.driver import PlatformDriver, RpcError
+    from node.driver import PlatformDriver, RpcError
     d = PlatformDriver(node)
     installed = d.container_health(timeout=120)
     for app in STACK:
@@ -128,9 +128,7 @@ def chaos_node(request, archy) -> ChaosNode:
             node.snapshot(SNAPSHOT)
         (results / "setup.json").write_text(json.dumps({"stack": STACK, "setup_s": round(time.monotonic() - t0, 1)}))
     else:
-        p = target.params
-        url = (f"{target.url}?disposable=1&known_hosts={quote(p['known_hosts'])}"
-               + (f"&key={quote(p['identity_file'])}" if p.get("identity_file") else ""))
+        url = to_url(target)
         install_stack(node)
     cn = ChaosNode(node, url, target.is_vm, results, STACK)
     yield cn

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from harness.driver import curl_command, parse_http
+from node.driver import curl_command, parse_http
 
 
 @pytest.mark.parametrize("body_from", ["stdin", "file"])

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from harness.driver import RpcError
-from harness.node import poll
+from node.api import poll
+from node.driver import RpcError
 
 pytestmark = [pytest.mark.vm, pytest.mark.usefixtures("from_golden")]
 

@@ -7,12 +7,12 @@ import time
 
 import pytest
 
-from harness.driver import PlatformDriver
 from harness.soak.report import render
 from harness.soak.runner import run_soak
 from harness.soak.timeline import read_timeline
 from harness.soak.verdict import judge
 from matrix.model import load
+from node.driver import PlatformDriver
 
 pytestmark = [pytest.mark.vm, pytest.mark.slow]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.ssh import SSHNode
+from node.ssh import SSHNode
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
@@ -66,7 +66,7 @@ class Sshd:
     def node(self, **kw) -> SSHNode:
         kw.setdefault("known_hosts", str(self.known_hosts))
         kw.setdefault("identity_file", self.identity)
-        return SSHNode(self.url, **kw)
+        return SSHNode("127.0.0.1", self.port, user="root", **kw)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

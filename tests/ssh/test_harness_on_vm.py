@@ -4,8 +4,8 @@ podman/Quadlet, artifacts with the serial log, the platform driver against the r
 import pytest
 
 from harness import artifacts, inventory, journal
-from harness.driver import PlatformDriver, RpcError
-from harness.node import CommandTimeout, NodeError
+from node.api import CommandTimeout, NodeError
+from node.driver import PlatformDriver, RpcError
 
 pytestmark = [pytest.mark.vm, pytest.mark.usefixtures("from_golden")]
 

@@ -4,13 +4,15 @@ import logging
 import socket
 import threading
 import time
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from harness import inventory, ssh
-from harness.driver import PlatformDriver, RpcError, RpcUnavailable
-from harness.node import CommandFailed, CommandTimeout, HostKeyMismatch, NodeError, NodeUnreachable
+from harness import inventory
+from node import ssh
+from node.api import CommandFailed, CommandTimeout, HostKeyMismatch, NodeError, NodeUnreachable
+from node.driver import PlatformDriver, RpcError, RpcUnavailable
 
 
 def test_succeed_and_fail(ssh_node):
@@ -87,7 +89,7 @@ def test_unreachable(sshd):
         port = s.getsockname()[1]
     start = time.monotonic()
     with pytest.raises(NodeUnreachable) as e:
-        ssh.SSHNode(f"ssh://root@127.0.0.1:{port}", known_hosts=str(sshd.known_hosts),
+        ssh.SSHNode("127.0.0.1", port, user="root", known_hosts=str(sshd.known_hosts),
                     identity_file=sshd.identity, connect_timeout=3)
     assert str(e.value) == f"ssh://root@127.0.0.1:{port}: cannot connect: Unable to connect to port {port} on 127.0.0.1"
     assert time.monotonic() - start < 5
@@ -218,10 +220,11 @@ def test_artifacts_are_collected_and_redacted(ssh_node, tmp_path, monkeypatch):
     (secrets_dir / "bitcoin-rpc-password").write_text("Kq3vU8pLr2Zx9wQe\n")
     conf = tmp_path / "bitcoin.conf"
     conf.write_text("rpcauth=archy:0f1e2d$8a7b6c5d\nserver=1\n# copied by hand: Kq3vU8pLr2Zx9wQe\n")
-    monkeypatch.setattr(artifacts, "SECRETS_DIR", str(secrets_dir))
+    ssh_node.names = replace(ssh_node.names, state_dir=str(tmp_path))   # its secrets dir: tmp_path/secrets
     monkeypatch.setattr(artifacts, "_known", set())
     real = artifacts.commands
-    monkeypatch.setattr(artifacts, "commands", lambda app, cursor: {**real(app, cursor), "config.txt": f"cat '{conf}'"})
+    monkeypatch.setattr(artifacts, "commands",
+                        lambda app, cursor, names: {**real(app, cursor, names), "config.txt": f"cat '{conf}'"})
     paths = artifacts.collect(ssh_node, tmp_path / "out", app="bitcoin-knots", attach=False)
     names = sorted(p.name for p in paths)
     assert names == ["config.txt", "journal.txt", "podman-inspect.json", "podman-logs.txt", "podman-ps.txt", "units.txt"]

@@ -2,9 +2,12 @@
 still reporting disk pressure is not steady."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from chaos import probes
+from node.names import REFERENCE
 
 
 def _health(monkeypatch, bodies: list[dict]):
@@ -16,6 +19,7 @@ def _health(monkeypatch, bodies: list[dict]):
         return {"http_status": 200, "ok": True, "last_good_tick": 1.0, **state["body"]}
 
     monkeypatch.setattr(probes, "_health", health)
+    monkeypatch.setattr(probes.target, "node", lambda _configuration: SimpleNamespace(names=REFERENCE))
     monkeypatch.setattr(probes.poll.__globals__["time"], "sleep", lambda _s: None)
 
 

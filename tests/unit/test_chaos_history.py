@@ -1,9 +1,14 @@
 """The Jepsen-style history checker and the state classifier (pure logic, no node)."""
+from functools import partial
+
 import pytest
 
 from chaos import history, observe, ops
-from harness.driver import RpcError, RpcUnavailable
-from harness.node import CommandTimeout
+from node.api import CommandTimeout
+from node.driver import RpcError, RpcUnavailable
+from node.names import REFERENCE
+
+classify = partial(observe.classify, names=REFERENCE)
 
 
 def H(*recs, base=None):
@@ -117,23 +122,23 @@ def row(app, desired="started", active="active"):
 
 def test_classify_states():
     healthy = {"lnd": {"healthy": True}, "archy-lnd-ui": {"healthy": True}}
-    s = observe.classify(APPS, [row("lnd"), row("archy-lnd-ui")],
+    s = classify(APPS, [row("lnd"), row("archy-lnd-ui")],
                          ["archy-lnd.container", "archy-lnd-ui.container"], ["archy-lnd"], healthy)
     assert s == {"lnd": "running", "fedimint": "absent"}
-    stopped = observe.classify(APPS, [row("lnd", "user-stopped", "inactive"),
+    stopped = classify(APPS, [row("lnd", "user-stopped", "inactive"),
                                       row("archy-lnd-ui", "user-stopped", "inactive")], [], [], {})
     assert stopped["lnd"] == "stopped"
 
 
 def test_classify_half_states():
-    orphan = observe.classify(APPS, [], ["archy-fedimint.container"], [], {})
+    orphan = classify(APPS, [], ["archy-fedimint.container"], [], {})
     assert orphan["fedimint"].startswith("half: no reconciler entry")
-    companion_missing = observe.classify(APPS, [row("lnd")], [], [], {"lnd": {"healthy": True}})
+    companion_missing = classify(APPS, [row("lnd")], [], [], {"lnd": {"healthy": True}})
     assert "archy-lnd-ui" in companion_missing["lnd"]
-    down = observe.classify(APPS, [row("lnd"), row("archy-lnd-ui", active="failed")], [], [],
+    down = classify(APPS, [row("lnd"), row("archy-lnd-ui", active="failed")], [], [],
                             {"lnd": {"healthy": True}, "archy-lnd-ui": {"healthy": False}})
     assert down["lnd"].startswith("half: desired started but not active")
-    storage_only = observe.classify(APPS, [], [], ["archy-fedimint"], {})
+    storage_only = classify(APPS, [], [], ["archy-fedimint"], {})
     assert storage_only["fedimint"].startswith("half")
 
 
@@ -152,12 +157,12 @@ def test_shared_companion_is_not_a_half_state():
     apps = {"bitcoin-knots": ["archy-bitcoin-ui"], "bitcoin-core": ["archy-bitcoin-ui"]}
     rows = [row("bitcoin-knots"), row("archy-bitcoin-ui")]
     health = {"bitcoin-knots": {"healthy": True}, "archy-bitcoin-ui": {"healthy": True}}
-    assert observe.classify(apps, rows, [], [], health) == {"bitcoin-knots": "running", "bitcoin-core": "absent"}
-    orphan = observe.classify(apps, [row("archy-bitcoin-ui")], [], [], {"archy-bitcoin-ui": {"healthy": True}})
+    assert classify(apps, rows, [], [], health) == {"bitcoin-knots": "running", "bitcoin-core": "absent"}
+    orphan = classify(apps, [row("archy-bitcoin-ui")], [], [], {"archy-bitcoin-ui": {"healthy": True}})
     assert orphan["archy-bitcoin-ui"] == "half: companion left without its app"
 
 
 def test_companion_unit_names_keep_their_prefix():
     apps = {"bitcoin-knots": ["archy-bitcoin-ui"]}
-    left = observe.classify(apps, [], ["archy-bitcoin-ui.container"], ["archy-bitcoin-ui"], {})
+    left = classify(apps, [], ["archy-bitcoin-ui.container"], ["archy-bitcoin-ui"], {})
     assert left == {"bitcoin-knots": "absent", "archy-bitcoin-ui": "half: companion left without its app"}

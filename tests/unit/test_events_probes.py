@@ -3,6 +3,7 @@ from harness.checks import probes
 from harness.events.tor_onion import hs_ports
 from harness.grid.run import journal_owner
 from matrix.model import load
+from node.names import REFERENCE
 
 
 def test_parse_listening():
@@ -59,9 +60,9 @@ def test_hs_ports_only_for_the_apps_dir():
 def test_journal_lines_go_to_their_app():
     m = load()
     members = ("bitcoin-knots", "lnd")
-    assert journal_owner(m, "archy-lnd.service", members) == ["lnd"]
-    assert journal_owner(m, "archy-bitcoin-ui", members) == ["bitcoin-knots"]
-    assert journal_owner(m, "archipelago", members) == ["bitcoin-knots", "lnd"]
+    assert journal_owner(m, "archy-lnd.service", members, names=REFERENCE) == ["lnd"]
+    assert journal_owner(m, "archy-bitcoin-ui", members, names=REFERENCE) == ["bitcoin-knots"]
+    assert journal_owner(m, "archipelago", members, names=REFERENCE) == ["bitcoin-knots", "lnd"]
 
 
 def test_stale_rpcauth_is_well_formed_and_never_repeats():
@@ -85,8 +86,8 @@ def test_one_soak_keeps_a_verdict_per_app():
                 "goss": {"lnd": {"ok": True}, "fedimint": {"ok": True}}, "journal": {"errors": []}}
 
     seen = {"apps": ("lnd", "fedimint"), "duration": 60, "samples": [sample(0, "a"), sample(30, "a"), sample(60, "b")]}
-    lnd = judge({"duration": 60}, restrict(seen, "lnd", m))
-    fed = judge({"duration": 60}, restrict(seen, "fedimint", m))
+    lnd = judge({"duration": 60}, restrict(seen, "lnd", m, REFERENCE))
+    fed = judge({"duration": 60}, restrict(seen, "fedimint", m, REFERENCE))
     assert not lnd.passed and "restart" in lnd.one_line()
     assert fed.passed
 

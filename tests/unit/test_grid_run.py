@@ -9,10 +9,12 @@ from harness.events import EVENTS
 from harness.grid import ladder as L, run as G
 from harness.grid.event import BEFORE_APP, WITH_APP, GridEvent
 from matrix.model import Cell, load, plan
+from node.names import REFERENCE
 
 
 class Node:
     capabilities = frozenset({"node", "snapshot", "reboot"})
+    names = REFERENCE
 
     def __init__(self):
         self.cursors = iter(f"cursor-{i}" for i in range(100))

@@ -1,5 +1,11 @@
 """Leftover inventory: parsing and the diff, witness checks (pure halves)."""
-from harness.inventory import check_witnesses, diff, format_diff, parse
+from functools import partial
+
+from harness import inventory
+from harness.inventory import check_witnesses, diff, format_diff
+from node.names import REFERENCE
+
+parse = partial(inventory.parse, names=REFERENCE)
 
 BEFORE = """@@section containers
 archy-bitcoin-knots

@@ -1,19 +1,21 @@
 """Pure parts of targets, node waits, driver replies and verdict folding."""
 import pytest
 
-from harness.driver import RpcError, RpcUnavailable, parse_http, parse_rpc
-from harness.node import port_listening
+from node.driver import RpcError, RpcUnavailable, parse_http, parse_rpc
+from node.api import port_listening
 from harness.plugin import missing_capability
 from harness.results import phase_verdict
-from harness.targets import TargetError, parse
 from matrix.model import Cell
+from node.api import port_listening
+from node.driver import RpcError, RpcUnavailable, parse_http, parse_rpc
+from node.target import TargetError, parse
 
 
 def test_parse_ssh_target():
     t = parse("ssh://admin@lab-node.example:2222?disposable=1&key=~/.ssh/id_ed25519&known_hosts=/tmp/kh")
     assert (t.kind, t.url, t.name, t.disposable) == ("ssh", "ssh://admin@lab-node.example:2222", "lab-node.example:2222", True)
     assert "destructive" in t.capabilities and "power_cut" not in t.capabilities
-    assert t.params["known_hosts"] == "/tmp/kh" and t.params["identity_file"].endswith("/.ssh/id_ed25519")
+    assert t.known_hosts == "/tmp/kh" and t.identity_file.endswith("/.ssh/id_ed25519")
     t = parse("ssh://admin@node.lan?name=lab")
     assert (t.name, t.disposable, t.url) == ("lab", False, "ssh://admin@node.lan:22")
     assert "destructive" not in t.capabilities

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.node import poll
+from node.api import poll
 
 pytestmark = pytest.mark.vm
 REPO = Path(__file__).resolve().parents[2]
@@ -100,7 +100,7 @@ def test_restore_from_golden(vm_node):
 
 def test_guest_kernel_crash_is_named(vm_node):
     """A crashed guest kernel (TCG has produced real ones) is named, not left as a bare timeout."""
-    from harness.node import NodeError
+    from node.api import NodeError
     vm_node.restore()
     try:
         vm_node.succeed("nohup sh -c 'sleep 1; echo c > /proc/sysrq-trigger' >/dev/null 2>&1 &", timeout=30)

@@ -130,8 +130,8 @@ def test_guest_crash_finds_the_first_crash_line_after_the_mark(tmp_path):
 
 
 def test_vmnode_names_the_crash_on_a_timeout(tmp_path, monkeypatch):
-    from harness.node import CommandTimeout
-    from harness.ssh import SSHNode
+    from node.api import CommandTimeout
+    from node.ssh import SSHNode
     from vm.errors import GuestCrashed
     from vm.node import VMNode
 

@@ -14,6 +14,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Callable
 
+from .names import REFERENCE, Names
+
 log = logging.getLogger("archy.node")
 
 
@@ -81,6 +83,7 @@ class Node(ABC):
     name: str = "node"
     disposable: bool = False
     capabilities: frozenset[str] = frozenset({"node"})
+    names: Names = REFERENCE          # what this node's platform calls its units, paths and API
 
     # -- the one primitive -------------------------------------------------------------
     @abstractmethod

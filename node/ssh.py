@@ -16,14 +16,14 @@ import math
 import select
 import shlex
 import time
-from urllib.parse import urlparse
 
 import paramiko
 import testinfra.backend
 import testinfra.host
 
-from .node import (CommandResult, CommandTimeout, HostKeyMismatch, Node, NodeError,
-                   NodeUnreachable, _short)
+from . import capabilities as caps
+from .api import CommandResult, CommandTimeout, HostKeyMismatch, Node, NodeUnreachable, _short
+from .names import REFERENCE, Names
 
 log = logging.getLogger("archy.ssh")
 
@@ -35,22 +35,28 @@ def _fingerprint(key: paramiko.PKey) -> str:
         else key.get_name()
 
 
+def base_url(user: str | None, host: str, port: int) -> str:
+    """How a node is named in messages and reports: ssh://[user@]host:port."""
+    return f"ssh://{user + '@' if user else ''}{host}:{port}"
+
+
 class SSHNode(Node):
-    def __init__(self, url: str, *, known_hosts: str, identity_file: str | None = None,
-                 disposable: bool = False, name: str | None = None, connect_timeout: float = 10):
-        u = urlparse(url)
-        if u.scheme != "ssh" or not u.hostname:
-            raise NodeError(f"{url}: expected ssh://user@host[:port]")
-        self.url = f"ssh://{u.username + '@' if u.username else ''}{u.hostname}:{u.port or 22}"
-        self.hostname, self.port = u.hostname, u.port or 22
-        self.user = u.username or "root"
+    """Built from parsed parts (node.target.connect, or VMNode for its own port and keys)."""
+
+    def __init__(self, host: str, port: int = 22, *, user: str | None = None, known_hosts: str,
+                 identity_file: str | None = None, disposable: bool = False, name: str | None = None,
+                 capabilities: frozenset[str] | None = None, connect_timeout: float = 10,
+                 names: Names = REFERENCE):
+        self.url = base_url(user, host, port)
+        self.hostname, self.port = host, port
+        self.user = user or "root"
         self.known_hosts = known_hosts
         self.identity_file = identity_file
         self.connect_timeout = connect_timeout
         self.disposable = disposable
         self.name = name or f"{self.hostname}:{self.port}"
-        caps = {"node", "reboot", "soak"} | ({"destructive"} if disposable else set())
-        self.capabilities = frozenset(caps)
+        self.capabilities = capabilities if capabilities is not None else caps.ssh(disposable)
+        self.names = names
         # A private Host (not testinfra.get_host's process-wide cache): two SSHNodes on one
         # URL must not swap clients under each other.
         backend = testinfra.backend.get_backend(

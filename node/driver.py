@@ -1,7 +1,8 @@
 """PlatformDriver: lifecycle operations through the node's JSON-RPC, called on the node itself.
 
-`curl` runs on the node against 127.0.0.1:5678 so no port is exposed; the request body goes on
-stdin (never on the command line, never logged: params may carry secrets).
+`curl` runs on the node against the daemon's local API (`node.names.rpc_url`, 127.0.0.1:5678 on
+the reference node) so no port is exposed; the request body goes on stdin (never on the command
+line, never logged: params may carry secrets).
 """
 from __future__ import annotations
 
@@ -9,10 +10,8 @@ import itertools
 import json
 import math
 
-from .node import Node, NodeError
+from .api import Node, NodeError
 
-RPC_URL = "http://127.0.0.1:5678/rpc/v1"
-HEALTH_URL = "http://127.0.0.1:5678/health"
 _STATUS_MARK = "\narchy_http_status="  # curl -w: a leading "@" would name a file
 
 
@@ -63,8 +62,9 @@ def parse_rpc(method: str, status: int, body: str, req_id: int):
 
 
 class PlatformDriver:
-    def __init__(self, node: Node, url: str = RPC_URL, health_url: str = HEALTH_URL):
-        self.node, self.url, self.health_url = node, url, health_url
+    def __init__(self, node: Node, url: str | None = None, health_url: str | None = None):
+        self.node = node
+        self.url, self.health_url = url or node.names.rpc_url, health_url or node.names.health_url
         self._ids = itertools.count(1)
 
     def call(self, method: str, timeout: float = 60, **params):

@@ -1,0 +1,127 @@
+"""Node URLs -> Targets -> connected Nodes: the one parser and the one `connect`.
+
+URLs:
+  ssh://user@host[:port]?disposable=1&key=PATH&known_hosts=PATH&name=NAME
+  vm://NAME            the embedded QEMU VM, e.g. vm://vm0
+Parsing is pure (no connection), so the grid can decide skips before touching a node. `connect`
+opens SSH itself; a vm:// target is handed to the caller's `vm` hook (vm.launcher(), or chaos's
+attach): node/ sits below vm/ and never imports it.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import Callable
+from urllib.parse import parse_qs, quote, urlparse
+
+from . import capabilities
+from .api import Node, NodeError
+from .names import REFERENCE, Names
+from .ssh import SSHNode, base_url
+
+_SSH_PARAMS = {"disposable", "key", "known_hosts", "name", "connect_timeout"}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
+DEFAULT_CONNECT_TIMEOUT = 10.0
+
+
+class TargetError(NodeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str                       # "ssh" | "vm"
+    url: str                        # without the query string
+    name: str
+    disposable: bool
+    capabilities: frozenset[str]
+    # ssh only: where and how to log in
+    host: str | None = None
+    port: int | None = None
+    user: str | None = None         # as written in the URL (the login defaults to root)
+    known_hosts: str | None = None
+    identity_file: str | None = None
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    names: Names = field(default=REFERENCE, compare=False)
+
+    @property
+    def is_vm(self) -> bool:
+        return self.kind == "vm"
+
+
+def _flag(url: str, key: str, value: str) -> bool:
+    v = value.lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    raise TargetError(f"{url}: {key}={value!r} is not a boolean (use 1 or 0)")
+
+
+def parse(url: str) -> Target:
+    u = urlparse(url.strip())
+    if u.scheme == "vm":
+        name = u.netloc or u.path.strip("/") or "vm0"
+        return Target("vm", f"vm://{name}", name, True, capabilities.VM)
+    if u.scheme != "ssh":
+        raise TargetError(f"{url}: unknown scheme {u.scheme + '://' if u.scheme else '(none)'}; "
+                          "use ssh://user@host[:port]?disposable=1&key=...&known_hosts=... or vm://NAME")
+    if not u.hostname:
+        raise TargetError(f"{url}: no host (expected ssh://user@host[:port])")
+    try:
+        port = u.port or 22
+    except ValueError:
+        raise TargetError(f"{url}: invalid port") from None
+    q = {k: v[-1] for k, v in parse_qs(u.query, keep_blank_values=True).items()}
+    if unknown := set(q) - _SSH_PARAMS:
+        raise TargetError(f"{url}: unknown parameter(s) {', '.join(sorted(unknown))} "
+                          f"(known: {', '.join(sorted(_SSH_PARAMS))})")
+    disposable = _flag(url, "disposable", q.get("disposable", "0"))
+    return Target("ssh", base_url(u.username, u.hostname, port), q.get("name") or f"{u.hostname}:{port}",
+                  disposable, capabilities.ssh(disposable), host=u.hostname, port=port, user=u.username,
+                  known_hosts=os.path.expanduser(q.get("known_hosts", DEFAULT_KNOWN_HOSTS)),
+                  identity_file=os.path.expanduser(q["key"]) if q.get("key") else None,
+                  connect_timeout=float(q.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)))
+
+
+def to_url(t: Target) -> str:
+    """The URL `parse` reads back as this target (what a child process is given: fleet, dev, chaos)."""
+    if t.is_vm:
+        return t.url
+    query = [("disposable", "1")] if t.disposable else []
+    if t.known_hosts != os.path.expanduser(DEFAULT_KNOWN_HOSTS):
+        query.append(("known_hosts", t.known_hosts))
+    if t.identity_file:
+        query.append(("key", t.identity_file))
+    if t.name != f"{t.host}:{t.port}":
+        query.append(("name", t.name))
+    if t.connect_timeout != DEFAULT_CONNECT_TIMEOUT:
+        query.append(("connect_timeout", f"{t.connect_timeout:g}"))
+    return t.url + ("?" + "&".join(f"{k}={quote(str(v), safe='/~:')}" for k, v in query) if query else "")
+
+
+def of_node(n: SSHNode) -> Target:
+    """The ssh target of a connected node: an embedded VM is reached over SSH on its current port
+    with its own keys (a restore moves it to a fresh port, so ask again after one). The connect
+    timeout stays the URL default: it is the node's own business how long it waited."""
+    return Target("ssh", n.url, n.name, n.disposable, n.capabilities, host=n.hostname, port=n.port,
+                  user=n.user, known_hosts=n.known_hosts, identity_file=n.identity_file, names=n.names)
+
+
+def with_keys(t: Target, known_hosts: str | None = None, identity_file: str | None = None) -> Target:
+    """The target with other pinned keys / client key (None keeps the URL's)."""
+    return replace(t, known_hosts=known_hosts or t.known_hosts, identity_file=identity_file or t.identity_file)
+
+
+def connect(target: Target, *, vm: Callable[[Target], Node] | None = None) -> Node:
+    """A connected Node for the target. vm:// goes through the `vm` hook (e.g. vm.launcher());
+    without one a vm:// target is refused."""
+    if target.is_vm:
+        if vm is None:
+            raise TargetError(f"{target.url}: the embedded VM cannot be reached from here")
+        return vm(target)
+    return SSHNode(target.host, target.port, user=target.user, known_hosts=target.known_hosts,
+                   identity_file=target.identity_file, disposable=target.disposable, name=target.name,
+                   capabilities=target.capabilities, connect_timeout=target.connect_timeout,
+                   names=target.names)
