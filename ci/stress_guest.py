@@ -124,10 +124,7 @@ def main() -> int:
         say("interrupted: figures cover the rounds done")
     finally:
         node.destroy()
-    summary = {"accel": " ".join(node.vm.accel.args), "workload": a.workload, "app": a.app,
-               "rounds": len(rounds), "crashes": sum(1 for r in rounds if r["crash"]),
-               "errors_without_crash": sum(1 for r in rounds if r.get("error") and not r["crash"]),
-               "seconds": round(sum(r["seconds"] for r in rounds), 1), "per_round": rounds}
+    summary = summarize(rounds, " ".join(node.vm.accel.args), a)
     print(json.dumps({k: v for k, v in summary.items() if k != "per_round"}))
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
@@ -135,9 +132,15 @@ def main() -> int:
     return 0
 
 
+def summarize(rounds: list[dict], accel: str, a) -> dict:
+    crashed = [r for r in rounds if r["crash"]]
+    return {"accel": accel, "workload": a.workload, "app": a.app, "rounds": len(rounds), "crashes": len(crashed),
+            "errors_without_crash": sum(1 for r in rounds if r.get("error") and not r["crash"]),
+            "seconds": round(sum(r["seconds"] for r in rounds), 1), "per_round": rounds}
+
+
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except vm.VMError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
+    except vm.VMError as e:                 # one line, no traceback
+        sys.exit(f"error: {e}")
