@@ -115,11 +115,7 @@ def run(ctx: CellContext) -> None:
     seen = ctx.observe_once(lambda: observe(ctx))
     ctx.not_run.extend(seen["not_run"])
     problems = seen["problems"]
-    mine = problems.get(ctx.app.id)
-    if mine is None:
-        raise AssertionError(f"{ctx.app.id}: not part of the reboot batch {sorted(problems)}")
-    if mine:
-        raise AssertionError(f"{ctx.app.id}: " + "; ".join(mine))
+    ctx.judge_own(problems, "reboot")
 
 
 EVENT = GridEvent("reboot_survival", run, starts_from=FULL_LINE, observe=observe)

@@ -94,11 +94,7 @@ def observe(ctx: CellContext) -> dict[str, list[str]]:
 
 def run(ctx: CellContext) -> None:
     problems = ctx.observe_once(lambda: observe(ctx))
-    mine = problems.get(ctx.app.id)
-    if mine is None:
-        raise AssertionError(f"{ctx.app.id}: not part of the restart batch {sorted(problems)}")
-    if mine:
-        raise AssertionError(f"{ctx.app.id}: " + "; ".join(mine))
+    ctx.judge_own(problems, "restart")
 
 
 EVENT = GridEvent("restart_integrations", run, starts_from=FULL_LINE, observe=observe)

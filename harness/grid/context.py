@@ -45,5 +45,13 @@ class CellContext:
         """Run the batch's action once (or now, when the cell runs alone) and return its result."""
         return self.shared(action) if self.shared else action()
 
+    def judge_own(self, problems: dict[str, list[str]], batch: str) -> None:
+        """Fail with this app's share of a batch's problems (the other members judge theirs)."""
+        mine = problems.get(self.app.id)
+        if mine is None:
+            raise AssertionError(f"{self.app.id}: not part of the {batch} batch {sorted(problems)}")
+        if mine:
+            raise AssertionError(f"{self.app.id}: " + "; ".join(mine))
+
     def spec(self, app_id: str) -> App:
         return self.matrix.app(app_id)
