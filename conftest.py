@@ -3,4 +3,4 @@
 Options, fixtures (`node`, `driver`, `matrix`, `target`, `soak_duration`) and the grid
 parametrization live in the plugin; see README.md.
 """
-pytest_plugins = ["harness.plugin"]
+pytest_plugins = ["harness.broken", "harness.plugin"]

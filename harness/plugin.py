@@ -24,7 +24,7 @@ from node.driver import PlatformDriver
 from node.names import HARNESS
 from node.target import Target, TargetError, connect, parse
 
-from . import artifacts, journal, results
+from . import artifacts, broken, journal, results
 from .duration import DurationError, parse_duration
 
 STATE = pytest.StashKey["Archy"]()
@@ -227,6 +227,7 @@ def node(target, pytestconfig):
         n, error = None, f"node {target.name}: {e}"
     if error:  # raised outside the except block: one line, no chained traceback
         pytest.fail(error, pytrace=False)
+    pytestconfig.stash[broken.NODE] = n       # a failed cell asks it whether the guest crashed
     try:
         yield n
     finally:
@@ -345,6 +346,9 @@ class Recorder:
             meta["artifacts"] = json.loads(props["archy_artifacts"])
         if "archy_parts_not_run" in props:
             meta["parts_not_run"] = json.loads(props["archy_parts_not_run"])
+        for prop, field_ in (("archy_retried", "retried"), ("archy_broken", "broken")):
+            if prop in props:
+                meta[field_] = artifacts.redact(json.loads(props[prop]))
         st.phases.setdefault(key, {})[report.when] = (report.outcome, _reason(report))
 
     @pytest.hookimpl(trylast=True)

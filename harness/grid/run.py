@@ -20,6 +20,7 @@ from harness.grid.event import GridEvent
 from harness.grid.ladder import Ladder
 from matrix.model import Cell, Matrix
 from node.names import Names
+from vm.errors import GuestCrashed
 
 
 @dataclass
@@ -30,6 +31,7 @@ class BatchResult:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     cursor: str | None = None        # the journal before the shared action: the batch's check and failure artifacts start here
+    crash: GuestCrashed | None = None  # the guest died during the shared action: each member fails with it
 
 
 def journal_owner(matrix: Matrix, source: str, members: tuple[str, ...], *, names: Names) -> list[str]:
@@ -91,6 +93,7 @@ class GridRun:
             res.error = str(e)
         except Exception as e:        # a node error during the shared action fails every member
             res.error = f"{type(e).__name__}: {e}"
+            res.crash = e if isinstance(e, GuestCrashed) else None
             self.ladder.lost()
         finally:
             res.seconds = time.monotonic() - t0
@@ -103,6 +106,11 @@ class GridRun:
                     res.journal.setdefault(a, []).append(line)
         except Exception as e:
             res.journal = {a: [f"journal check could not run: {e}"] for a in s.batch}
+
+    def after_crash(self) -> None:
+        """The guest died: nothing on it is known any more, and a batch that failed with it runs again."""
+        self.batches = {k: r for k, r in self.batches.items() if not r.error}
+        self.ladder.lost()
 
     def artifacts_since(self, cell: Cell) -> str | None:
         """The journal cursor a batched cell's failure artifacts start from (None: the cell's own)."""
@@ -138,6 +146,8 @@ class GridRun:
         res = self.batches.get(self.steps[cell.id].batch_key)
         if res is None:
             raise AssertionError(f"{cell.id}: the batch action did not run")
+        if res.crash:
+            raise res.crash               # broken infrastructure, not a verdict (harness/broken.py)
         if res.error:
             raise AssertionError(f"{cell.id}: shared {cell.event} action failed: {res.error}")
         ctx.shared = lambda _action: res.value

@@ -24,6 +24,8 @@ class GridCell:
     artifacts: tuple[str, ...] = ()
     duration: float = 0.0
     parts_not_run: tuple[str, ...] = ()   # passed on what ran; these parts could not run here
+    retried: str = ""                     # run once more after its guest kernel crashed (harness/broken.py)
+    broken: str = ""                      # ... and the retry crashed too: infrastructure, still a failure
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,8 @@ def build(matrix: Matrix, doc: dict) -> Grid:
                     cells[(node, app, ev)] = GridCell(node, app, ev, req, v[(app, ev)], rec.get("reason", ""),
                                                       tuple(rec.get("artifacts") or ()),
                                                       float(rec.get("duration") or 0),
-                                                      tuple(results.parts_not_run(doc, node, app, ev)))
+                                                      tuple(results.parts_not_run(doc, node, app, ev)),
+                                                      str(rec.get("retried") or ""), str(rec.get("broken") or ""))
     titles = {**{a.id: a.title for a in matrix.apps.values()},
               **{e.id: e.title for e in matrix.events.values()}}
     return Grid(nodes, list(matrix.apps), list(matrix.events), titles, cells, lv,

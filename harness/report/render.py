@@ -30,7 +30,14 @@ def _title(c: GridCell) -> str:
     if c.reason:
         bits.append(c.reason)
     bits += [f"part not run: {r}" for r in c.parts_not_run]
+    bits += [f"retried: {c.retried}"] if c.retried else []
+    bits += [f"broken infrastructure: {c.broken}"] if c.broken else []
     return " — ".join(bits)
+
+
+def _suffix(c: GridCell) -> str:
+    """* a part not run here; ↻ run again after a guest kernel crash; ⚡ the retry crashed too."""
+    return ("*" if c.parts_not_run else "") + ("↻" if c.retried else "") + ("⚡" if c.broken else "")
 
 
 def _partial(cells) -> list[GridCell]:
@@ -54,7 +61,7 @@ def html_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
             row += f"<th class=row>{e(grid.titles.get(ev, ev))}</th>"
             for app in grid.apps:
                 c = grid.cells[(node, app, ev)]
-                sym = SYMBOL[c.verdict] + ("*" if c.parts_not_run else "")
+                sym = SYMBOL[c.verdict] + _suffix(c)
                 if c.artifacts:
                     folder = c.artifacts[0].rsplit("/", 1)[0] + "/"
                     sym = f"<a href=\"{e(folder)}\">{sym}</a>"
@@ -101,7 +108,7 @@ def markdown_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
             row = ([node] if several else []) + [grid.titles.get(ev, ev)]
             for app in grid.apps:
                 c = grid.cells[(node, app, ev)]
-                mark = EMOJI[c.verdict] + ("*" if c.parts_not_run else "") + (" (S)" if c.requirement == "SHOULD" else "")
+                mark = EMOJI[c.verdict] + _suffix(c) + (" (S)" if c.requirement == "SHOULD" else "")
                 if c.artifacts:
                     mark = f"[{mark}]({c.artifacts[0].rsplit('/', 1)[0]}/)"
                 row.append(mark)
@@ -122,4 +129,11 @@ def markdown_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
         for c in partial:
             where = f"{c.node}: " if several else ""
             lines.append(f"- {where}`{c.app}-{c.event}`: " + "; ".join(_md(r) for r in c.parts_not_run))
+    retried = [c for c in grid.cells.values() if c.retried]
+    if retried:
+        lines += ["", "## Run again after a guest kernel crash (↻; ⚡ the retry crashed too)"]
+        for c in retried:
+            where = f"{c.node}: " if several else ""
+            lines.append(f"- {where}`{c.app}-{c.event}` ({LABEL[c.verdict]}): {_md(c.retried)}"
+                         + (f"; {_md(c.broken)}" if c.broken else ""))
     return "\n".join(lines) + "\n"

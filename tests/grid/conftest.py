@@ -13,6 +13,7 @@ from harness.events import EVENTS
 from harness.grid import plan as planmod
 from harness.grid.context import Options
 from harness.grid.run import GridRun
+from harness.broken import ON_CRASH
 from harness.plugin import ARTIFACTS_SINCE, STATE, current_target, missing_capability
 
 
@@ -55,6 +56,7 @@ def grid(archy, node, driver, pytestconfig, request) -> GridRun:
     # vm.launch restored golden moments ago; when only grid cells use this node, start from there.
     if "snapshot" in node.capabilities and all(_cell(it) is not None for it in request.session.items):
         run.ladder.assume_golden()
+    pytestconfig.stash[ON_CRASH] = run.after_crash
     return run
 
 

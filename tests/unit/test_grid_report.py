@@ -63,3 +63,16 @@ def test_part_not_run_marked_in_both_reports():
     assert "✓*" in page and "part not run: onion round trip: no Tor network" in page
     assert "Passed, with a part not run here" in page
     assert "✅*" in md and "- `btcpay-tor_onion`: onion round trip: no Tor network" in md
+
+
+def test_a_cell_run_again_after_a_guest_crash_is_marked():
+    doc = recorded({("lnd", "reboot_survival"): ("failed", "vm0: the guest kernel crashed: Oops: int3")})
+    again = next(r for r in doc["cells"] if (r["app"], r["event"]) == ("btcpay", "fresh_install"))
+    again["retried"] = "guest kernel crashed: Oops: int3"
+    broken = next(r for r in doc["cells"] if (r["app"], r["event"]) == ("lnd", "reboot_survival"))
+    broken.update(retried="guest kernel crashed: Oops: int3", broken="guest kernel crashed again: Oops: int3")
+    page, md = html_report(build(M, doc)), markdown_report(build(M, doc))
+    assert "✓↻" in page and "retried: guest kernel crashed: Oops: int3" in page
+    assert "✗↻⚡" in page and "broken infrastructure: guest kernel crashed again" in page
+    assert "✅↻" in md and "## Run again after a guest kernel crash" in md
+    assert "- `lnd-reboot_survival` (failed): guest kernel crashed: Oops: int3; guest kernel crashed again" in md
