@@ -125,7 +125,9 @@ def snapshot(runner, desired: DesiredNode, timeout: float = 30.0,
     stopping = runner.run(["systemctl", "is-system-running"], timeout=timeout).stdout.strip() == "stopping"
     network_present = True
     if podman_error is None:
-        network_present = runner.run(["podman", "network", "exists", "archy"], timeout=timeout).ok
+        # exit 1 is podman's "no such network"; a timeout (124) or podman's own error (125) on a
+        # loaded node says nothing, and taking it for "missing" restarts every app onto a new network
+        network_present = runner.run(["podman", "network", "exists", "archy"], timeout=timeout).rc != 1
     return CurrentState(files=frozen_map(files), dirs=dirs, units=frozen_map(unit_states),
                         containers=frozen_map(containers), images=frozenset(images),
                         podman_error=podman_error, network_present=network_present,

@@ -55,6 +55,7 @@ class FakeSystem:
     system_state: str = "running"                      # `systemctl is-system-running`
     ipam_stale: set = field(default_factory=set)       # container names whose fixed IP the IPAM DB still holds
     disk_free: dict = field(default_factory=dict)      # node path -> bytes available (default: plenty)
+    timing_out: set = field(default_factory=set)       # argv prefixes (joined) that time out (rc 124)
 
     # ---- helpers for tests ----
     def count(self, *prefix: str) -> int:
@@ -88,6 +89,8 @@ class FakeSystem:
         joined = " ".join(argv)
         if any(joined.startswith(b) for b in self.broken):
             return Result(argv, 1, "", f"injected failure: {joined}", 0.0)
+        if any(joined.startswith(b) for b in self.timing_out):
+            return Result(argv, 124, "", f"timed out after {timeout:.0f} s", timeout)
         try:
             rc, out, err = self._dispatch(argv)
         except KeyError as e:

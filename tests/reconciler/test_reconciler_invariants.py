@@ -610,6 +610,18 @@ def test_vanished_network_recreated_and_apps_restarted(env):
     assert fake.count("systemctl", "restart", "--no-block", "archy-bitcoin-knots.service") == 1
 
 
+def test_a_network_check_that_times_out_recreates_nothing(env):
+    """`podman network exists` says 1 for a missing network; a timeout on a loaded node says
+    nothing, and taking it for "missing" restarted every app (seen on the VM under load)."""
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    fake.timing_out.add("podman network exists")
+    fake.reset_calls()
+    steps = rec.tick().steps
+    assert not any("recreate network" in s for s in steps), steps
+    assert fake.count("systemctl", "restart") == 0
+
+
 def test_image_missing_blocks_restart(env):
     """Download-then-kill: never restart onto an image that is not there."""
     rec, fake = env
