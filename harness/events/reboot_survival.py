@@ -10,7 +10,7 @@ from functools import partial
 from harness import goss
 from harness.checks import probes
 from harness.grid.context import CellContext
-from harness.grid.event import FULL_LINE, GridEvent
+from harness.grid.event import DEPENDENCY_DOWN, FULL_LINE, GridEvent
 from node.api import poll
 
 ROUNDS = ("graceful", "power_cut", "stopped")
@@ -118,4 +118,5 @@ def run(ctx: CellContext) -> None:
     ctx.judge_own(problems, "reboot")
 
 
-EVENT = GridEvent("reboot_survival", run, starts_from=FULL_LINE, observe=observe)
+EVENT = GridEvent("reboot_survival", run, starts_from=FULL_LINE, observe=observe,
+                  journal_allow=(DEPENDENCY_DOWN,))

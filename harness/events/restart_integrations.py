@@ -14,7 +14,7 @@ import time
 
 from harness.checks import probes
 from harness.grid.context import CellContext
-from harness.grid.event import FULL_LINE, GridEvent
+from harness.grid.event import DEPENDENCY_DOWN, FULL_LINE, GridEvent
 from matrix.model import Matrix
 
 
@@ -97,4 +97,5 @@ def run(ctx: CellContext) -> None:
     ctx.judge_own(problems, "restart")
 
 
-EVENT = GridEvent("restart_integrations", run, starts_from=FULL_LINE, observe=observe)
+EVENT = GridEvent("restart_integrations", run, starts_from=FULL_LINE, observe=observe,
+                  journal_allow=(DEPENDENCY_DOWN,))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness.checks import probes
 from harness.grid.context import CellContext
-from harness.grid.event import FULL_LINE, GridEvent
+from harness.grid.event import DEPENDENCY_DOWN, FULL_LINE, GridEvent
 from node.api import poll
 
 
@@ -68,4 +68,5 @@ def run(ctx: CellContext) -> None:
         probes.wait_healthy(node, m.app(d), ctx.options.integration_window)
 
 
-EVENT = GridEvent("stop_ports_released", run, starts_from=FULL_LINE)
+EVENT = GridEvent("stop_ports_released", run, starts_from=FULL_LINE,
+                  journal_allow=(DEPENDENCY_DOWN,))

@@ -16,6 +16,11 @@ WITH_APP = "with_app"          # the line up to and including its app (its app t
 FULL_LINE = "full_line"        # every app of the line
 STARTS_FROM = (BEFORE_APP, WITH_APP, FULL_LINE)
 
+# A dependent reporting its dependency down while the event stops or restarts that dependency
+# ("integration bitcoin: DOWN (...: RPC error -28: Shutting down)"): expected, and the cell checks
+# that the integration comes back; the journal check must not fail on the word "error" in it.
+DEPENDENCY_DOWN = r"integration \S+: DOWN \("
+
 
 @dataclass(frozen=True)
 class GridEvent:
@@ -27,6 +32,7 @@ class GridEvent:
     observe: Callable[[CellContext], Any] | None = None
     read_only: bool = False        # leaves the state as it found it: the next cell may reuse it
     needs_baseline: bool = False   # ctx.baseline: the inventory of the state before its app was installed
+    journal_allow: tuple[str, ...] = ()   # regexes of journal lines the event's own action makes expected
 
     def __post_init__(self):
         if self.starts_from not in STARTS_FROM:

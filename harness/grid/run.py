@@ -100,7 +100,7 @@ class GridRun:
             res.notes = ctx.notes
             self.batches[s.batch_key] = res
         try:
-            for line in journal.check(self.node, res.cursor):
+            for line in journal.check(self.node, res.cursor, ev.journal_allow):
                 src = line.split(":", 1)[0]
                 for a in journal_owner(self.matrix, src, s.batch, names=self.node.names):
                     res.journal.setdefault(a, []).append(line)

@@ -37,7 +37,7 @@ class Driver:
 @pytest.fixture
 def run(monkeypatch):
     monkeypatch.setattr(L.probes, "wait_healthy", lambda node, app, timeout: {"healthy": True})
-    monkeypatch.setattr(G.journal, "check", lambda node, cursor: [
+    monkeypatch.setattr(G.journal, "check", lambda node, cursor, allow=(): [
         f"archy-lnd-ui.service: Failed with result 'exit-code' (after {cursor})"])
     m = load()
     cells = [c for c in plan(m, apps=["bitcoin-knots", "lnd"]) if c.event in ("reboot_survival", "stop_ports_released")]
@@ -91,3 +91,18 @@ def test_a_failed_install_cell_leaves_an_unknown_state(monkeypatch):
     with pytest.raises(AssertionError, match="install failed"):
         grid.run(put)
     assert grid.ladder.current is None and grid.ladder.dirty
+
+
+def test_events_that_stop_a_dependency_expect_dependents_to_report_it_down():
+    """Seen on the VM: lnd logged 'integration bitcoin: DOWN (...: RPC error -28: Shutting down)'
+    during the reboot batch, and the word 'error' failed the journal check of a healthy cell."""
+    from harness import journal
+    from harness.grid.event import DEPENDENCY_DOWN
+    line = {"CONTAINER_NAME": "archy-lnd", "PRIORITY": "6",
+            "MESSAGE": "standin: integration bitcoin: DOWN (archy-bitcoin-knots:8332: RPC error -28: Shutting down)"}
+    assert journal.errors([line], names=REFERENCE) != []
+    for ev in ("restart_integrations", "reboot_survival", "stop_ports_released"):
+        assert journal.errors([line], EVENTS[ev].journal_allow, names=REFERENCE) == [], ev
+    assert EVENTS["fresh_install"].journal_allow == ()           # an install must not see it
+    other = {**line, "MESSAGE": "standin: RPC error -28 while serving a client"}
+    assert journal.errors([other], (DEPENDENCY_DOWN,), names=REFERENCE) != []
