@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Callable
 
+from .commands import ROOT, Commands
 from .names import REFERENCE, Names
 
 log = logging.getLogger("archy.node")
@@ -84,6 +85,7 @@ class Node(ABC):
     disposable: bool = False
     capabilities: frozenset[str] = frozenset({"node"})
     names: Names = REFERENCE          # what this node's platform calls its units, paths and API
+    cmd: Commands = ROOT              # how it runs privileged tools (root login, sudo, user units)
 
     # -- the one primitive -------------------------------------------------------------
     @abstractmethod

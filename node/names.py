@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 
-def _per_app(template: str, doc: str) -> Callable[["Names", str], str]:
-    """A method app -> name, filled from the instance's fields, {app} and {container}."""
+def _per_app(field: str, doc: str) -> Callable[["Names", str], str]:
+    """A method app -> name: the template in `field`, filled from the instance's fields, {app} and
+    {container} (a platform profile sets the templates; node/platform.py)."""
     def name(self: Names, app: str) -> str:
-        return template.format(**self.__dict__, app=app, container=self.container(app))
+        return self.fill(getattr(self, field), app)
     name.__doc__ = doc
     return name
 
@@ -31,6 +32,7 @@ class Names:
     etc_dir: str = "/etc/archipelago"              # reconciler.json, catalog.json
     code_dir: str = "/opt/archipelago/reconciler"  # the daemon's code
     state_dir: str = "/var/lib/archipelago"        # desired/backoff state, secrets, app data, derived config
+    secrets_dir: str = "/var/lib/archipelago/secrets"
     quadlet_dir: str = "/etc/containers/systemd"
     nginx_dir: str = "/etc/nginx/archy.d"
     torrc_dir: str = "/etc/tor/torrc.d"
@@ -39,22 +41,54 @@ class Names:
     network: str = "archy"                         # the apps' podman network
     app_label: str = "io.archipelago.app"          # every container carries <label>=<app id>
     api: str = "http://127.0.0.1:5678"             # the daemon's HTTP API, called on the node itself
+    # per-app templates over the fields above, {app} and {container}
+    container_template: str = "{prefix}{app}"      # an id that already starts with prefix is kept
+    unit_template: str = "{container}.service"
+    quadlet_template: str = "{quadlet_dir}/{container}.container"
+    data_template: str = "{state_dir}/apps/{app}"
+    config_template: str = "{state_dir}/config/{app}"
+    nginx_template: str = "{nginx_dir}/{app}.conf"
+    tor_snippet_template: str = "{torrc_dir}/{container}.conf"
+    hs_template: str = "{tor_dir}/{container}"
+    containers: tuple[tuple[str, str], ...] = ()   # (app id, container) where the template does not fit
+    # credentials the apps' own protocols need (read on the node, never copied off it)
+    bitcoin_rpc_user: str = "archipelago"
+    bitcoin_rpc_password_file: str = "{secrets_dir}/bitcoin-rpc-password"   # the password, one line
+    lnd_macaroon_file: str = "{secrets_dir}/lnd-macaroon"   # admin macaroon: binary, or hex text
+
+    def fill(self, template: str, app: str = "") -> str:
+        fields = {k: v for k, v in self.__dict__.items() if isinstance(v, str)}
+        return template.format(**fields, app=app, container=self.container(app) if app else "")
 
     # -- an app ------------------------------------------------------------------------
     def container(self, app: str) -> str:
         """Companion ids already carry the prefix (archy-bitcoin-ui)."""
-        return app if app.startswith(self.prefix) else self.prefix + app
+        if app in dict(self.containers):
+            return dict(self.containers)[app]
+        if app.startswith(self.prefix):
+            return app
+        return self.container_template.format(prefix=self.prefix, app=app)
 
-    # the app's other names, as templates over the fields, {app} and {container}
-    unit = _per_app("{container}.service", "The systemd unit Quadlet generates from the .container file.")
-    quadlet = _per_app("{quadlet_dir}/{container}.container", "The app's Quadlet file.")
-    data_dir = _per_app("{state_dir}/apps/{app}", "Bind-mounted at /data; kept by an uninstall without purge.")
-    config_dir = _per_app("{state_dir}/config/{app}", "Derived config (bitcoin.conf, lnd.conf, integrations.json), "
-                                                       "mounted read-only at /config.")
-    nginx_snippet = _per_app("{nginx_dir}/{app}.conf", "The app's HTTPS route (/apps/<id>/ on 443).")
-    tor_snippet = _per_app("{torrc_dir}/{container}.conf", "The torrc fragment of the app's hidden service.")
-    hs_dir = _per_app("{tor_dir}/{container}", "The hidden service's dir (hostname, keys).")
-    label = _per_app("{app_label}={app}", "The label every container of the app carries (podman --filter form).")
+    unit = _per_app("unit_template", "The systemd unit Quadlet generates from the .container file.")
+    quadlet = _per_app("quadlet_template", "The app's Quadlet file.")
+    data_dir = _per_app("data_template", "Bind-mounted at /data; kept by an uninstall without purge.")
+    config_dir = _per_app("config_template", "Derived config (bitcoin.conf, lnd.conf, integrations.json), "
+                                             "mounted read-only at /config.")
+    nginx_snippet = _per_app("nginx_template", "The app's HTTPS route (/apps/<id>/ on 443).")
+    tor_snippet = _per_app("tor_snippet_template", "The torrc fragment of the app's hidden service.")
+    hs_dir = _per_app("hs_template", "The hidden service's dir (hostname, keys).")
+
+    def label(self, app: str) -> str:
+        """The label every container of the app carries (podman --filter form)."""
+        return f"{self.app_label}={app}"
+
+    @property
+    def bitcoin_rpc_password(self) -> str:
+        return self.fill(self.bitcoin_rpc_password_file)
+
+    @property
+    def lnd_macaroon(self) -> str:
+        return self.fill(self.lnd_macaroon_file, "lnd")
 
     # -- reading names back ------------------------------------------------------------
     def is_app(self, name: str) -> bool:
@@ -79,7 +113,6 @@ class Names:
     catalog = property(lambda self: f"{self.etc_dir}/catalog.json")
     desired_state = property(lambda self: f"{self.state_dir}/desired.json")
     backoff_state = property(lambda self: f"{self.state_dir}/backoff.json")
-    secrets_dir = property(lambda self: f"{self.state_dir}/secrets")
     rpc_url = property(lambda self: f"{self.api}/rpc/v1")
     health_url = property(lambda self: f"{self.api}/health")
 
