@@ -7,6 +7,7 @@ never write the results file and nothing needs merging by hand.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ from matrix.model import Cell, Matrix, MatrixError, load, plan
 from node.api import NodeError
 from node.driver import PlatformDriver
 from node.names import HARNESS
+from node.platform import PlatformError
 from node.target import Target, TargetError, connect, parse
 
 from . import artifacts, broken, journal, results
@@ -56,6 +58,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="target node, repeatable: ssh://user@host[:port]?disposable=1&key=PATH&known_hosts=PATH "
                      "or vm://NAME; several run in parallel, one xdist worker each")
     g.addoption("--vm", action="store_true", help="the embedded QEMU VM (default when no --node)")
+    g.addoption("--platform", default=None, metavar="NAME",
+                help="platform profile of the node(s) (platforms/NAME.yaml or a path; default reference); "
+                     "a node URL's ?platform= wins")
     g.addoption("--apps", metavar="A,B", help="only these apps (comma-separated ids)")
     g.addoption("--events", metavar="E,F", help="only these events (comma-separated ids)")
     g.addoption("--allow-destructive", action="store_true",
@@ -97,15 +102,19 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         default_vm = f"vm://{os.environ.get('ARCHY_VM_NAME', 'vm0')}"  # another name: parallel sessions on one host
         urls = list(config.option.node) + ([default_vm] if config.option.vm or not config.option.node else [])
-        targets = [parse(u) for u in urls]
+        targets = [parse(u, config.option.platform) for u in urls]
     except TargetError as e:
         raise pytest.UsageError(f"--node: {e}") from None
     if len({t.name for t in targets}) != len(targets):
         raise pytest.UsageError("--node: two targets share a name; add &name=... to tell them apart")
+    if len({t.platform for t in targets}) > 1:
+        raise pytest.UsageError("--node: the nodes of one run must share a platform profile; run each kind apart")
     apps, events = _csv(config.option.apps), _csv(config.option.events)
     try:
-        m = load(os.environ.get("ARCHY_MATRIX_DIR") or None)
+        m = targets[0].platform.apply(load(os.environ.get("ARCHY_MATRIX_DIR") or None))
         cells = plan(m, apps, events)
+    except PlatformError as e:
+        raise pytest.UsageError(f"--platform: {e}") from None
     except MatrixError as e:
         raise pytest.UsageError(f"matrix: {e}") from None
     try:
@@ -148,7 +157,8 @@ def current_target(config: pytest.Config) -> Target:
         return st.targets[worker_index(config) % len(st.targets)]
     t = st.targets[0]
     if t.is_vm and _is_worker(config):  # -n N against the embedded VM: one VM per worker
-        return parse(f"vm://{t.name}-w{worker_index(config)}")
+        name = f"{t.name}-w{worker_index(config)}"
+        return dataclasses.replace(t, url=f"vm://{name}", name=name)
     return t
 
 
@@ -258,8 +268,9 @@ def _progress(config: pytest.Config):
 
 
 @pytest.fixture(scope="session")
-def driver(node):
-    return PlatformDriver(node)
+def driver(node, request):
+    m = request.config.stash[STATE].matrix
+    return PlatformDriver(node, images={a.id: a.image for a in (*m.apps.values(), *m.companions.values())})
 
 
 @pytest.fixture

@@ -11,6 +11,11 @@ import json
 import math
 
 from .api import Node, NodeError
+from .platform import Platform, Rpc
+from .platform import load as load_platform
+
+# The harness speaks the reference's method names; a platform profile maps each to its own.
+_VERB = {method: verb for verb, method in Rpc().methods}
 
 _STATUS_MARK = "\narchy_http_status="  # curl -w: a leading "@" would name a file
 
@@ -62,13 +67,34 @@ def parse_rpc(method: str, status: int, body: str, req_id: int):
 
 
 class PlatformDriver:
-    def __init__(self, node: Node, url: str | None = None, health_url: str | None = None):
+    def __init__(self, node: Node, url: str | None = None, health_url: str | None = None,
+                 images: dict[str, str] | None = None):
         self.node = node
+        self.platform: Platform = getattr(node, "platform", None) or load_platform()
         self.url, self.health_url = url or node.names.rpc_url, health_url or node.names.health_url
+        self.images = images or {}          # app id -> image, for a platform whose install names it
         self._ids = itertools.count(1)
+
+    def request(self, method: str, params: dict) -> tuple[str, dict]:
+        """The node's own method name and params for a reference method name."""
+        verb = _VERB.get(method)
+        if verb is None:
+            return method, params
+        name = self.platform.rpc.method(verb)
+        if name is None:
+            raise RpcError(None, f"platform {self.platform.name} has no {verb} method", method=method)
+        if verb == "install":
+            app = params.get("id", "")
+            if "{image}" in "".join(v for _, v in self.platform.rpc.install) and not self.images.get(app):
+                raise RpcError(None, f"platform {self.platform.name} installs by image and none is known "
+                                     f"for {app}", method=method)
+            params = {**self.platform.rpc.install_params(app, self.images.get(app, "")),
+                      **{k: v for k, v in params.items() if k != "id"}}
+        return name, params
 
     def call(self, method: str, timeout: float = 60, **params):
         req_id = next(self._ids)
+        method, params = self.request(method, params)
         body = json.dumps({"jsonrpc": "2.0", "id": req_id, "method": method, "params": params})
         r = self.node.run(curl_command(self.url, timeout, "@-"), timeout=timeout + 15, input=body.encode())
         if r.rc != 0:
@@ -87,6 +113,10 @@ class PlatformDriver:
         except ValueError:
             body = {"body": text[:200]}
         return {**(body if isinstance(body, dict) else {"body": body}), "http_status": status}
+
+    def healthy(self, timeout: float = 30) -> bool:
+        """Whether the daemon's health says ok, read as its platform says."""
+        return self.platform.health.is_ok(self.health(timeout))
 
     # -- the methods of the contract -----------------------------------------------------
     def install(self, app: str, timeout: float = 900):

@@ -41,6 +41,8 @@ class Names:
     network: str = "archy"                         # the apps' podman network
     app_label: str = "io.archipelago.app"          # every container carries <label>=<app id>
     api: str = "http://127.0.0.1:5678"             # the daemon's HTTP API, called on the node itself
+    rpc_path: str = "/rpc/v1"
+    health_path: str = "/health"
     # per-app templates over the fields above, {app} and {container}
     container_template: str = "{prefix}{app}"      # an id that already starts with prefix is kept
     unit_template: str = "{container}.service"
@@ -93,7 +95,8 @@ class Names:
     # -- reading names back ------------------------------------------------------------
     def is_app(self, name: str) -> bool:
         """A unit, container or file name of an app (its own or a companion's)."""
-        return name.startswith(self.prefix)
+        base = name.removesuffix(".container").removesuffix(".service")
+        return base.startswith(self.prefix) or base in dict(self.containers).values()
 
     def is_platform(self, name: str) -> bool:
         """An app's unit/container, or the daemon's unit or syslog identifier."""
@@ -105,7 +108,8 @@ class Names:
         base = name.removesuffix(".container").removesuffix(".service")
         if base in known:
             return base
-        return base.removeprefix(self.prefix)
+        by_container = {c: a for a, c in self.containers}
+        return by_container.get(base) or base.removeprefix(self.prefix)
 
     # -- the daemon ------------------------------------------------------------------------
     daemon_unit = property(lambda self: f"{self.daemon}.service")
@@ -113,8 +117,8 @@ class Names:
     catalog = property(lambda self: f"{self.etc_dir}/catalog.json")
     desired_state = property(lambda self: f"{self.state_dir}/desired.json")
     backoff_state = property(lambda self: f"{self.state_dir}/backoff.json")
-    rpc_url = property(lambda self: f"{self.api}/rpc/v1")
-    health_url = property(lambda self: f"{self.api}/health")
+    rpc_url = property(lambda self: f"{self.api}{self.rpc_path}")
+    health_url = property(lambda self: f"{self.api}{self.health_path}")
 
 
 REFERENCE = Names()

@@ -23,7 +23,8 @@ import testinfra.host
 
 from . import capabilities as caps
 from .api import CommandResult, CommandTimeout, HostKeyMismatch, Node, NodeUnreachable, _short
-from .names import REFERENCE, Names
+from .platform import Platform
+from .platform import load as load_platform
 
 log = logging.getLogger("archy.ssh")
 
@@ -46,7 +47,7 @@ class SSHNode(Node):
     def __init__(self, host: str, port: int = 22, *, user: str | None = None, known_hosts: str,
                  identity_file: str | None = None, disposable: bool = False, name: str | None = None,
                  capabilities: frozenset[str] | None = None, connect_timeout: float = 10,
-                 names: Names = REFERENCE):
+                 platform: Platform | None = None):
         self.url = base_url(user, host, port)
         self.hostname, self.port = host, port
         self.user = user or "root"
@@ -56,7 +57,9 @@ class SSHNode(Node):
         self.disposable = disposable
         self.name = name or f"{self.hostname}:{self.port}"
         self.capabilities = capabilities if capabilities is not None else caps.ssh(disposable)
-        self.names = names
+        self.platform = platform or load_platform()
+        self.names = self.platform.names
+        self.cmd = self.platform.commands(self.user)
         # A private Host (not testinfra.get_host's process-wide cache): two SSHNodes on one
         # URL must not swap clients under each other.
         backend = testinfra.backend.get_backend(

@@ -1,8 +1,10 @@
 """Node URLs -> Targets -> connected Nodes: the one parser and the one `connect`.
 
 URLs:
-  ssh://user@host[:port]?disposable=1&key=PATH&known_hosts=PATH&name=NAME
-  vm://NAME            the embedded QEMU VM, e.g. vm://vm0
+  ssh://user@host[:port]?disposable=1&key=PATH&known_hosts=PATH&name=NAME&platform=NAME
+  vm://NAME[?platform=NAME]   the embedded QEMU VM, e.g. vm://vm0
+`platform` names a profile (platforms/NAME.yaml, node/platform.py; default: the caller's, else
+reference); without a user in the URL the login is the profile's.
 Parsing is pure (no connection), so the grid can decide skips before touching a node. `connect`
 opens SSH itself; a vm:// target is handed to the caller's `vm` hook (vm.launcher(), or chaos's
 attach): node/ sits below vm/ and never imports it.
@@ -16,10 +18,13 @@ from urllib.parse import parse_qs, quote, urlparse
 
 from . import capabilities
 from .api import Node, NodeError
-from .names import REFERENCE, Names
+from .names import Names
+from .platform import DEFAULT as DEFAULT_PLATFORM
+from .platform import Platform, PlatformError
+from .platform import load as load_platform
 from .ssh import SSHNode, base_url
 
-_SSH_PARAMS = {"disposable", "key", "known_hosts", "name", "connect_timeout"}
+_SSH_PARAMS = {"disposable", "key", "known_hosts", "name", "connect_timeout", "platform"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -39,15 +44,23 @@ class Target:
     # ssh only: where and how to log in
     host: str | None = None
     port: int | None = None
-    user: str | None = None         # as written in the URL (the login defaults to root)
+    user: str | None = None         # as written in the URL (the login defaults to the profile's)
     known_hosts: str | None = None
     identity_file: str | None = None
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
-    names: Names = field(default=REFERENCE, compare=False)
+    platform: Platform = field(default_factory=load_platform, compare=False)
 
     @property
     def is_vm(self) -> bool:
         return self.kind == "vm"
+
+    @property
+    def names(self) -> Names:
+        return self.platform.names
+
+    @property
+    def login(self) -> str:
+        return self.user or self.platform.login
 
 
 def _flag(url: str, key: str, value: str) -> bool:
@@ -59,11 +72,23 @@ def _flag(url: str, key: str, value: str) -> bool:
     raise TargetError(f"{url}: {key}={value!r} is not a boolean (use 1 or 0)")
 
 
-def parse(url: str) -> Target:
+def _platform(url: str, name: str) -> Platform:
+    try:
+        return load_platform(name)
+    except PlatformError as e:
+        raise TargetError(f"{url}: {e}") from None
+
+
+def parse(url: str, platform: str | None = None) -> Target:
+    """The target of a node URL; `platform` is the profile when the URL's ?platform= names none."""
     u = urlparse(url.strip())
+    q = {k: v[-1] for k, v in parse_qs(u.query, keep_blank_values=True).items()}
+    plat = _platform(url, q.get("platform") or platform or DEFAULT_PLATFORM)
     if u.scheme == "vm":
+        if unknown := set(q) - {"platform"}:
+            raise TargetError(f"{url}: unknown parameter(s) {', '.join(sorted(unknown))} (known: platform)")
         name = u.netloc or u.path.strip("/") or "vm0"
-        return Target("vm", f"vm://{name}", name, True, capabilities.VM)
+        return Target("vm", f"vm://{name}", name, True, capabilities.VM, platform=plat)
     if u.scheme != "ssh":
         raise TargetError(f"{url}: unknown scheme {u.scheme + '://' if u.scheme else '(none)'}; "
                           "use ssh://user@host[:port]?disposable=1&key=...&known_hosts=... or vm://NAME")
@@ -73,7 +98,6 @@ def parse(url: str) -> Target:
         port = u.port or 22
     except ValueError:
         raise TargetError(f"{url}: invalid port") from None
-    q = {k: v[-1] for k, v in parse_qs(u.query, keep_blank_values=True).items()}
     if unknown := set(q) - _SSH_PARAMS:
         raise TargetError(f"{url}: unknown parameter(s) {', '.join(sorted(unknown))} "
                           f"(known: {', '.join(sorted(_SSH_PARAMS))})")
@@ -82,13 +106,15 @@ def parse(url: str) -> Target:
                   disposable, capabilities.ssh(disposable), host=u.hostname, port=port, user=u.username,
                   known_hosts=os.path.expanduser(q.get("known_hosts", DEFAULT_KNOWN_HOSTS)),
                   identity_file=os.path.expanduser(q["key"]) if q.get("key") else None,
-                  connect_timeout=float(q.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)))
+                  connect_timeout=float(q.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)), platform=plat)
 
 
 def to_url(t: Target) -> str:
     """The URL `parse` reads back as this target (what a child process is given: fleet, dev, chaos)."""
+    plat = [("platform", t.platform.source if "/" in t.platform.name else t.platform.name)] \
+        if t.platform.name != DEFAULT_PLATFORM else []
     if t.is_vm:
-        return t.url
+        return t.url + ("?" + "&".join(f"{k}={quote(str(v), safe='/~:')}" for k, v in plat) if plat else "")
     query = [("disposable", "1")] if t.disposable else []
     if t.known_hosts != os.path.expanduser(DEFAULT_KNOWN_HOSTS):
         query.append(("known_hosts", t.known_hosts))
@@ -98,6 +124,7 @@ def to_url(t: Target) -> str:
         query.append(("name", t.name))
     if t.connect_timeout != DEFAULT_CONNECT_TIMEOUT:
         query.append(("connect_timeout", f"{t.connect_timeout:g}"))
+    query += plat
     return t.url + ("?" + "&".join(f"{k}={quote(str(v), safe='/~:')}" for k, v in query) if query else "")
 
 
@@ -106,7 +133,7 @@ def of_node(n: SSHNode) -> Target:
     with its own keys (a restore moves it to a fresh port, so ask again after one). The connect
     timeout stays the URL default: it is the node's own business how long it waited."""
     return Target("ssh", n.url, n.name, n.disposable, n.capabilities, host=n.hostname, port=n.port,
-                  user=n.user, known_hosts=n.known_hosts, identity_file=n.identity_file, names=n.names)
+                  user=n.user, known_hosts=n.known_hosts, identity_file=n.identity_file, platform=n.platform)
 
 
 def with_keys(t: Target, known_hosts: str | None = None, identity_file: str | None = None) -> Target:
@@ -121,7 +148,7 @@ def connect(target: Target, *, vm: Callable[[Target], Node] | None = None) -> No
         if vm is None:
             raise TargetError(f"{target.url}: the embedded VM cannot be reached from here")
         return vm(target)
-    return SSHNode(target.host, target.port, user=target.user, known_hosts=target.known_hosts,
+    return SSHNode(target.host, target.port, user=target.login, known_hosts=target.known_hosts,
                    identity_file=target.identity_file, disposable=target.disposable, name=target.name,
                    capabilities=target.capabilities, connect_timeout=target.connect_timeout,
-                   names=target.names)
+                   platform=target.platform)

@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from node import capabilities
+from node import capabilities, platform
 from node.names import REFERENCE
 from node.target import TargetError, connect, of_node, parse, to_url, with_keys
 
@@ -24,7 +24,7 @@ def test_a_vm_node_becomes_the_ssh_url_dev_and_fleet_always_passed():
     vm = SimpleNamespace(url="ssh://root@127.0.0.1:40022", name="fleet0", disposable=True,
                          capabilities=capabilities.VM, hostname="127.0.0.1", port=40022, user="root",
                          known_hosts="/tmp/runs/fleet0/known_hosts", identity_file="/c/id_ed25519",
-                         connect_timeout=30, names=REFERENCE)
+                         connect_timeout=30, platform=platform.load())
     assert to_url(of_node(vm)) == ("ssh://root@127.0.0.1:40022?disposable=1&known_hosts=/tmp/runs/fleet0/known_hosts"
                                    "&key=/c/id_ed25519&name=fleet0")
 
