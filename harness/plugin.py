@@ -22,11 +22,13 @@ import vm
 from matrix.model import Cell, Matrix, MatrixError, load, plan
 from node.api import NodeError
 from node.driver import PlatformDriver
+from node import conformance
 from node.names import HARNESS
 from node.platform import PlatformError
 from node.target import Target, TargetError, connect, parse
 
 from . import artifacts, broken, journal, results
+from .events import EVENTS
 from .duration import DurationError, parse_duration
 
 STATE = pytest.StashKey["Archy"]()
@@ -162,8 +164,10 @@ def current_target(config: pytest.Config) -> Target:
     return t
 
 
-def missing_capability(cell: Cell, target: Target, allow_destructive: bool, soak_seconds: float) -> str | None:
-    """Why `cell` cannot run on `target`, or None; pure."""
+def missing_capability(cell: Cell, target: Target, allow_destructive: bool, soak_seconds: float,
+                       changes_node: bool = True) -> str | None:
+    """Why `cell` cannot run on `target`, or None; pure. A node not marked disposable is never
+    changed: only cells that leave the node as they found it run there."""
     for need in cell.needs:
         if need == "destructive" and not target.is_vm:
             if not target.disposable:
@@ -175,7 +179,17 @@ def missing_capability(cell: Cell, target: Target, allow_destructive: bool, soak
             return "soak disabled (--soak-duration 0)"
         elif need not in target.capabilities:
             return f"target {target.name} lacks capability '{need}'"
+    if changes_node and not target.is_vm and not target.disposable:
+        return (f"changes the node: {target.name} is not marked disposable (add ?disposable=1 to its URL); "
+                "a read-only run checks only the UI paths and Tor of what is installed")
     return None
+
+
+def why_not_run(cell: Cell, config: pytest.Config) -> str | None:
+    """missing_capability for this session's target and options."""
+    st = config.stash[STATE]
+    return missing_capability(cell, current_target(config), st.allow_destructive, st.soak_seconds,
+                              changes_node=not EVENTS[cell.event].read_only)
 
 
 # ---------------------------------------------------------------- the grid
@@ -197,13 +211,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Tag every grid item with its cell, so any outcome (even a failure in another fixture
     before `cell` runs) is recorded against the right cell and node; a cell the target cannot
     run gets a skip mark, so no fixture touches the node for it."""
-    st = config.stash[STATE]
     target = current_target(config)
     for item in items:
         if c := _item_cell(item):
             info = {"app": c.app, "event": c.event, "requirement": c.requirement, "node": target.name}
             item.user_properties.append(("archy_cell", json.dumps(info)))
-            if why := missing_capability(c, target, st.allow_destructive, st.soak_seconds):
+            if why := why_not_run(c, config):
                 item.add_marker(pytest.mark.skip(reason=why))
 
 
@@ -237,6 +250,11 @@ def node(target, pytestconfig):
         n, error = None, f"node {target.name}: {e}"
     if error:  # raised outside the except block: one line, no chained traceback
         pytest.fail(error, pytrace=False)
+    try:
+        conformance.check(n, PlatformDriver(n))
+    except NodeError as e:      # the profile's names are not on this node: no cell can be judged
+        (getattr(n, "destroy", None) or n.close)()
+        pytest.exit(str(e), returncode=pytest.ExitCode.USAGE_ERROR)
     pytestconfig.stash[broken.NODE] = n       # a failed cell asks it whether the guest crashed
     try:
         yield n

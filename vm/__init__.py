@@ -7,6 +7,8 @@
 import os
 from typing import Callable
 
+from node.platform import Platform
+
 from . import golden as golden_mod, image, reaper
 from .errors import PrerequisiteMissing, VMError, VMTimeout
 from .machine import VM
@@ -22,7 +24,7 @@ def build(progress: Callable[[str], None] = print):
 
 
 def launch(name: str = "vm0", progress: Callable[[str], None] = print, *, detached: bool = False,
-           forwards: tuple[int, ...] = ()):
+           forwards: tuple[int, ...] = (), platform: Platform | None = None):
     """A connected VMNode restored from golden into a fresh overlay (clock fixed).
 
     Reaps VMs left by dead runs first; the VM is torn down at exit, on Ctrl-C and SIGTERM
@@ -39,7 +41,7 @@ def launch(name: str = "vm0", progress: Callable[[str], None] = print, *, detach
     progress(f"{vm.name}: restoring golden state {golden.dir.name}")
     try:
         vm.start(golden.disk, incoming=golden.state, progress=progress)
-        node = VMNode(vm, golden=golden)
+        node = VMNode(vm, golden=golden, platform=platform)
         node.fix_clock()
     except BaseException:
         vm.destroy()
@@ -50,7 +52,8 @@ def launch(name: str = "vm0", progress: Callable[[str], None] = print, *, detach
 
 def launcher(progress: Callable[[str], None] | None = None, *, detached: bool = False):
     """node.target.connect's hook for vm:// targets: launch the VM the target names."""
-    return lambda target: launch(target.name, progress or (lambda *_: None), detached=detached)
+    return lambda target: launch(target.name, progress or (lambda *_: None), detached=detached,
+                                 platform=target.platform)
 
 
 def attach(name: str = "vm0"):

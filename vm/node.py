@@ -4,6 +4,7 @@ from pathlib import Path
 
 from node import capabilities
 from node.api import CommandResult, CommandTimeout, NodeError, NodeUnreachable
+from node.platform import Platform
 from node.ssh import SSHNode
 
 from .crashwatch import CrashWatch
@@ -14,8 +15,9 @@ from .state import Golden
 class VMNode(SSHNode):
     # TCG guests answer slowly while booting (the first session starts root's user manager)
     def __init__(self, vm: VM, *, golden: Golden | None, connect_timeout: float = 30,
-                 ssh_timeout: float = 300):
+                 ssh_timeout: float = 300, platform: Platform | None = None):
         self.vm = vm
+        self._platform = platform    # the profile the harness reads the VM with (default reference)
         self.golden = golden
         self._ssh_timeout = ssh_timeout
         self._connect_timeout = connect_timeout
@@ -52,7 +54,7 @@ class VMNode(SSHNode):
                                  known_hosts=str(self.vm.known_hosts),
                                  identity_file=str(self.vm.image.client_key), disposable=True,
                                  name=self.vm.name, capabilities=capabilities.VM,
-                                 connect_timeout=self._connect_timeout)
+                                 connect_timeout=self._connect_timeout, platform=self._platform)
                 # the first session can be slow (logind starts root's user manager unless it lingers)
                 self.run("true", timeout=30)
                 break

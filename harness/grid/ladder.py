@@ -12,8 +12,14 @@ from typing import Callable
 
 from harness import inventory
 from harness.checks import probes
+from harness.grid import reset
 
 GOLDEN = "golden"
+
+
+class StateUnavailable(Exception):
+    """The cell's starting state cannot be had on this node without changing it: the cell does
+    not run (a skip naming why), it does not fail."""
 
 
 def rung_name(installed: tuple[str, ...]) -> str:
@@ -73,16 +79,21 @@ class Ladder:
         self.current, self.dirty = installed, False
 
     def _ensure_in_place(self, installed: tuple[str, ...]) -> None:
-        """A node without snapshots (a real node): install what is missing, nothing else."""
-        have = {c.get("app") for c in self.driver.containers()}
+        """A node without snapshots (a real node). A disposable one gets exactly `installed`:
+        what is extra is uninstalled (dependents first), what is missing installed. Any other
+        node is never changed: the state must already be there."""
+        have = set(reset.installed(self.driver))
+        if "destructive" not in self.node.capabilities:
+            if missing := [a for a in installed if a not in have]:
+                raise StateUnavailable(f"{', '.join(missing)} not installed on {self.node.name}, which is not "
+                                       "disposable: the run never installs there")
+            return
+        for a in reset.uninstall_order(sorted(have - set(installed)), self.matrix):
+            self.progress(f"ladder: uninstall {a}")
+            reset.uninstall(self.driver, a, self.install_timeout)
         for a in installed:
             if a not in have:
                 self._install(a)
-        extra = sorted(a for a in have if a in self.matrix.apps and a not in installed)
-        if extra:
-            raise AssertionError(f"the node has {', '.join(extra)} installed, which this cell's state "
-                                 f"({', '.join(installed) or 'nothing'}) excludes; this node cannot "
-                                 f"be restored to it (no snapshot capability)")
 
     def _install(self, app_id: str) -> None:
         self.progress(f"ladder: install {app_id}")

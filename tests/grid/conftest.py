@@ -12,9 +12,11 @@ import pytest
 from harness.events import EVENTS
 from harness.grid import plan as planmod
 from harness.grid.context import Options
+from harness.grid import reset
+from harness.grid.ladder import StateUnavailable
 from harness.grid.run import GridRun
 from harness.broken import ON_CRASH
-from harness.plugin import ARTIFACTS_SINCE, STATE, current_target, missing_capability
+from harness.plugin import ARTIFACTS_SINCE, STATE, why_not_run
 
 
 def grid_mode() -> str:
@@ -56,6 +58,13 @@ def grid(archy, node, driver, pytestconfig, request) -> GridRun:
     # vm.launch restored golden moments ago; when only grid cells use this node, start from there.
     if "snapshot" in node.capabilities and all(_cell(it) is not None for it in request.session.items):
         run.ladder.assume_golden()
+    elif "snapshot" not in node.capabilities and "destructive" in node.capabilities:
+        try:           # a disposable node without snapshots starts from nothing installed
+            removed = reset.clean(node, driver, archy.matrix, progress=progress)
+        except reset.ResetFailed as e:
+            pytest.exit(str(e), returncode=pytest.ExitCode.USAGE_ERROR)
+        progress(f"reset: {node.name} clean ({', '.join(removed) or 'nothing was installed'})")
+        run.ladder.current, run.ladder.dirty = (), False
     pytestconfig.stash[ON_CRASH] = run.after_crash
     return run
 
@@ -64,14 +73,16 @@ def grid(archy, node, driver, pytestconfig, request) -> GridRun:
 def _grid_state(request, archy):
     """Restore / build the cell's state and run its batch action before the `cell` fixture."""
     c = _cell(request.node)
-    if c is None or missing_capability(c, current_target(request.config), archy.allow_destructive,
-                                       archy.soak_seconds):
+    if c is None or why_not_run(c, request.config):
         yield
         return
     if allow := EVENTS[c.event].journal_allow:      # the plugin's journal check reads this mark
         request.node.add_marker(pytest.mark.journal_allow(*allow))
     run = request.getfixturevalue("grid")
-    run.prepare(c)
+    try:
+        run.prepare(c)
+    except StateUnavailable as e:      # a node the run may not change lacks the cell's state
+        pytest.skip(str(e))
     if since := run.artifacts_since(c):
         request.node.stash[ARTIFACTS_SINCE] = since
     yield

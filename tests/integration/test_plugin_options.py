@@ -93,10 +93,15 @@ def test_destructive_cells_need_the_flag_and_a_disposable_node(project):
     rc, out = run(project, "--node", url.replace("disposable=1&", ""), "--apps", "lnd",
                   "--events", "uninstall_no_orphans", "--allow-destructive")
     assert cells(project)["cells"][0]["reason"].startswith("destructive cell: node 127.0.0.1:1 is not marked disposable")
+    rc, out = run(project, "--node", url.replace("disposable=1&", ""), "--apps", "lnd",
+                  "--events", "fresh_install,ui_iframe")
+    reasons = {r["event"]: r.get("reason") for r in cells(project)["cells"]}
+    assert reasons["fresh_install"].startswith("changes the node: 127.0.0.1:1 is not marked disposable"), reasons
+    assert "disposable" not in (reasons["ui_iframe"] or "")        # read-only: it runs (and here fails to connect)
 
 
 def test_unreachable_node_fails_cells_in_one_line(project):
-    url = f"ssh://root@127.0.0.1:1?known_hosts={project / 'kh'}"
+    url = f"ssh://root@127.0.0.1:1?disposable=1&known_hosts={project / 'kh'}"
     rc, out = run(project, "--node", url, "--apps", "lnd", "--events", "fresh_install,ui_iframe")
     assert rc == 1
     assert "Traceback" not in out and "During handling" not in out
@@ -120,7 +125,7 @@ def test_allure_dir_cleaned_before_the_run(project):
 
 def test_two_nodes_one_worker_each(project):
     kh = project / "kh"
-    urls = [f"ssh://root@127.0.0.1:1?known_hosts={kh}&name=a", f"ssh://root@127.0.0.1:2?known_hosts={kh}&name=b"]
+    urls = [f"ssh://root@127.0.0.1:{p}?disposable=1&known_hosts={kh}&name={n}" for p, n in ((1, "a"), (2, "b"))]
     rc, out = run(project, "--node", urls[0], "--node", urls[1], "--apps", "lnd", "--events", "fresh_install,soak",
                   "--soak-duration", "0")
     assert rc == 1, out

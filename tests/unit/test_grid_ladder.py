@@ -3,6 +3,8 @@ installs on top, which rungs it saves. The node here is a recorder: only the dec
 import pytest
 
 from harness.grid import ladder as L
+from harness.grid import reset
+from node import platform
 from matrix.model import load
 
 
@@ -71,3 +73,58 @@ def test_naive_mode_saves_no_rung(monkeypatch):
     lad = L.Ladder(node, Driver(node), load(), use_snapshots=False)
     lad.ensure(("bitcoin-knots", "lnd"))
     assert not [c for c in node.calls if c[0] == "snapshot"]
+
+
+class RealNodeDriver(Driver):
+    """A node without snapshots whose container.list answers from what was installed."""
+    def __init__(self, node, have):
+        super().__init__(node)
+        self.have, self.platform = list(have), platform.load("reference")
+        node.names = self.platform.names
+
+    def call(self, method, timeout=60, **params):
+        if method == "container.list":
+            return [{"app": a} for a in self.have]
+        self.node.calls.append((method, params.get("id")) + (("purge",) if params.get("purge") else ()))
+        (self.have.append if method == "package.install" else self.have.remove)(params["id"])
+        return {}
+
+    def containers(self, timeout=60):
+        return self.call("container.list")
+
+
+def _in_place(monkeypatch, caps, have):
+    monkeypatch.setattr(L.probes, "wait_healthy", lambda node, app, timeout: {})
+    node = Recorder()
+    node.capabilities, node.name = frozenset(caps), "lab"
+    return L.Ladder(node, RealNodeDriver(node, have), load())
+
+
+def test_a_disposable_node_gets_exactly_the_state_dependents_uninstalled_first(monkeypatch):
+    lad = _in_place(monkeypatch, {"node", "destructive"}, ["bitcoin-knots", "lnd", "electrumx", "mempool"])
+    lad.ensure(("bitcoin-knots", "btcpay"))
+    removed = [c for c in lad.node.calls if c[0] == "package.uninstall"]
+    assert {c[1] for c in removed} == {"lnd", "electrumx", "mempool"} and all(c[2] == "purge" for c in removed)
+    assert lad.node.calls[-1] == ("package.install", "btcpay")
+
+
+def test_a_node_not_disposable_is_never_changed(monkeypatch):
+    lad = _in_place(monkeypatch, {"node"}, ["bitcoin-knots", "lnd", "mempool"])
+    lad.ensure(("bitcoin-knots", "lnd"))            # there already, extra apps are no concern
+    with pytest.raises(L.StateUnavailable, match="electrumx not installed on lab, which is not disposable"):
+        lad.ensure(("bitcoin-knots", "electrumx"))
+    assert lad.node.calls == []
+
+
+def test_uninstall_order_puts_dependents_first():
+    m = load()
+    order = reset.uninstall_order(["bitcoin-knots", "lnd", "btcpay", "electrumx", "someone-else"], m)
+    assert order.index("lnd") < order.index("bitcoin-knots") and order.index("btcpay") < order.index("bitcoin-knots")
+    assert order.index("electrumx") < order.index("bitcoin-knots") and order[-1] == "someone-else"
+
+
+def test_leftovers_are_the_apps_units_containers_and_quadlet_files():
+    from harness.inventory import Inventory
+    inv = Inventory({"containers": frozenset({"archy-lnd", "unrelated"}), "units": frozenset({"archipelago.service"}),
+                     "quadlet": frozenset({"/etc/containers/systemd/archy-lnd-ui.container"})})
+    assert reset.leftovers(inv, platform.load("reference").names) == ["archy-lnd", "archy-lnd-ui.container"]

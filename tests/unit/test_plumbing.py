@@ -49,6 +49,16 @@ def test_missing_capability():
         "target vm0 lacks capability 'tor_network'"
 
 
+def test_a_node_not_marked_disposable_runs_only_what_leaves_it_as_it_was():
+    ui, install = Cell("lnd", "ui_direct_port", "MUST", ("node",)), Cell("lnd", "fresh_install", "MUST", ("node",))
+    plain, disposable = parse("ssh://a@h"), parse("ssh://a@h?disposable=1")
+    assert missing_capability(ui, plain, False, 60, changes_node=False) is None
+    assert missing_capability(install, plain, False, 60).startswith(
+        "changes the node: h:22 is not marked disposable (add ?disposable=1 to its URL)")
+    assert missing_capability(install, disposable, False, 60) is None
+    assert missing_capability(install, parse("vm://vm0"), False, 60) is None
+
+
 def test_port_listening():
     ss = ("LISTEN 0 4096 0.0.0.0:8332 0.0.0.0:*\nLISTEN 0 4096 127.0.0.1:5678 0.0.0.0:*\n"
           "LISTEN 0 4096 [::]:9735 [::]:*\nLISTEN 0 5 127.0.0.2:2222 0.0.0.0:*\nLISTEN 0 5 *:4080 *:*\n")
