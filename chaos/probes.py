@@ -48,11 +48,12 @@ def steady(configuration: Mapping, stack: str = "", tick: bool = True) -> dict:
     states: dict = {}
     try:
         h = _health(configuration)
-        if h.get("http_status") != 200:
+        d = target.driver(configuration)
+        if not d.platform.health.is_ok(h):
             problems.append(f"reconciler /health: HTTP {h.get('http_status')} {h.get('error', '')}".strip())
         if h.get("disk_pressure"):
             problems.append(f"reconciler reports disk pressure: {h['disk_pressure']}")
-        if tick:
+        if tick and d.platform.rpc.method("tick"):   # a platform without reconcile.tick: no fixpoint check
             t = target.driver(configuration).tick(timeout=300)
             if not t.get("converged") or t.get("steps"):
                 problems.append(f"reconcile.tick not at a fixpoint: converged={t.get('converged')} "
@@ -110,20 +111,23 @@ def wait_converged(configuration: Mapping, stack: str = "", timeout: float = 300
     the interval, so the loop is nearly always mid-tick). Raises when the deadline passes.
     """
     t0 = time.monotonic()
-    first = _health(configuration).get("last_good_tick")
+    # The health field that moves with each completed tick; a platform whose health has none
+    # cannot show its loop ticking, and converges on the steady state alone.
+    progress = target.driver(configuration).platform.health.progress
+    first = _health(configuration).get(progress) if progress else None
     seen: set = set()
     last: dict = {}
 
     def ok() -> bool:
         nonlocal last
-        if len(seen) < loop_ticks:
+        if progress and len(seen) < loop_ticks:
             # Only the daemon's own loop may prove liveness: no reconcile.tick RPC until it ticked.
-            now = _health(configuration).get("last_good_tick")
+            now = _health(configuration).get(progress)
             if now is not None and now != first:
                 seen.add(now)
             if len(seen) < loop_ticks:
                 last = {"status": 1, "problems": [f"the daemon's loop completed {len(seen)} of {loop_ticks} "
-                                                  f"ticks since the fault (last_good_tick {first})"]}
+                                                  f"ticks since the fault ({progress} {first})"]}
                 return False
         last = steady(configuration, stack, tick=False)
         if last["status"] == 0:

@@ -38,7 +38,7 @@ def node(configuration: Mapping | None) -> Node:
     if not url:
         raise TargetMissing("no node: set ARCHY_NODE_URL (ssh://root@host:port?disposable=1 or vm://NAME)")
     # vm://: the VM the test session launched, attached (not restored: the experiment runs on it as it is)
-    n = connect(with_keys(parse(url), known_hosts, identity), vm=lambda t: vm.attach(name=t.name))
+    n = connect(with_keys(parse(url), known_hosts, identity), vm=lambda t: vm.attach(name=t.name, platform=t.platform))
     # Opening a channel on a TCG guest of a loaded host can take far longer than a connect:
     # the harness bounds it by connect_timeout, so give chaos runs a generous one.
     n.connect_timeout = max(getattr(n, "connect_timeout", 10), CHANNEL_TIMEOUT)

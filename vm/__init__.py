@@ -56,7 +56,7 @@ def launcher(progress: Callable[[str], None] | None = None, *, detached: bool = 
                                  platform=target.platform)
 
 
-def attach(name: str = "vm0"):
+def attach(name: str = "vm0", platform: Platform | None = None):
     """A VMNode for a VM that is already running (another process launched it); no restore."""
     base = image.cached_base()
     if base is None:
@@ -65,7 +65,7 @@ def attach(name: str = "vm0"):
     if not vm.alive():
         raise VMError(f"VM {name} is not running: `python -m vm up {name}`")
     vm.detached = True                     # not ours to tear down
-    return VMNode(vm, golden=golden_mod.cached_golden(base))
+    return VMNode(vm, golden=golden_mod.cached_golden(base), platform=platform)
 
 
 def _holder(vm: VM) -> str | None:

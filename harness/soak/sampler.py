@@ -195,8 +195,7 @@ class Sampler:
         out: dict = {}
         t = time.monotonic()
         try:
-            h = self.driver.health()
-            out["health_ok"] = h.get("http_status") == 200
+            out["health_ok"] = self.driver.healthy()
         except NodeError as e:
             out["error"] = f"/health: {redact(str(e))[:200]}"
         latency["health"] = round(time.monotonic() - t, 3)

@@ -2,12 +2,16 @@
 already running when the clock stepped back ends by itself and proves nothing)."""
 from __future__ import annotations
 
+import dataclasses
+from types import SimpleNamespace
+
 import pytest
 
 from chaos import probes
+from node import platform
 
 
-def _fake(monkeypatch, ticks: list[float]):
+def _fake(monkeypatch, ticks: list[float], plat=None):
     """_health returns the first value, then each later value once; the last one repeats (a stall)."""
     seq = iter(ticks)
     state = {"now": None}
@@ -18,6 +22,8 @@ def _fake(monkeypatch, ticks: list[float]):
 
     monkeypatch.setattr(probes, "_health", health)
     monkeypatch.setattr(probes, "steady", lambda *_a, **_k: {"status": 0, "problems": []})
+    plat = plat or platform.load("reference")
+    monkeypatch.setattr(probes.target, "driver", lambda _configuration: SimpleNamespace(platform=plat))
 
 
 def test_in_flight_tick_then_stall_is_not_alive(monkeypatch):
@@ -31,3 +37,10 @@ def test_two_loop_ticks_after_the_fault_converge(monkeypatch):
     _fake(monkeypatch, [1000.0, 0.5, 0.5, 5.6])
     out = probes.wait_converged({}, "bitcoin-knots", timeout=5, interval=0.01)
     assert out["status"] == 0
+
+
+def test_a_platform_whose_health_shows_no_tick_converges_on_the_steady_state(monkeypatch):
+    ref = platform.load("reference")
+    quiet = dataclasses.replace(ref, health=dataclasses.replace(ref.health, progress=None))
+    _fake(monkeypatch, [1000.0], plat=quiet)          # the tick field never moves
+    assert probes.wait_converged({}, "bitcoin-knots", timeout=0.3, interval=0.01)["status"] == 0
