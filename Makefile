@@ -2,7 +2,8 @@
 #   make test          the project's own tests (unit, real sshd, stand-ins, reconciler, embedded VM); make test-full adds the VM suites in progress
 #   make beta-matrix   the lifecycle grid against the embedded VM (or NODE=ssh://...), reports, gate
 # Variables: NODE="ssh://user@host?disposable=1 ..." (several = one worker each), APPS=lnd,btcpay,
-# EVENTS=fresh_install,..., SOAK=5m, ALLOW_DESTRUCTIVE=1, PYTEST_ARGS="-x -k ...";
+# EVENTS=fresh_install,..., SOAK=5m, ALLOW_DESTRUCTIVE=1, PLATFORM=archipelago (platforms/*.yaml),
+# PYTEST_ARGS="-x -k ...";
 # make prove also takes VARIANTS=a,b and REFERENCE=results/cells.json (see ci/prove.py).
 
 SHELL       := /bin/bash
@@ -15,6 +16,9 @@ DEB_PKGS    := qemu-system-x86 qemu-utils mmdebstrap openssh-client openssh-serv
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 TARGET_ARGS := $(foreach n,$(NODE),--node '$(n)') $(if $(ALLOW_DESTRUCTIVE),--allow-destructive)
+ifneq ($(PLATFORM),)
+export ARCHY_PLATFORM := $(PLATFORM)
+endif
 SEL_ARGS    := $(if $(APPS),--apps '$(APPS)') $(if $(EVENTS),--events '$(EVENTS)')
 PYTEST      := $(PY) -m pytest
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from .names import Names
 
 PLATFORM_DIR = Path(__file__).resolve().parent.parent / "platforms"
 DEFAULT = "reference"
+ENV = "ARCHY_PLATFORM"          # the default profile of a run (make PLATFORM=...), else DEFAULT
 SCOPES = ("system", "user")
 RPC_METHODS = ("install", "uninstall", "start", "stop", "list", "health")   # "tick" is optional
 
@@ -153,6 +155,11 @@ def path_of(name_or_path: str) -> Path:
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name_or_path):
         raise PlatformError(f"platform {name_or_path!r}: not a profile name (known: {', '.join(known())})")
     return PLATFORM_DIR / f"{name_or_path}.yaml"
+
+
+def default_name() -> str:
+    """The profile a node URL without ?platform= gets: $ARCHY_PLATFORM, else the reference."""
+    return os.environ.get(ENV) or DEFAULT
 
 
 def known() -> list[str]:

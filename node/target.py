@@ -4,7 +4,7 @@ URLs:
   ssh://user@host[:port]?disposable=1&key=PATH&known_hosts=PATH&name=NAME&platform=NAME
   vm://NAME[?platform=NAME]   the embedded QEMU VM, e.g. vm://vm0
 `platform` names a profile (platforms/NAME.yaml, node/platform.py; default: the caller's, else
-reference); without a user in the URL the login is the profile's.
+$ARCHY_PLATFORM, else reference); without a user in the URL the login is the profile's.
 Parsing is pure (no connection), so the grid can decide skips before touching a node. `connect`
 opens SSH itself; a vm:// target is handed to the caller's `vm` hook (vm.launcher(), or chaos's
 attach): node/ sits below vm/ and never imports it.
@@ -19,8 +19,7 @@ from urllib.parse import parse_qs, quote, urlparse
 from . import capabilities
 from .api import Node, NodeError
 from .names import Names
-from .platform import DEFAULT as DEFAULT_PLATFORM
-from .platform import Platform, PlatformError
+from .platform import Platform, PlatformError, default_name
 from .platform import load as load_platform
 from .ssh import SSHNode, base_url
 
@@ -83,7 +82,7 @@ def parse(url: str, platform: str | None = None) -> Target:
     """The target of a node URL; `platform` is the profile when the URL's ?platform= names none."""
     u = urlparse(url.strip())
     q = {k: v[-1] for k, v in parse_qs(u.query, keep_blank_values=True).items()}
-    plat = _platform(url, q.get("platform") or platform or DEFAULT_PLATFORM)
+    plat = _platform(url, q.get("platform") or platform or default_name())
     if u.scheme == "vm":
         if unknown := set(q) - {"platform"}:
             raise TargetError(f"{url}: unknown parameter(s) {', '.join(sorted(unknown))} (known: platform)")
@@ -112,7 +111,7 @@ def parse(url: str, platform: str | None = None) -> Target:
 def to_url(t: Target) -> str:
     """The URL `parse` reads back as this target (what a child process is given: fleet, dev, chaos)."""
     plat = [("platform", t.platform.source if "/" in t.platform.name else t.platform.name)] \
-        if t.platform.name != DEFAULT_PLATFORM else []
+        if t.platform.name != default_name() else []
     if t.is_vm:
         return t.url + ("?" + "&".join(f"{k}={quote(str(v), safe='/~:')}" for k, v in plat) if plat else "")
     query = [("disposable", "1")] if t.disposable else []

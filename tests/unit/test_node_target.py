@@ -45,3 +45,25 @@ def test_vm_targets_go_through_the_callers_hook():
     with pytest.raises(TargetError, match="vm://vm0: the embedded VM cannot be reached from here"):
         connect(parse("vm://vm0"))
     assert connect(parse("vm://vm7"), vm=lambda t: f"launched {t.name}") == "launched vm7"
+
+
+def test_the_platform_comes_from_the_url_then_the_caller_then_the_environment(monkeypatch):
+    monkeypatch.delenv("ARCHY_PLATFORM", raising=False)
+    assert parse("ssh://h").platform.name == "reference"
+    assert parse("ssh://h", "archipelago").platform.name == "archipelago"
+    assert parse("ssh://h?platform=reference", "archipelago").platform.name == "reference"
+    monkeypatch.setenv("ARCHY_PLATFORM", "archipelago")
+    assert parse("vm://vm0").platform.name == "archipelago"
+    t = parse("ssh://h?platform=reference")
+    assert parse(to_url(t)) == t and "platform=reference" in to_url(t)
+
+
+def test_without_a_user_the_login_is_the_profiles():
+    t = parse("ssh://h?platform=archipelago")
+    assert (t.login, parse("ssh://me@h?platform=archipelago").login) == ("archipelago", "me")
+    assert parse("ssh://h").login == "root"
+
+
+def test_an_unknown_platform_is_one_line():
+    with pytest.raises(TargetError, match=r"ssh://h\?platform=nope: platform 'nope': no profile"):
+        parse("ssh://h?platform=nope")
