@@ -391,7 +391,8 @@ class Recorder:
             cells.append({**meta, "verdict": verdict, "reason": reason, "duration": round(meta["duration"], 3)})
         doc = {
             "version": results.RESULTS_VERSION, "started": st.started, "finished": time.time(),
-            "targets": [{"name": t.name, "url": t.url, "kind": t.kind} for t in _reported_targets(st)],
+            "targets": [{"name": t.name, "url": t.url, "kind": t.kind, "login": t.login,
+                         "platform": t.platform.name} for t in _reported_targets(st)],
             "selection": {"apps": st.apps, "events": st.events}, "soak_seconds": st.soak_seconds,
             "cells": sorted(cells, key=lambda r: (r["node"], r["nodeid"])),
         }

@@ -1,0 +1,69 @@
+"""The real-node path, rehearsed: the grid run against the embedded VM addressed exactly as a
+user addresses a lab node, a plain SSH URL with a sudo login, the reference profile and pinned
+keys. The child run goes through node.ssh (no QMP), so only what a real node offers is there:
+every cell whose needs an SSH node has must pass; the power-cut half is reported not run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from matrix.model import load
+from node import capabilities
+from node.names import HARNESS
+from node.proc import stop_group
+from node.target import of_node, to_url
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ("fresh_install,ui_direct_port,ui_https_proxy,ui_iframe,tor_onion,stop_ports_released,"
+          "restart_integrations,reboot_survival,reinstall_idempotent,uninstall_no_orphans")
+CHILD_TIMEOUT = 45 * 60
+LOGIN = HARNESS.mark("tester")          # the VM's sudo user (vm/ provisions it)
+
+
+def _url(node) -> str:
+    t = replace(of_node(node), user=LOGIN, url=f"ssh://{LOGIN}@{node.hostname}:{node.port}",
+                name="rehearsal", capabilities=capabilities.ssh(True))
+    return to_url(t) + "&platform=reference"
+
+
+def _child(url: str, results: Path) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "pytest", "tests/grid", "--node", url, "--allow-destructive",
+           "--apps", "lnd", "--events", EVENTS, "--results-dir", str(results), "-p", "no:cacheprovider", "-q", "-rs"]
+    env = {k: v for k, v in os.environ.items() if k != "ARCHY_PLATFORM"}
+    p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         start_new_session=True)
+    try:
+        out, _ = p.communicate(timeout=CHILD_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        stop_group(p)
+        out, _ = p.communicate()
+        pytest.fail(f"the rehearsal grid did not finish within {CHILD_TIMEOUT}s:\n{out[-3000:]}")
+    return subprocess.CompletedProcess(cmd, p.returncode, out)
+
+
+@pytest.mark.rehearsal
+def test_the_grid_over_plain_ssh_with_a_sudo_login(from_golden, tmp_path):
+    url = _url(from_golden)
+    assert url.startswith(f"ssh://{LOGIN}@127.0.0.1:") and "disposable=1" in url and "key=" in url
+    run = _child(url, tmp_path / "results")
+    print(run.stdout[-4000:])
+    doc = json.loads((tmp_path / "results" / "cells.json").read_text())
+    assert [(t["url"], t["login"], t["platform"]) for t in doc["targets"]] == \
+           [(url.split("?")[0], LOGIN, "reference")], doc["targets"]
+    matrix, ssh = load(), capabilities.ssh(True)
+    cells = {(c["app"], c["event"]): c for c in doc["cells"]}
+    assert len(cells) == len([e for e in EVENTS.split(",") if matrix.cells.get(("lnd", e), "-") != "-"])
+    for (app, event), c in cells.items():
+        needs = set(matrix.events[event].needs)
+        if needs <= ssh:
+            assert c["verdict"] == "passed", f"{app}-{event}: {c['verdict']}: {c.get('reason')}"
+    reboot = cells[("lnd", "reboot_survival")]
+    assert any("power-cut half" in p for p in reboot.get("parts_not_run", [])), reboot
+    assert run.returncode == 0, run.stdout[-3000:]
