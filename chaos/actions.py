@@ -33,12 +33,13 @@ def _node(configuration):
 
 
 def _main_pid(node, unit: str) -> int:
-    return int(node.succeed(f"systemctl show -p MainPID --value {shlex.quote(unit)}", timeout=30).strip() or 0)
+    return int(node.succeed(node.cmd.as_root(f"systemctl show -p MainPID --value {shlex.quote(unit)}"),
+                            timeout=30).strip() or 0)
 
 
 def _py(node, code: str, timeout: float = 30) -> str:
-    """Run a python3 snippet on the node (standard library only)."""
-    return node.succeed("python3 -", timeout=timeout, input=code.encode())
+    """Run a python3 snippet on the node as root (standard library only; it may set the clock)."""
+    return node.succeed(node.cmd.as_root("python3 -"), timeout=timeout, input=code.encode())
 
 
 # -- lifecycle operations recorded in the history ----------------------------------------
@@ -63,8 +64,8 @@ def wait_op_phase(configuration: Mapping, app: str, phase: str = "unit", timeout
     if not pend:
         _interrupt(f"no operation on {app} in flight")
     p = pend[-1]["process"]
-    checks = {"unit": f"test -e {node.names.quadlet(app)}",
-              "container": f"podman container exists {node.names.container(app)}"}
+    checks = {"unit": node.cmd.as_root(f"test -e {node.names.quadlet(app)}"),
+              "container": f"{node.cmd.podman} container exists {node.names.container(app)}"}
     if phase not in checks:
         raise ValueError(f"phase must be one of {', '.join(checks)}")
     if not poll(lambda: node.run(checks[phase], timeout=30).rc == 0, timeout, 0.3):
@@ -77,8 +78,9 @@ def wait_op_phase(configuration: Mapping, app: str, phase: str = "unit", timeout
 def _op_state(node, p: int) -> str:
     """What became of an async op, for the error: its reply, or its transient unit's state."""
     out = f"{ops.RUN_DIR}/op-{p}.out"
-    r = node.run(f"if test -e {out}; then printf 'reply: '; head -c 300 {out}; else printf 'op unit: '; "
-                 f"systemctl show -p ActiveState,Result --value {ops.op_unit(p)} | paste -sd' '; fi", timeout=30)
+    r = node.run(node.cmd.as_root(f"if test -e {out}; then printf 'reply: '; head -c 300 {out}; else printf 'op unit: '; "
+                                  f"systemctl show -p ActiveState,Result --value {ops.op_unit(p)} | paste -sd' '; fi"),
+                 timeout=30)
     return " ".join(r.stdout.split())[:320]
 
 
@@ -96,11 +98,11 @@ def signal_reconciler(configuration: Mapping, signal: str = "KILL", timeout: flo
     if pid <= 0:
         _interrupt(f"{daemon} has no main process")
     if signal != "STOP":
-        node.succeed(f"kill -s {shlex.quote(signal)} {pid}", timeout=30)
+        node.succeed(node.cmd.as_root(f"kill -s {shlex.quote(signal)} {pid}"), timeout=30)
     if signal == "STOP":
         health = target.driver(configuration).health(timeout=10)
         memo.put("tick_interval", health.get("interval"))
-        node.succeed(f"kill -s {shlex.quote(signal)} {pid}", timeout=30)
+        node.succeed(node.cmd.as_root(f"kill -s {shlex.quote(signal)} {pid}"), timeout=30)
         memo.put("stopped_pid", pid)
         frozen = poll(lambda: node.run(f"grep -q '^State:.*T' /proc/{pid}/status", timeout=30).rc == 0,
                       timeout, 0.2)
@@ -117,8 +119,8 @@ def resume_reconciler(configuration: Mapping) -> dict:
     node = _node(configuration)
     pid = memo.get("stopped_pid")
     if pid:
-        node.run(f"kill -s CONT {int(pid)} 2>/dev/null", timeout=30)
-    node.run(f"systemctl kill -s CONT {node.names.daemon_unit}", timeout=30)
+        node.run(node.cmd.as_root(f"kill -s CONT {int(pid)}") + " 2>/dev/null", timeout=30)
+    node.run(node.cmd.as_root(f"systemctl kill -s CONT {node.names.daemon_unit}"), timeout=30)
     return {"resumed": pid}
 
 
@@ -132,15 +134,15 @@ def queue_health_request(configuration: Mapping, hold_factor: float = 2.5) -> di
         _interrupt("the daemon was not stopped first")
     interval = float(memo.get("tick_interval") or 5)
     out = f"{ops.RUN_DIR}/health-frozen.out"
-    node.run(f"mkdir -p {ops.RUN_DIR}; rm -f {out}", timeout=30)
-    node.succeed(f"systemd-run --quiet --collect --unit={HARNESS.mark(f'chaos-health-{pid}')} "
-                 f"--property=RuntimeMaxSec=300 "
-                 f"sh -c \"curl -s -o /dev/null -w '%{{http_code}}' --max-time 240 "
-                 f"{node.names.health_url} > {out}.tmp; mv {out}.tmp {out}\"", timeout=30)
+    node.run(node.cmd.as_root(f"mkdir -p {ops.RUN_DIR}; rm -f {out}"), timeout=30)
+    node.succeed(node.cmd.as_root(f"systemd-run --quiet --collect --unit={HARNESS.mark(f'chaos-health-{pid}')} "
+                                  f"--property=RuntimeMaxSec=300 "
+                                  f"sh -c \"curl -s -o /dev/null -w '%{{http_code}}' --max-time 240 "
+                                  f"{node.names.health_url} > {out}.tmp; mv {out}.tmp {out}\""), timeout=30)
     t0 = time.monotonic()
     # the fault's own duration: frozen for longer than the staleness threshold
     while time.monotonic() - t0 < hold_factor * interval:
-        if node.run(f"test -e {out}", timeout=30).rc == 0:
+        if node.run(node.cmd.as_root(f"test -e {out}"), timeout=30).rc == 0:
             _interrupt("/health answered while the daemon was frozen: it was not really stopped")
         time.sleep(0.5)
     return {"held_s": round(time.monotonic() - t0, 1), "interval": interval}
@@ -150,9 +152,9 @@ def frozen_health_answer(configuration: Mapping, timeout: float = 60) -> dict:
     """After SIGCONT: the /health request queued while frozen must not have been answered 200."""
     node = _node(configuration)
     out = f"{ops.RUN_DIR}/health-frozen.out"
-    if not poll(lambda: node.run(f"test -e {out}", timeout=30).rc == 0, timeout, 0.5):
+    if not poll(lambda: node.run(node.cmd.as_root(f"test -e {out}"), timeout=30).rc == 0, timeout, 0.5):
         raise AssertionError(f"the /health request queued while frozen got no answer within {timeout:.0f}s")
-    code = node.succeed(f"cat {out}", timeout=30).strip()
+    code = node.succeed(node.cmd.as_root(f"cat {out}"), timeout=30).strip()
     if code == "200":
         raise AssertionError("/health answered 200 with a last good tick older than 2 x interval: "
                              "liveness is not reported")
@@ -163,7 +165,7 @@ def restart_reconciler(configuration: Mapping) -> dict:
     node = _node(configuration)
     daemon = node.names.daemon_unit
     old = _main_pid(node, daemon)
-    node.succeed(f"systemctl restart {daemon}", timeout=120)
+    node.succeed(node.cmd.as_root(f"systemctl restart {daemon}"), timeout=120)
     new = _main_pid(node, daemon)
     if new in (0, old):
         _interrupt(f"{daemon} was not restarted (pid {old} -> {new})")
@@ -179,29 +181,30 @@ def wipe_podman_db(configuration: Mapping) -> dict:
     app units, so their containers stay in storage unknown to the DB (as after a power loss),
     and start the reconciler again."""
     node = _node(configuration)
-    backend = node.succeed("podman info --format '{{.Host.DatabaseBackend}}'", timeout=90).strip()
-    graphroot = node.succeed("podman info --format '{{.Store.GraphRoot}}'", timeout=90).strip()
+    c = node.cmd
+    backend = node.succeed(f"{c.podman} info --format '{{{{.Host.DatabaseBackend}}}}'", timeout=90).strip()
+    graphroot = node.succeed(f"{c.podman} info --format '{{{{.Store.GraphRoot}}}}'", timeout=90).strip()
     if backend not in _DB_FILES or not graphroot.startswith("/"):
         _interrupt(f"unknown podman DB backend {backend!r} (graphroot {graphroot!r})")
     files = [f"{graphroot}/{f}" for f in _DB_FILES[backend]]
     main = files[0]
-    node.succeed(f"systemctl stop {node.names.daemon_unit}", timeout=120)
-    if node.run(f"test -s {shlex.quote(main)}", timeout=30).rc != 0:
+    node.succeed(c.as_root(f"systemctl stop {node.names.daemon_unit}"), timeout=120)
+    if node.run(c.as_root(f"test -s {shlex.quote(main)}"), timeout=30).rc != 0:
         _interrupt(f"backend {backend} but {main} does not exist: wrong DB file")
-    node.succeed("rm -f " + " ".join(shlex.quote(f) for f in files), timeout=30)
-    units = node.succeed(f"systemctl list-units --plain --no-legend '{node.names.unit('*')}' | awk '{{print $1}}'",
+    node.succeed(c.as_root("rm -f " + " ".join(shlex.quote(f) for f in files)), timeout=30)
+    units = node.succeed(f"{c.systemctl} list-units --plain --no-legend '{node.names.unit('*')}' | awk '{{print $1}}'",
                          timeout=30).split()
     if units:
-        node.run("systemctl stop " + " ".join(map(shlex.quote, units)), timeout=900)
-    leftover = node.succeed("podman ps -a --external --format '{{.Names}}'", timeout=90).split()
-    node.succeed(f"systemctl start {node.names.daemon_unit}", timeout=120)
+        node.run(f"{c.systemctl} stop " + " ".join(map(shlex.quote, units)), timeout=900)
+    leftover = node.succeed(f"{c.podman} ps -a --external --format '{{{{.Names}}}}'", timeout=90).split()
+    node.succeed(c.as_root(f"systemctl start {node.names.daemon_unit}"), timeout=120)
     return {"backend": backend, "removed": files, "units_stopped": units,
             "storage_leftovers": [c for c in leftover if node.names.is_app(c)]}
 
 
 # -- files the reconciler derives ----------------------------------------------------------
 def _sha(node, path: str) -> str:
-    r = node.run(f"sha256sum {shlex.quote(path)} 2>/dev/null | cut -d' ' -f1", timeout=30)
+    r = node.run(node.cmd.as_root(f"sha256sum {shlex.quote(path)}") + " 2>/dev/null | cut -d' ' -f1", timeout=30)
     return r.stdout.strip()
 
 
@@ -214,7 +217,7 @@ def corrupt_file(configuration: Mapping, path: str, restart_unit: str = "") -> d
         _interrupt(f"{path} does not exist")
     memo.put(f"sha:{path}", before)
     q = shlex.quote(path)
-    node.succeed(f"sed -i '1s/.*/@@ garbled by archy chaos: not key=value @@/' {q}", timeout=30)
+    node.succeed(node.cmd.as_root(f"sed -i '1s/.*/@@ garbled by archy chaos: not key=value @@/' {q}"), timeout=30)
     if _sha(node, path) == before:
         _interrupt(f"{path} unchanged after corruption")
     return {"path": path, "sha_before": before}
@@ -227,9 +230,9 @@ def remove_file(configuration: Mapping, path: str, reload_unit: str = "") -> dic
     if not before:
         _interrupt(f"{path} does not exist")
     memo.put(f"sha:{path}", before)
-    node.succeed(f"rm -f {shlex.quote(path)}", timeout=30)
+    node.succeed(node.cmd.as_root(f"rm -f {shlex.quote(path)}"), timeout=30)
     if reload_unit:
-        node.succeed(f"systemctl reload-or-restart {shlex.quote(reload_unit)}", timeout=120)
+        node.succeed(node.cmd.as_root(f"systemctl reload-or-restart {shlex.quote(reload_unit)}"), timeout=120)
     return {"path": path, "sha_before": before}
 
 
@@ -244,7 +247,8 @@ def assert_route_down(configuration: Mapping, url: str, path: str = "", timeout:
         seen["code"] = _http_code(node, url)
         if seen["code"] != "200":
             return True
-        seen["rerendered"] = bool(path) and node.run(f"test -e {shlex.quote(path)}", timeout=30).rc == 0
+        seen["rerendered"] = bool(path) and node.run(node.cmd.as_root(f"test -e {shlex.quote(path)}"),
+                                                     timeout=30).rc == 0
         return seen["rerendered"]
 
     if not poll(gone_or_repaired, timeout, 1.0):
@@ -270,21 +274,21 @@ def fill_disk(configuration: Mapping, path: str = "/var", keep_mib: int = 16,
     size = avail * frsize - keep_mib * 1024 * 1024
     if size <= 0:
         _interrupt(f"{path} has only {avail * frsize >> 20} MiB available: already full")
-    r = node.run(f"fallocate -l {size} {BALLAST}", timeout=120)
+    r = node.run(node.cmd.as_root(f"fallocate -l {size} {BALLAST}"), timeout=120)
     if r.rc != 0:
-        node.run(f"rm -f {BALLAST}", timeout=30)
+        node.run(node.cmd.as_root(f"rm -f {BALLAST}"), timeout=30)
         _interrupt(f"fallocate failed: {r.stderr.strip()[:200]}")
     _, _, after = json.loads(_py(node, stat))
     used = 1 - after / blocks
     if after * frsize > (keep_mib + 8) * 1024 * 1024:
-        node.run(f"rm -f {BALLAST}", timeout=30)
+        node.run(node.cmd.as_root(f"rm -f {BALLAST}"), timeout=30)
         _interrupt(f"{path} still has {after * frsize >> 20} MiB available after the ballast")
     return {"ballast_mib": size >> 20, "available_mib": after * frsize >> 20, "used_pct": round(used * 100, 2)}
 
 
 def remove_ballast(configuration: Mapping) -> dict:
     node = _node(configuration)
-    node.succeed(f"rm -f {BALLAST}", timeout=60)
+    node.succeed(node.cmd.as_root(f"rm -f {BALLAST}"), timeout=60)
     return {"removed": BALLAST}
 
 
@@ -315,7 +319,7 @@ def jump_clock(configuration: Mapping, minutes: float = 30) -> dict:
     ntp = node.run("timedatectl show -p NTP --value", timeout=30).stdout.strip()
     node.put_file(CLOCK_FILE, json.dumps({"offset": offset, "ntp": ntp}).encode())
     memo.put("clock_offset", offset)
-    node.run("timedatectl set-ntp false", timeout=30)  # fails harmlessly where no NTP service exists
+    node.run(node.cmd.as_root("timedatectl set-ntp false"), timeout=30)  # fails harmlessly where no NTP service exists
     _py(node, "import time;time.clock_settime(time.CLOCK_REALTIME,"
               f"time.clock_gettime(time.CLOCK_REALTIME)+{float(minutes) * 60!r})")
     skew = float(_py(node, _OFFSET)) - offset
@@ -327,7 +331,7 @@ def jump_clock(configuration: Mapping, minutes: float = 30) -> dict:
 def restore_clock(configuration: Mapping) -> dict:
     """Wall clock back to monotonic + the recorded offset; NTP back on if it was (idempotent)."""
     node = _node(configuration)
-    raw = node.run(f"cat {CLOCK_FILE} 2>/dev/null", timeout=30).stdout.strip()
+    raw = node.run(node.cmd.as_root(f"cat {CLOCK_FILE}") + " 2>/dev/null", timeout=30).stdout.strip()
     if not raw:
         return {"restored": False, "reason": "no jump recorded"}
     saved = json.loads(raw)
@@ -335,10 +339,10 @@ def restore_clock(configuration: Mapping) -> dict:
               f"time.clock_gettime(time.CLOCK_MONOTONIC)+{float(saved['offset'])!r})")
     err = float(_py(node, _OFFSET)) - float(saved["offset"])
     if saved.get("ntp") == "yes":
-        node.run("timedatectl set-ntp true", timeout=30)
+        node.run(node.cmd.as_root("timedatectl set-ntp true"), timeout=30)
     if abs(err) > 2:
         raise RuntimeError(f"clock restore off by {err:.1f}s")
-    node.run(f"rm -f {CLOCK_FILE}", timeout=30)
+    node.run(node.cmd.as_root(f"rm -f {CLOCK_FILE}"), timeout=30)
     return {"restored": True, "error_s": round(err, 3)}
 
 
@@ -349,10 +353,11 @@ def revoke_network(configuration: Mapping, network: str = "") -> dict:
     node = _node(configuration)
     network = network or node.names.network
     q = shlex.quote(network)
-    if node.run(f"podman network exists {q}", timeout=60).rc != 0:
+    podman = node.cmd.podman
+    if node.run(f"{podman} network exists {q}", timeout=60).rc != 0:
         _interrupt(f"podman network {network} does not exist")
-    node.succeed(f"podman network rm -f {q}", timeout=300)
-    if node.run(f"podman network exists {q}", timeout=60).rc == 0:
+    node.succeed(f"{podman} network rm -f {q}", timeout=300)
+    if node.run(f"{podman} network exists {q}", timeout=60).rc == 0:
         _interrupt(f"podman network {network} still exists")
     return {"removed": network}
 
@@ -368,7 +373,7 @@ def kill_tor(configuration: Mapping, unit: str = "", timeout: float = 30) -> dic
     pid = _main_pid(node, unit)
     if pid <= 0:
         _interrupt(f"{unit} has no main process")
-    node.succeed(f"kill -9 {pid}", timeout=30)
+    node.succeed(node.cmd.as_root(f"kill -9 {pid}"), timeout=30)
     if not poll(lambda: node.run(f"test -d /proc/{pid}", timeout=30).rc != 0, timeout, 0.2):
         _interrupt(f"tor pid {pid} survived SIGKILL")
     memo.put("tor_pid", pid)
@@ -403,8 +408,9 @@ def build_image(configuration: Mapping, base: str = "", image: str = "", timeout
     ctx = f"{ops.RUN_DIR}/image"
     node.put_file(f"{ctx}/Containerfile",
                   f"FROM {base}\nLABEL io.archipelago.chaos.version={image.rsplit(':', 1)[-1]}\n".encode())
-    node.succeed(f"podman build --pull=never -q -t {shlex.quote(image)} {ctx} && sync", timeout=timeout)
-    return {"image": image, "id": node.succeed(f"podman image inspect -f '{{{{.Id}}}}' {shlex.quote(image)}",
+    podman = node.cmd.podman
+    node.succeed(f"{podman} build --pull=never -q -t {shlex.quote(image)} {ctx} && sync", timeout=timeout)
+    return {"image": image, "id": node.succeed(f"{podman} image inspect -f '{{{{.Id}}}}' {shlex.quote(image)}",
                                                 timeout=60).strip()[:12]}
 
 
@@ -436,6 +442,7 @@ def wait_ota_in_flight(configuration: Mapping, app: str, image: str = "", timeou
     if not image:
         _interrupt(f"no update of {app} to wait for: run set_app_image first or name the image")
     unit = node.names.quadlet(app)
-    if not poll(lambda: node.run(f"grep -qx 'Image={image}' {unit}", timeout=30).rc == 0, timeout, 0.3):
+    grep = node.cmd.as_root(f"grep -qx 'Image={image}' {unit}")
+    if not poll(lambda: node.run(grep, timeout=30).rc == 0, timeout, 0.3):
         _interrupt(f"the reconciler did not start the update of {app} to {image} within {timeout:.0f}s")
     return {"app": app, "unit_image": image}

@@ -79,27 +79,27 @@ def classify(apps: Mapping[str, list[str]], entries: Iterable[Mapping], unit_fil
 
 
 def unit_files(node: Node) -> list[str]:
-    out = node.succeed(f"ls -1 {node.names.quadlet_dir} 2>/dev/null || true", timeout=30)
+    out = node.succeed(node.cmd.as_root(f"ls -1 {node.names.quadlet_dir}") + " 2>/dev/null || true", timeout=30)
     return [x for x in out.split() if node.names.is_app(x)]
 
 
 def podman_containers(node: Node) -> list[str]:
     """Names of every container podman has, including storage-only ones (--external)."""
-    out = node.succeed("podman ps -a --external --format '{{.Names}}'", timeout=90)
+    out = node.succeed(f"{node.cmd.podman} ps -a --external --format '{{{{.Names}}}}'", timeout=90)
     return [x.strip() for x in out.splitlines() if node.names.is_app(x.strip())]
 
 
 def failed_units(node: Node) -> list[str]:
-    out = node.succeed("systemctl --failed --plain --no-legend --no-pager", timeout=30)
+    out = node.succeed(f"{node.cmd.systemctl} --failed --plain --no-legend --no-pager", timeout=30)
     return [line.split()[0] for line in out.splitlines() if line.strip()]
 
 
 def service_problems(node: Node) -> list[str]:
     """The node services the apps are reached through: nginx, and tor once an onion is configured."""
     n = node.names
-    out = node.run("systemctl is-active nginx.service; "
-                   f"if ls {n.tor_snippet('*')} >/dev/null 2>&1; then systemctl is-active {n.tor_unit}; "
-                   "else echo active; fi", timeout=30).stdout.split()
+    out = node.run(node.cmd.as_root("systemctl is-active nginx.service; "
+                                    f"if ls {n.tor_snippet('*')} >/dev/null 2>&1; then systemctl is-active {n.tor_unit}; "
+                                    "else echo active; fi"), timeout=30).stdout.split()
     names = ["nginx", "tor"]
     return [f"{n} is {s}" for n, s in zip(names, out) if s != "active"] + \
         (["nginx/tor state unknown"] if len(out) < 2 else [])
@@ -110,7 +110,7 @@ def onions(node: Node) -> dict[str, list[str]]:
     script = (f"for d in {node.names.hs_dir('*')}/; do [ -f \"$d/hostname\" ] || continue; "
               "printf '%s %s %s\\n' \"$(basename $d)\" \"$(cat $d/hostname)\" "
               "\"$(sha256sum $d/hs_ed25519_secret_key | cut -d' ' -f1)\"; done")
-    out = node.succeed(script, timeout=30)
+    out = node.succeed(node.cmd.as_root(script), timeout=30)
     return {p[0]: p[1:] for p in (line.split() for line in out.splitlines()) if len(p) == 3}
 
 

@@ -76,8 +76,8 @@ def start_async(configuration: Mapping, f: str, app: str, timeout: float) -> int
     t = int(timeout)
     # the driver's curl line: its status mark must not start with "@" (curl -w would read a file)
     script = f"{curl_command(node.names.rpc_url, t, '@' + req)} > {out}.tmp 2>&1; mv {out}.tmp {out}"
-    node.succeed(f"systemd-run --quiet --collect --unit={op_unit(p)} "
-                 f"--property=RuntimeMaxSec={t + 30} sh -c {shlex.quote(script)}", timeout=30)
+    node.succeed(node.cmd.as_root(f"systemd-run --quiet --collect --unit={op_unit(p)} "
+                                  f"--property=RuntimeMaxSec={t + 30} sh -c {shlex.quote(script)}"), timeout=30)
     return p
 
 
@@ -90,7 +90,8 @@ def pending(configuration: Mapping) -> list[dict]:
 
 
 def reply_ready(configuration: Mapping, p: int) -> bool:
-    r = target.node(configuration).run(f"test -e {RUN_DIR}/op-{p}.out", timeout=30)
+    node = target.node(configuration)
+    r = node.run(node.cmd.as_root(f"test -e {RUN_DIR}/op-{p}.out"), timeout=30)
     return r.rc == 0
 
 
@@ -106,8 +107,8 @@ def collect(configuration: Mapping, timeout: float) -> list[dict]:
         text = None
         while True:
             try:
-                r = node.run(f"cat {RUN_DIR}/op-{p}.out 2>/dev/null || "
-                             f"systemctl is-active --quiet {op_unit(p)} || echo @@gone", timeout=30)
+                r = node.run(node.cmd.as_root(f"cat {RUN_DIR}/op-{p}.out 2>/dev/null || "
+                                              f"systemctl is-active --quiet {op_unit(p)} || echo @@gone"), timeout=30)
                 text = r.stdout
             except (NodeError, OSError) as e:
                 text, err = None, e

@@ -8,6 +8,7 @@ chaos/verdict.py even though Chaos Toolkit itself would still say "completed".
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from collections.abc import Mapping
 
@@ -170,7 +171,8 @@ def files_stable(configuration: Mapping, paths: str) -> dict:
     node = target.node(configuration)
     out = {}
     for p in [x.strip() for x in paths.split(",") if x.strip()]:
-        out[p] = node.run(f"sha256sum {p} 2>/dev/null | cut -d' ' -f1", timeout=30).stdout.strip() or "missing"
+        out[p] = node.run(node.cmd.as_root(f"sha256sum {shlex.quote(p)}") + " 2>/dev/null | cut -d' ' -f1",
+                          timeout=30).stdout.strip() or "missing"
     res = _first_or_compare(f"files:{paths}", out)
     missing = [p for p, s in out.items() if s == "missing"]
     if missing:
@@ -183,7 +185,7 @@ def onions_stable(configuration: Mapping, unit: str = "") -> dict:
     node = target.node(configuration)
     unit = unit or node.names.tor_unit
     now = observe.onions(node)
-    active = node.run(f"systemctl is-active {unit}", timeout=30).stdout.strip()
+    active = node.run(node.cmd.as_root(f"systemctl is-active {unit}"), timeout=30).stdout.strip()
     res = _first_or_compare("onions", now)
     if active != "active" or not now:
         res["status"] = 1
@@ -193,7 +195,7 @@ def onions_stable(configuration: Mapping, unit: str = "") -> dict:
 def route_ok(configuration: Mapping, url: str) -> dict:
     """nginx config valid and the proxied route answers 200."""
     node = target.node(configuration)
-    syntax = node.run("nginx -t", timeout=30)
+    syntax = node.run(node.cmd.as_root("nginx -t"), timeout=30)
     code = node.run(f"curl -k -s -o /dev/null -w '%{{http_code}}' --max-time 10 '{url}'", timeout=30).stdout.strip()
     return {"status": int(syntax.rc != 0 or code != "200"), "nginx_t": syntax.rc, "http_code": code}
 
@@ -201,8 +203,9 @@ def route_ok(configuration: Mapping, url: str) -> dict:
 def image_consistent(configuration: Mapping, app: str) -> dict:
     """Fully old or fully new: the unit, the running container and the catalog name one image."""
     node = target.node(configuration)
-    unit = node.run(f"sed -n 's/^Image=//p' {node.names.quadlet(app)}", timeout=30).stdout.strip()
-    ctr = node.run(f"podman inspect -f '{{{{.ImageName}}}}' {node.names.container(app)}", timeout=60).stdout.strip()
+    unit = node.run(node.cmd.as_root(f"sed -n 's/^Image=//p' {node.names.quadlet(app)}"), timeout=30).stdout.strip()
+    ctr = node.run(f"{node.cmd.podman} inspect -f '{{{{.ImageName}}}}' {node.names.container(app)}",
+                   timeout=60).stdout.strip()
     try:
         cat = json.loads(node.get_file(node.names.catalog))
         apps = cat.get("apps", cat)

@@ -29,7 +29,7 @@ VICTIM = "fedimint"
 
 
 def active(node, unit: str) -> dict:
-    out = node.succeed(f"systemctl show -p ActiveState,NeedDaemonReload,MainPID {unit}", timeout=60)
+    out = node.succeed(f"{node.cmd.systemctl} show -p ActiveState,NeedDaemonReload,MainPID {unit}", timeout=60)
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
@@ -82,13 +82,15 @@ def run(node, args) -> int:
 
     unit, path = node.names.unit(VICTIM), node.names.quadlet(VICTIM)
     # (a) the file alone: the loop notices within one interval and rewrites + reloads
-    node.succeed(f"rm -f {path}")
+    node.succeed(node.cmd.as_root(f"rm -f {path}"))
     t = time.monotonic()
-    ok = poll(lambda: node.run(f"test -s {path}").rc == 0 and active(node, unit)["NeedDaemonReload"] == "no"
+    ok = poll(lambda: node.run(node.cmd.as_root(f"test -s {path}")).rc == 0 and active(node, unit)["NeedDaemonReload"] == "no"
               and active(node, unit)["ActiveState"] == "active", timeout=10 * interval + 120, interval=0.5)
     figures["deleted_file_back_seconds"] = round(time.monotonic() - t, 1) if ok else None
     # (b) systemd forgot the unit and it stopped: rewrite, reload, start, healthy
-    node.succeed(f"rm -f {path} && systemctl daemon-reload && systemctl stop {unit}", timeout=300)
+    c = node.cmd
+    node.succeed(f"{c.as_root(f'rm -f {path}')} && {c.systemctl} daemon-reload && {c.systemctl} stop {unit}",
+                 timeout=300)
     t = time.monotonic()
     ok = poll(lambda: active(node, unit)["ActiveState"] == "active" and healthy(driver, VICTIM),
               timeout=900, interval=1)

@@ -54,7 +54,7 @@ CONTAINERS = """
 end=$(( $(date +%s) + {seconds} ))
 n=0
 while [ "$(date +%s)" -lt "$end" ]; do
-  podman run -d --name stress-$n --network none {image} sleep 60 >/dev/null && podman rm -f -t 0 stress-$n >/dev/null
+  {podman} run -d --name stress-$n --network none {image} sleep 60 >/dev/null && {podman} rm -f -t 0 stress-$n >/dev/null
   n=$((n + 1))
 done
 echo "$n"
@@ -69,7 +69,8 @@ def workload(node, kind: str, app: str, churn_s: int) -> dict:
     out = {}
     if kind.endswith("churn"):
         node.put_file("/run/churn.sh", CHURN.format(seconds=churn_s).encode())
-        node.succeed("rm -f /run/churn.out; nohup sh /run/churn.sh >/run/churn.out 2>&1 </dev/null &", timeout=30)
+        node.succeed(node.cmd.as_root("rm -f /run/churn.out; nohup sh /run/churn.sh >/run/churn.out 2>&1 </dev/null &"),
+                     timeout=30)
     t = time.monotonic()
     if kind == "churn":
         pass
@@ -77,7 +78,7 @@ def workload(node, kind: str, app: str, churn_s: int) -> dict:
         PlatformDriver(node).call("package.install", id=app, timeout=600)
         out["install_s"] = round(time.monotonic() - t, 1)
     else:
-        node.put_file("/run/containers.sh", CONTAINERS.format(seconds=churn_s, image=load().apps[app].image).encode())
+        node.put_file("/run/containers.sh", CONTAINERS.format(seconds=churn_s, image=load().apps[app].image, podman=node.cmd.podman).encode())
         out["containers"] = int(node.succeed("sh /run/containers.sh", timeout=churn_s + 180).strip().splitlines()[-1])
     if kind.endswith("churn"):
         last = node.wait_until_succeeds("tail -n 1 /run/churn.out | grep -x '[0-9][0-9]*'", timeout=churn_s + 120)

@@ -10,6 +10,7 @@ import shlex
 from pathlib import Path
 
 from node.api import Node, NodeError
+from node.commands import ROOT, Commands
 from node.names import Names
 
 MASK = "***"
@@ -46,7 +47,7 @@ def redact(text: str, extra: tuple[str, ...] = ()) -> str:
 
 def learn_node_secrets(node: Node, timeout: float = 30) -> None:
     """Register the node's secret values so they are masked; the values are never logged."""
-    r = node.run(f"for f in {node.names.secrets_dir}/*; do [ -f \"$f\" ] && cat \"$f\" && echo; done",
+    r = node.run(node.cmd.as_root(f"for f in {node.names.secrets_dir}/*; do [ -f \"$f\" ] && cat \"$f\" && echo; done"),
                  timeout=timeout)
     for line in r.stdout.splitlines():
         register_secret(line)
@@ -63,20 +64,25 @@ def _capture(node: Node, cmd: str, timeout: float = 60) -> str:
         return f"[could not collect: {e}]\n"
 
 
-def commands(app: str | None, cursor: str | None, names: Names) -> dict[str, str]:
+def commands(app: str | None, cursor: str | None, names: Names, cmd: Commands = ROOT) -> dict[str, str]:
     """The artifact files and the node commands producing them (pure, for one app or all)."""
     after = f"--after-cursor={shlex.quote(cursor)}" if cursor else "-b -n 3000"
     label = f"--filter label={names.app_label}={shlex.quote(app)}" if app else f"--filter name={names.prefix}"
     units = f"'{names.container(app)}*'" if app else f"'{names.container('*')}'"
+    podman, systemctl = cmd.podman, cmd.systemctl
+    # the daemon is a system unit: with the apps in the user scope it is asked for separately
+    daemon = "" if cmd.user_scope else f" {names.daemon_unit}"
+    daemon_status = (cmd.as_root(f"systemctl status --no-pager -n 20 {names.daemon_unit}") + " 2>&1; "
+                     if cmd.user_scope else "")
     return {
-        "journal.txt": f"journalctl --no-pager -o short-iso {after}",
-        "podman-ps.txt": "podman ps -a --external",
-        "podman-logs.txt": (f"for c in $(podman ps -a {label} --format '{{{{.Names}}}}'); do "
-                            f"echo \"== $c\"; podman logs --tail 300 \"$c\" 2>&1; done"),
-        "podman-inspect.json": f"podman inspect $(podman ps -aq {label}) 2>&1",
-        "units.txt": (f"systemctl status --no-pager -n 20 {units} {names.daemon_unit} 2>&1; "
-                      f"for u in $(systemctl list-units --all --plain --no-legend {units} "
-                      f"| awk '{{print $1}}'); do systemctl cat \"$u\" 2>&1; done; "
+        "journal.txt": f"{cmd.journalctl} --no-pager -o short-iso {after}",
+        "podman-ps.txt": f"{podman} ps -a --external",
+        "podman-logs.txt": (f"for c in $({podman} ps -a {label} --format '{{{{.Names}}}}'); do "
+                            f"echo \"== $c\"; {podman} logs --tail 300 \"$c\" 2>&1; done"),
+        "podman-inspect.json": f"{podman} inspect $({podman} ps -aq {label}) 2>&1",
+        "units.txt": (f"{daemon_status}{systemctl} status --no-pager -n 20 {units}{daemon} 2>&1; "
+                      f"for u in $({systemctl} list-units --all --plain --no-legend {units} "
+                      f"| awk '{{print $1}}'); do {systemctl} cat \"$u\" 2>&1; done; "
                       f"ls -l {names.quadlet_dir}/ 2>&1"),
     }
 
@@ -89,7 +95,7 @@ def collect(node: Node, dest: Path, app: str | None = None, cursor: str | None =
         learn_node_secrets(node)
     except NodeError:
         pass
-    files = {name: _capture(node, cmd) for name, cmd in commands(app, cursor, node.names).items()}
+    files = {name: _capture(node, cmd) for name, cmd in commands(app, cursor, node.names, cmd=node.cmd).items()}
     serial = getattr(node, "serial_log", None) or getattr(getattr(node, "vm", None), "serial_log", None)
     if serial and Path(serial).is_file():
         files["serial.log"] = Path(serial).read_text(errors="replace")[-200_000:]

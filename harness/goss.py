@@ -113,8 +113,11 @@ def validate(node: Node, spec: str | Path, *, retry_timeout: float | None = None
     node.put_file(remote, data, 0o600)
     retry = f" -r {int(retry_timeout)}s -s 2s" if retry_timeout else ""
     budget = timeout + (retry_timeout or 0)
+    # as root (goss reads the platform's files and processes); the timeout outside sudo: a
+    # sudoers rule for `timeout` would allow any command
+    goss = node.cmd.as_root(f"goss -g {shlex.quote(remote)} validate -f json --no-color{retry}")
     cmd = (f"command -v goss >/dev/null || {{ echo 'goss is not installed on the node' >&2; exit 127; }}; "
-           f"timeout -k 5 {int(budget)} goss -g {shlex.quote(remote)} validate -f json --no-color{retry}")
+           f"timeout -k 5 {int(budget)} {goss}")
     res = node.run(cmd, timeout=budget + 15)
     if res.rc not in (0, RC_FAIL, RC_RETRY_TIMEOUT):
         why = (res.stderr.strip() or res.stdout.strip()).splitlines()[-2:]

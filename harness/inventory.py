@@ -14,25 +14,28 @@ import shlex
 from dataclasses import dataclass
 
 from node.api import Node
+from node.commands import ROOT, Commands
 from node.names import HARNESS, Names
 
 KINDS = ("containers", "volumes", "networks", "images", "quadlet", "units", "ports", "nginx", "tor")
 
 
-def script(names: Names) -> str:
-    """The one inventory command. `|| true` everywhere: a node without nginx/tor simply has empty sections."""
+def script(names: Names, cmd: Commands = ROOT) -> str:
+    """The one inventory command. `|| true` everywhere: a node without nginx/tor simply has empty sections.
+    Only what needs root runs as root (`ss -p` names other users' processes; tor's dirs are its own)."""
     apps = names.container("*")
+    podman, systemctl = cmd.podman, cmd.systemctl
     return f"""
 s() {{ echo "@@section $1"; }}
-s containers; podman ps -a --external --format '{{{{.Names}}}}' 2>/dev/null || true
-s volumes;    podman volume ls --format '{{{{.Name}}}}' 2>/dev/null || true
-s networks;   podman network ls --format '{{{{.Name}}}}' 2>/dev/null || true
-s images;     podman images -a --format '{{{{.Repository}}}}:{{{{.Tag}}}} {{{{.ID}}}}' 2>/dev/null || true
+s containers; {podman} ps -a --external --format '{{{{.Names}}}}' 2>/dev/null || true
+s volumes;    {podman} volume ls --format '{{{{.Name}}}}' 2>/dev/null || true
+s networks;   {podman} network ls --format '{{{{.Name}}}}' 2>/dev/null || true
+s images;     {podman} images -a --format '{{{{.Repository}}}}:{{{{.Tag}}}} {{{{.ID}}}}' 2>/dev/null || true
 s quadlet;    find {names.quadlet_dir} -mindepth 1 -maxdepth 2 -type f 2>/dev/null || true
-s units;      systemctl reset-failed 2>/dev/null; systemctl list-units --all --plain --no-legend --no-pager '{apps}' '{names.daemon}*' 2>/dev/null || true
-s ports;      ss -Htlnp 2>/dev/null || true
+s units;      {systemctl} reset-failed 2>/dev/null; {systemctl} list-units --all --plain --no-legend --no-pager '{apps}' '{names.daemon}*' 2>/dev/null || true
+s ports;      {cmd.as_root("ss -Htlnp")} 2>/dev/null || true
 s nginx;      find {names.nginx_dir} -mindepth 1 -maxdepth 1 2>/dev/null || true
-s tor;        find {names.tor_dir} {names.torrc_dir} -mindepth 1 -maxdepth 1 -name '{apps}' 2>/dev/null || true
+s tor;        {cmd.as_root(f"find {names.tor_dir} {names.torrc_dir} -mindepth 1 -maxdepth 1 -name '{apps}'")} 2>/dev/null || true
 """
 
 
@@ -79,7 +82,7 @@ def parse(text: str, names: Names) -> Inventory:
 
 
 def snapshot(node: Node, timeout: float = 120) -> Inventory:
-    return parse(node.succeed(script(node.names), timeout=timeout), node.names)
+    return parse(node.succeed(script(node.names, node.cmd), timeout=timeout), node.names)
 
 
 def diff(before: Inventory, after: Inventory, ignore: dict[str, list[str]] | None = None) -> dict:
@@ -111,7 +114,7 @@ def plant_witnesses(node: Node, data_dirs: list[str], timeout: float = 60) -> di
     for d in data_dirs:
         path = f"{d.rstrip('/')}/{WITNESS_NAME}"
         body = secrets.token_hex(16).encode()
-        if node.run(f"test -d {shlex.quote(d)}", timeout=timeout).rc != 0:
+        if node.run(node.cmd.as_root(f"test -d {shlex.quote(d)}"), timeout=timeout).rc != 0:
             continue  # app not installed: nothing to protect there
         node.put_file(path, body, mode=0o600)
         planted[path] = hashlib.sha256(body).hexdigest()
@@ -123,8 +126,8 @@ def verify_witnesses(node: Node, planted: dict[str, str], timeout: float = 60) -
     if not planted:
         return []
     paths = " ".join(shlex.quote(p) for p in planted)
-    out = node.run(f"for p in {paths}; do if [ -f \"$p\" ]; then sha256sum \"$p\"; "
-                   f"else echo \"MISSING $p\"; fi; done", timeout=timeout).stdout
+    out = node.run(node.cmd.as_root(f"for p in {paths}; do if [ -f \"$p\" ]; then sha256sum \"$p\"; "
+                                    f"else echo \"MISSING $p\"; fi; done"), timeout=timeout).stdout
     return check_witnesses(planted, out)
 
 
@@ -146,4 +149,4 @@ def check_witnesses(planted: dict[str, str], sha256sum_output: str) -> list[str]
 
 def remove_witnesses(node: Node, planted: dict[str, str], timeout: float = 60) -> None:
     if planted:
-        node.run("rm -f " + " ".join(shlex.quote(p) for p in planted), timeout=timeout)
+        node.run(node.cmd.as_root("rm -f " + " ".join(shlex.quote(p) for p in planted)), timeout=timeout)

@@ -34,7 +34,9 @@ def _text(v) -> str:
 def source(entry: dict, names: Names) -> str | None:
     """The platform unit/container (an app's or the daemon's) an entry belongs to, or None when it
     is not ours."""
-    for key in ("CONTAINER_NAME", "UNIT", "_SYSTEMD_UNIT", "SYSLOG_IDENTIFIER", "COREDUMP_UNIT"):
+    # user units (a rootless node) log with _SYSTEMD_USER_UNIT / USER_UNIT (systemd's own lines)
+    for key in ("CONTAINER_NAME", "UNIT", "_SYSTEMD_UNIT", "SYSLOG_IDENTIFIER", "COREDUMP_UNIT",
+                "USER_UNIT", "_SYSTEMD_USER_UNIT"):
         v = _text(entry.get(key))
         if names.is_platform(v):
             return v

@@ -112,13 +112,14 @@ class Node(ABC):
         return r.stdout
 
     def put_file(self, remote: str, data: bytes, mode: int = 0o644) -> None:
-        """Atomic: written to a temp file in the same directory, then renamed over."""
+        """Atomic: written to a temp file in the same directory, then renamed over. As root
+        (`cmd.as_root`): platform files and the harness's scratch under /run both need it."""
         q = shlex.quote(remote)
-        self.succeed(f'd=$(dirname {q}) && mkdir -p "$d" && t=$(mktemp "$d/.put.XXXXXX") && '
-                     f'cat > "$t" && chmod {mode:o} "$t" && mv -f "$t" {q}', input=data)
+        self.succeed(self.cmd.as_root(f'd=$(dirname {q}) && mkdir -p "$d" && t=$(mktemp "$d/.put.XXXXXX") && '
+                                      f'cat > "$t" && chmod {mode:o} "$t" && mv -f "$t" {q}'), input=data)
 
     def get_file(self, remote: str) -> bytes:
-        return base64.b64decode(self.succeed(f"base64 -w0 < {shlex.quote(remote)}"))
+        return base64.b64decode(self.succeed(self.cmd.as_root(f"base64 -w0 < {shlex.quote(remote)}")))
 
     def wait_until_succeeds(self, cmd: str, timeout: float = 120, interval: float = 1.0) -> str:
         last = None
@@ -136,19 +137,20 @@ class Node(ABC):
                              + (f" (last rc {last.rc}{': ' + why[0] if why else ''})" if last else ""))
 
     def wait_for_unit(self, unit: str, timeout: float = 300) -> None:
-        """Active within the timeout; fails fast when systemd marks the unit failed."""
+        """Active within the timeout; fails fast when systemd marks the unit failed. An app's
+        unit: asked in the apps' scope (`cmd.systemctl`)."""
         q = shlex.quote(unit)
         state = ""
 
         def active():
             nonlocal state
             try:
-                state = self.run(f"systemctl is-active {q}", timeout=30).stdout.strip()
+                state = self.run(f"{self.cmd.systemctl} is-active {q}", timeout=30).stdout.strip()
             except CommandTimeout:  # systemctl stuck while the node boots: not yet, ask again
                 state = "unresponsive"
                 return False
             if state == "failed":
-                status = self.run(f"systemctl status --no-pager -n 5 {q}", timeout=30).stdout
+                status = self.run(f"{self.cmd.systemctl} status --no-pager -n 5 {q}", timeout=30).stdout
                 raise NodeError(f"{self.name}: unit {unit} failed: "
                                 + " | ".join(status.strip().splitlines()[-3:]))
             return state == "active"
@@ -173,12 +175,12 @@ class Node(ABC):
         return self.succeed("cat /proc/sys/kernel/random/boot_id", timeout=30).strip()
 
     def journal_cursor(self) -> str:
-        out = self.succeed("journalctl -q -n 1 -o json --no-pager", timeout=30).strip()
+        out = self.succeed(f"{self.cmd.journalctl} -q -n 1 -o json --no-pager", timeout=30).strip()
         return json.loads(out.splitlines()[-1]).get("__CURSOR", "") if out else ""
 
     def journal_since(self, cursor: str, timeout: float = 60) -> list[dict]:
         after = f"--after-cursor={shlex.quote(cursor)}" if cursor else ""
-        out = self.succeed(f"journalctl -q -o json --no-pager {after}", timeout=timeout)
+        out = self.succeed(f"{self.cmd.journalctl} -q -o json --no-pager {after}", timeout=timeout)
         entries = []
         for line in out.splitlines():
             try:
@@ -193,7 +195,7 @@ class Node(ABC):
             raise CapabilityMissing(f"{self.name}: reboot not allowed on this node")
         old = self.boot_id()
         try:
-            self.run("systemctl --no-block reboot", timeout=30)
+            self.run(self.cmd.as_root("systemctl --no-block reboot"), timeout=30)
         except (NodeUnreachable, CommandTimeout):
             pass  # the connection may die with the node before the reply arrives
         self._wait_new_boot(old, timeout)

@@ -4,11 +4,37 @@ A login as root runs everything as it is. A sudo user (`become: sudo -n`) prefix
 root; rootless podman and user units run as the login user itself (`systemctl --user`). Callers
 write `f"{node.cmd.systemctl} restart {unit}"` or `node.cmd.as_root(cmd)`, never a bare
 `systemctl`/`podman` for the platform's own units and containers.
+
+Which to use:
+- `systemctl` / `podman`: the apps' units and containers (their scope: system or the login's user units);
+- `journalctl`: the whole journal (the daemon's, the apps', systemd's lines);
+- `as_root(...)`: everything else that needs root: system-scope units (the daemon, nginx, tor,
+  reboot), platform files (/etc, /var/lib/archipelago, /var/lib/tor), signals to root processes,
+  `ss -p`, the clock, the harness's scratch under /run. Never wrap `systemctl`/`podman` from
+  this object in it: in a rootless, user-scope node they must run as the login, not as root.
 """
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass
+
+# A command sudo can run as it is: words of plain characters or single-quoted text (the login's
+# shell removes the quotes and expands nothing). Anything else (pipes, ;, redirections, $, globs,
+# ~, a leading VAR=) goes through `sh -c`, so root's shell does the expanding.
+_SIMPLE = re.compile(r"[\w@%+=:,./-]+|'[^']*'")
+_BECOME = {"sudo -n": "sudo -n ", "sudo": "sudo -n "}   # sudo never prompts: a prompt would hang
+# An SSH exec session may have no XDG_RUNTIME_DIR (no PAM session): user units and rootless
+# podman find the user's manager and runtime dir through it.
+USER_ENV = "XDG_RUNTIME_DIR=/run/user/$(id -u)"
+
+
+def is_simple(cmd: str) -> bool:
+    """One command with literal arguments (what sudo can run without a shell); pure."""
+    words = [w for w in cmd.split(" ") if w]     # a tab or newline is no word character: not simple
+    if not words or "=" in words[0] or "'" in words[0]:
+        return False
+    return all("".join(_SIMPLE.findall(w)) == w for w in words)
 
 
 @dataclass(frozen=True)
@@ -19,8 +45,42 @@ class Commands:
     podman: str = "podman"          # the podman that owns the apps' containers
 
     def as_root(self, cmd: str) -> str:
-        """`cmd` (any shell text) run with root rights."""
-        return f"{self.root}sh -c {shlex.quote(cmd)}" if self.root else cmd
+        """`cmd` (any shell text) run with root rights: `sudo -n cmd` when it is one simple
+        command (a sudoers rule can name it), `sudo -n sh -c '...'` otherwise."""
+        if not self.root:
+            return cmd
+        return f"{self.root}{cmd}" if is_simple(cmd) else f"{self.root}sh -c {shlex.quote(cmd)}"
+
+    @property
+    def user_scope(self) -> bool:
+        """The apps' units are the login's user units (a user manager must be running)."""
+        return " --user" in self.systemctl
+
+    @classmethod
+    def for_login(cls, user: str | None, become: str = "", scope: str = "system",
+                  rootless: bool = False) -> "Commands":
+        """The commands of a login `user` (None: root) that gets root through `become` ("" or
+        "sudo -n"), whose apps run as `scope` units ("system", or "user": the login's own) with
+        rootful or `rootless` podman (the login's). Raises ValueError (one line) on bad input."""
+        is_root = user in (None, "", "root")
+        if scope not in ("system", "user"):
+            raise ValueError(f"unit scope {scope!r}: use system or user")
+        if become.strip() not in ("", *_BECOME):
+            raise ValueError(f"become {become!r}: use sudo -n (or nothing for a root login)")
+        if not is_root and not become.strip():
+            raise ValueError(f"login {user} is not root: set become: sudo -n (and give it the "
+                             "sudo rules in docs/real-node.md#sudo)")
+        root = "" if is_root else _BECOME[become.strip()]
+        if scope == "user":
+            systemctl = f"{USER_ENV} systemctl --user"
+        else:
+            systemctl = f"{root}systemctl"
+        # root reads every journal file, the users' too: the daemon's (system) and the apps'
+        # (user units) lines in one stream. `journalctl --user` would read only the login's own
+        # files, which journald keeps apart only on persistent storage (journald.conf SplitMode).
+        journalctl = f"{root}journalctl"
+        podman = f"{USER_ENV} podman" if rootless and not is_root else f"{root}podman"
+        return cls(root, systemctl, journalctl, podman)
 
 
 ROOT = Commands()

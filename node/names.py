@@ -138,6 +138,12 @@ class Harness:
         return f"/run/{self.mark(what)}"
 
     @property
+    def login(self) -> str:
+        """The non-root login of the embedded VM (passwordless sudo): the rehearsal of the real-node
+        path addresses the VM as ssh://<login>@127.0.0.1:<port>, as a user addresses a lab node."""
+        return f"{self.tag}test"
+
+    @property
     def run_root(self) -> str:
         """The default local dir of running VMs (ARCHY_RUN overrides it)."""
         return f"/tmp/{self.project}-runs"

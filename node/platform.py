@@ -24,7 +24,7 @@ from matrix.model import _show
 from matrix.schema import Ctx, Enum, Int, List, Map, MatrixError, Record, Schema, Str, compose, kind, locate, scalar_value
 
 from .api import NodeError
-from .commands import ROOT, Commands
+from .commands import Commands
 from .names import Names
 
 PLATFORM_DIR = Path(__file__).resolve().parent.parent / "platforms"
@@ -82,9 +82,10 @@ class Platform:
 
     def commands(self, user: str) -> Commands:
         """How `user` runs the platform's tools on this node."""
-        if user == "root":
-            return ROOT
-        return Commands.for_login(user, self.become, self.scope, rootless=self.scope == "user")
+        try:
+            return Commands.for_login(user, self.become, self.scope, rootless=self.scope == "user")
+        except ValueError as e:
+            raise PlatformError(f"platform {self.name} ({self.source}): {e}") from None
 
     def apply(self, matrix: Matrix) -> Matrix:
         """The matrix as this node has it: its ports and data dirs (the matrix holds the reference's)."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 from urllib.parse import parse_qs, quote, urlparse
 
-from . import capabilities
+from . import capabilities, preflight
 from .api import Node, NodeError
 from .names import Names
 from .platform import Platform, PlatformError, default_name
@@ -147,7 +147,13 @@ def connect(target: Target, *, vm: Callable[[Target], Node] | None = None) -> No
         if vm is None:
             raise TargetError(f"{target.url}: the embedded VM cannot be reached from here")
         return vm(target)
-    return SSHNode(target.host, target.port, user=target.login, known_hosts=target.known_hosts,
+    node = SSHNode(target.host, target.port, user=target.login, known_hosts=target.known_hosts,
                    identity_file=target.identity_file, disposable=target.disposable, name=target.name,
                    capabilities=target.capabilities, connect_timeout=target.connect_timeout,
                    platform=target.platform)
+    try:
+        preflight.check(node)   # a sudo / user-scope login that cannot do its job: one line, now
+    except NodeError:
+        node.close()
+        raise
+    return node

@@ -30,7 +30,7 @@ PROVISION_UNIT = HARNESS.mark("provision")          # the transient unit provisi
 PROVISION_LOG = f"/var/log/{PROVISION_UNIT}.log"
 BASE_ONLY_ENV = "ARCHY_VM_GOLDEN"          # =base: golden of the unprovisioned base (vm tests only)
                                            # =latest: newest provisioned golden, even if stale (dev loop)
-GOLDEN_RECIPE = 2                          # bump when the build steps below change
+GOLDEN_RECIPE = 3                          # bump when the build steps below change (3: login's linger)
 FRESH_ENV = "ARCHY_VM_GOLDEN_FRESH"        # =1: cold boot + full provisioning, no seed
 _SKIP = ("__pycache__", ".pyc", ".pytest_cache")
 
@@ -199,9 +199,11 @@ def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Ca
             # snapshot a settled system, not one still starting units
             state = node.run("systemctl is-system-running --wait", timeout=900).stdout.strip()
             progress(f"booted ({state}) in {time.monotonic() - t0:.0f} s")
-        # root's user manager stays up: otherwise every SSH login after a restore starts
-        # user@0.service first, which takes tens of seconds under a loaded TCG host
-        node.succeed("loginctl enable-linger root && systemctl start user@0.service", timeout=300)
+        # root's and the sudo login's user managers stay up: otherwise every SSH login after a
+        # restore starts user@<uid>.service first, which takes tens of seconds under a loaded TCG host
+        login = HARNESS.login
+        node.succeed(f"loginctl enable-linger root {login} && "
+                     f"systemctl start user@0.service user@$(id -u {login}).service", timeout=300)
         if not base_only:
             _provision(node, repo, progress)
         node.succeed("sync", timeout=60)

@@ -2,8 +2,11 @@
 
 Cache layout (docs/architecture.md): ${ARCHY_CACHE}/base-<hash>/ holds vmlinuz, initrd.img,
 base.qcow2 (read-only; VMs boot from overlays), the root client key id_ed25519, the guest's SSH host
-public key and a known_hosts line pattern for 127.0.0.1. The hash covers everything below that
-shapes the image (suite, mirrors, packages, files written, units), so changing the recipe rebuilds.
+public key and a known_hosts line pattern for 127.0.0.1. The same client key also logs in as
+HARNESS.login, a user with passwordless sudo (the rehearsal of a real node's sudo login). The hash
+covers everything below that shapes the image (suite, mirrors, packages, files written, units,
+the login and its sudoers line), so changing the recipe rebuilds; the golden state's key holds
+the base hash, so it is provisioned again on the new base.
 """
 import hashlib
 import json
@@ -19,7 +22,7 @@ from node.names import HARNESS
 from . import cache, paths, prereq
 from .errors import VMError
 
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2                          # 2: the sudo login (HARNESS.login)
 SUITE = "trixie"
 MIRRORS = (
     "deb http://deb.debian.org/debian trixie main",
@@ -36,6 +39,8 @@ PACKAGES = (
     "openssh-server", "python3", "goss", "tor", "nginx", "ssl-cert", "openssl",
     # tools the harness runs on the node
     "iproute2", "iputils-ping", "ca-certificates", "curl", "procps", "less",
+    # the rehearsal's sudo login
+    "sudo",
 )
 DISK_SIZE = "8G"
 HOSTNAME = HARNESS.mark("vm")
@@ -69,6 +74,23 @@ FILES = {
 UNITS_ENABLE = ("systemd-networkd.service", "ssh.service")
 UNITS_DISABLE = ("tor.service",)
 UNITS_MASK = ("systemd-networkd-wait-online.service", "apt-daily.timer", "apt-daily-upgrade.timer")
+LOGIN = HARNESS.login
+
+
+def sudoers(user: str) -> str:
+    """/etc/sudoers.d/<user>: root through `sudo -n` without a password. The VM is disposable:
+    the rule is the full one docs/real-node.md#sudo gives for a disposable node."""
+    return (f"# {HARNESS.project}: the rehearsal's sudo login (a disposable test VM)\n"
+            f"{user} ALL=(root) NOPASSWD: ALL\n")
+
+
+def passwd_ids(passwd: str, user: str) -> tuple[int, int]:
+    """(uid, gid) of `user` in an /etc/passwd text; VMError when it is not there."""
+    for line in passwd.splitlines():
+        f = line.split(":")
+        if len(f) >= 4 and f[0] == user:
+            return int(f[2]), int(f[3])
+    raise VMError(f"user {user} not in the image's /etc/passwd after useradd")
 
 
 def recipe_hash() -> str:
@@ -76,6 +98,7 @@ def recipe_hash() -> str:
         "version": RECIPE_VERSION, "suite": SUITE, "mirrors": MIRRORS, "packages": PACKAGES,
         "disk": DISK_SIZE, "essential_hooks": ESSENTIAL_HOOKS, "dpkg": DPKG_OPTS, "files": FILES,
         "enable": UNITS_ENABLE, "disable": UNITS_DISABLE, "mask": UNITS_MASK,
+        "login": LOGIN, "sudoers": sudoers(LOGIN),
     }
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -132,6 +155,7 @@ def _build(out: Path, progress: Callable[[str], None]) -> None:
     progress(f"mmdebstrap done in {t1 - t0:.0f} s; configuring")
     _keys(out, rootfs)
     _customize(rootfs)
+    _sudo_login(out, rootfs, LOGIN)
     for name in ("vmlinuz", "initrd.img"):      # for direct kernel boot
         (out / name).write_bytes(_only(rootfs / "boot", f"{name}-*").read_bytes())
     if not _initrd_has_fsck(rootfs):
@@ -172,11 +196,30 @@ def _keys(out: Path, rootfs: Path) -> None:
     keytype, key = host.with_suffix(".pub").read_text().split()[:2]
     # for the ssh CLI; paramiko matches names exactly, so runs write their own line (known_hosts_line)
     (out / "known_hosts").write_text(f"[127.0.0.1]:* {keytype} {key}\n")
-    ssh_dir = rootfs / "root/.ssh"
+    _authorize(rootfs / "root", (out / "id_ed25519.pub").read_bytes(), 0, 0)
+
+
+def _authorize(home: Path, pub: bytes, uid: int, gid: int) -> None:
+    """~/.ssh/authorized_keys holding `pub`, owned by the login (sshd's StrictModes checks it)."""
+    ssh_dir = home / ".ssh"
     ssh_dir.mkdir(mode=0o700, exist_ok=True)
     auth = ssh_dir / "authorized_keys"
-    auth.write_bytes((out / "id_ed25519.pub").read_bytes())
+    auth.write_bytes(pub)
     auth.chmod(0o600)
+    for p in (ssh_dir, auth):
+        os.chown(p, uid, gid)
+
+
+def _sudo_login(out: Path, rootfs: Path, user: str) -> None:
+    """A non-root login with the VM's client key and passwordless sudo (validated by visudo)."""
+    _run(["chroot", str(rootfs), "useradd", "--create-home", "--user-group", "--shell", "/bin/bash", user])
+    uid, gid = passwd_ids((rootfs / "etc/passwd").read_text(), user)
+    _authorize(rootfs / "home" / user, (out / "id_ed25519.pub").read_bytes(), uid, gid)
+    rule = rootfs / "etc/sudoers.d" / user
+    rule.write_text(sudoers(user))
+    os.chown(rule, 0, 0)
+    rule.chmod(0o440)
+    _run(["chroot", str(rootfs), "visudo", "-cf", f"/etc/sudoers.d/{user}"])
 
 
 def _customize(rootfs: Path) -> None:

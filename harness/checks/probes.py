@@ -135,7 +135,7 @@ def _brief(s: dict) -> str:
 def container(node, app_id: str) -> dict | None:
     """`podman inspect` of the app's container, None when there is none."""
     name = node.names.container(app_id)
-    res = node.run(f"podman inspect --type container --format json {shlex.quote(name)}", timeout=60)
+    res = node.run(f"{node.cmd.podman} inspect --type container --format json {shlex.quote(name)}", timeout=60)
     if res.rc != 0:
         return None
     try:
@@ -146,14 +146,14 @@ def container(node, app_id: str) -> dict | None:
 
 
 def running_containers(node, app_id: str) -> list[str]:
-    out = node.succeed(f"podman ps -q --filter label={node.names.app_label}={shlex.quote(app_id)}",
+    out = node.succeed(f"{node.cmd.podman} ps -q --filter label={node.names.app_label}={shlex.quote(app_id)}",
                        timeout=60)
     return out.split()
 
 
 def unit(node, app_id: str) -> dict[str, str]:
     props = "ActiveState,SubState,MainPID,NRestarts,ActiveEnterTimestampMonotonic,LoadState"
-    out = node.run(f"systemctl show -p {props} {shlex.quote(node.names.unit(app_id))}", timeout=30).stdout
+    out = node.run(f"{node.cmd.systemctl} show -p {props} {shlex.quote(node.names.unit(app_id))}", timeout=30).stdout
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
@@ -175,16 +175,16 @@ def data_manifest(node, app: App) -> dict[str, tuple[int, str]]:
     if not app.data_dirs:
         return {}
     dirs = " ".join(shlex.quote(d) for d in app.data_dirs)
-    out = node.succeed(f"find {dirs} -type f -print0 2>/dev/null | sort -z | xargs -0 -r sh -c "
-                       "'for f; do s=$(stat -c %s \"$f\") || continue; "
-                       "d=$(head -c \"$s\" \"$f\" | sha256sum) || continue; "
-                       "echo \"$s ${d%% *} $f\"; done' sh", timeout=120)
+    out = node.succeed(node.cmd.as_root(f"find {dirs} -type f -print0 2>/dev/null | sort -z | xargs -0 -r sh -c "
+                                        "'for f; do s=$(stat -c %s \"$f\") || continue; "
+                                        "d=$(head -c \"$s\" \"$f\" | sha256sum) || continue; "
+                                        "echo \"$s ${d%% *} $f\"; done' sh"), timeout=120)
     return parse_manifest(out)
 
 
 def prefix_digest(node, path: str, size: int) -> str:
     """sha256 of the first `size` bytes of a file on the node ('' when it cannot be read)."""
-    res = node.run(f"head -c {int(size)} {shlex.quote(path)} | sha256sum", timeout=60)
+    res = node.run(node.cmd.as_root(f"head -c {int(size)} {shlex.quote(path)}") + " | sha256sum", timeout=60)
     return res.stdout.split(" ", 1)[0] if res.rc == 0 else ""
 
 

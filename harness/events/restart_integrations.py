@@ -39,10 +39,10 @@ def stale_rpcauth(user: str = "archipelago") -> str:
 def make_config_stale(node, app_id: str) -> bool:
     """Replace the rpcauth line(s) of the app's bitcoin.conf in place; False when it has none."""
     path = f"{node.names.config_dir(app_id)}/bitcoin.conf"
-    if node.run(f"grep -q '^rpcauth=' {path}", timeout=30).rc != 0:
+    if node.run(node.cmd.as_root(f"grep -q '^rpcauth=' {path}"), timeout=30).rc != 0:
         return False
     expr = f"s/^rpcauth=.*/{stale_rpcauth()}/"
-    node.succeed(f"sed -i {shlex.quote(expr)} {path}", timeout=30)
+    node.succeed(node.cmd.as_root(f"sed -i {shlex.quote(expr)} {path}"), timeout=30)
     return True
 
 
@@ -63,7 +63,7 @@ def observe(ctx: CellContext) -> dict[str, list[str]]:
         if p.profile == "bitcoind" and make_config_stale(node, prov):
             ctx.notes.append(f"{prov}: bitcoin.conf rpcauth made stale before the restart")
         t0 = time.monotonic()
-        res = node.run(f"systemctl restart {node.names.unit(prov)}", timeout=p.stop_grace + 120)
+        res = node.run(f"{node.cmd.systemctl} restart {node.names.unit(prov)}", timeout=p.stop_grace + 120)
         users = [a for a in batch if cap in m.apps[a].integrations]
         if res.rc != 0:
             for a in users:

@@ -39,7 +39,7 @@ def run(ctx: CellContext) -> None:
     problems = []
     if node.run("pgrep -x tor", timeout=30).rc != 0:
         problems.append("tor is not running")
-    torrc = node.run(f"cat {shlex.quote(conf)}", timeout=30)
+    torrc = node.run(node.cmd.as_root(f"cat {shlex.quote(conf)}"), timeout=30)
     if torrc.rc != 0:
         problems.append(f"{conf} missing")
         ports = {}
@@ -55,7 +55,7 @@ def run(ctx: CellContext) -> None:
                             f"127.0.0.1:{ui_ports[0]} ({target_app.id})")
         elif node.run(f"curl -s -o /dev/null --max-time 10 http://127.0.0.1:{port}/", timeout=30).rc != 0:
             problems.append(f"onion target 127.0.0.1:{port} does not answer")
-    hostname = node.run(f"cat {hs_dir}/hostname", timeout=30)
+    hostname = node.run(node.cmd.as_root(f"cat {shlex.quote(hs_dir + '/hostname')}"), timeout=30)
     onion = hostname.stdout.strip()
     if hostname.rc != 0:
         problems.append(f"{hs_dir}/hostname missing: tor has not created the hidden service")

@@ -8,6 +8,7 @@ and how long each probe took. Every command has a timeout; a failing probe is re
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ UNIT_PROPS = "Id,ActiveState,SubState,NRestarts,InvocationID,MemoryCurrent,CPUUs
 MAYBE_ERROR = re.compile(r"(?i)error|fatal|panic|traceback|segfault|exception|core dumped|"
                          r"Failed with result|code=killed|code=dumped")
 JOURNAL_FIELDS = ("MESSAGE", "PRIORITY", "_SYSTEMD_UNIT", "UNIT", "SYSLOG_IDENTIFIER", "CONTAINER_NAME",
-                  "COREDUMP_UNIT", "__REALTIME_TIMESTAMP")
+                  "COREDUMP_UNIT", "__REALTIME_TIMESTAMP", "_SYSTEMD_USER_UNIT", "USER_UNIT")
 
 
 def run(cmd, timeout):
@@ -30,17 +31,27 @@ def run(cmd, timeout):
         return 127, "", str(e), time.monotonic() - t
 
 
+def tool(args, name, argv):
+    """argv of a platform tool: as it is on a root login; else through the login's prefix for it
+    (node.commands: `systemctl --user`, `sudo -n journalctl`, ...; goss as root)."""
+    cmd = args.get("cmd")
+    if not cmd:
+        return [name, *argv]
+    prefix = cmd.get(name) or cmd.get("root", "") + name
+    return ["sh", "-c", f"{prefix} {shlex.join(argv)}"]
+
+
 def main():
     args = json.loads(sys.argv[1])
     out = {"errors": [], "latency": {}, "t_node": time.time()}
 
-    rc, so, se, dt = run(["systemctl", "show", "-p", UNIT_PROPS, *args["units"]], 30)
+    rc, so, se, dt = run(tool(args, "systemctl", ["show", "-p", UNIT_PROPS, *args["units"]]), 30)
     out["latency"]["systemctl"] = dt
     out["units"] = so if rc == 0 else ""
     if rc:
         out["errors"].append(f"systemctl show: rc {rc}: {se.strip()[:200]}")
 
-    rc, so, se, dt = run(["podman", "ps", "-a", "--format", "json"], 60)
+    rc, so, se, dt = run(tool(args, "podman", ["ps", "-a", "--format", "json"]), 60)
     out["latency"]["podman ps"] = dt
     try:
         out["ps"] = json.loads(so or "[]") if rc == 0 else []
@@ -50,7 +61,7 @@ def main():
     if rc:
         out["errors"].append(f"podman ps: rc {rc}: {se.strip()[:200]}")
 
-    rc, so, se, dt = run(["podman", "stats", "--no-stream", "--no-reset", "--format", "json"], 60)
+    rc, so, se, dt = run(tool(args, "podman", ["stats", "--no-stream", "--no-reset", "--format", "json"]), 60)
     out["latency"]["podman stats"] = dt
     try:
         out["stats"] = json.loads(so or "[]") if rc == 0 else []
@@ -72,13 +83,13 @@ def main():
     # one app at a time: three side by side starved nginx on a 2-vCPU TCG guest (10 s HTTP
     # timeouts in the soak's last sample), so the soak failed on load it made itself
     for app, path in args["goss"].items():
-        rc, so, se, dt = run(["goss", "-g", path, "validate", "-f", "json", "--no-color"], args["goss_timeout"])
+        rc, so, se, dt = run(tool(args, "goss", ["-g", path, "validate", "-f", "json", "--no-color"]), args["goss_timeout"])
         out["goss"][app] = {"rc": rc, "stdout": so[-200000:], "stderr": se[-500:], "duration": dt}
         out["latency"]["goss:" + app] = dt
 
-    cmd = ["journalctl", "-o", "json", "--no-pager", "-n", "20000"]
+    cmd = ["-o", "json", "--no-pager", "-n", "20000"]
     cmd += ["--after-cursor", args["cursor"]] if args.get("cursor") else ["--since", "-10s"]
-    rc, so, se, dt = run(cmd, 60)
+    rc, so, se, dt = run(tool(args, "journalctl", cmd), 60)
     out["latency"]["journal"] = dt
     entries, cursor = [], args.get("cursor")
     for line in so.splitlines():

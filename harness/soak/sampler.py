@@ -11,6 +11,7 @@ A sample (one line of the timeline):
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shlex
@@ -20,6 +21,7 @@ from pathlib import Path
 from harness import goss as goss_mod, journal
 from harness.artifacts import redact
 from node.api import Node, NodeError
+from node.commands import ROOT
 from node.names import HARNESS, Names
 
 PROBE = Path(__file__).with_name("node_probe.py")
@@ -160,6 +162,8 @@ class Sampler:
         args = {"units": [self.node.names.unit(n) for n in self.apps_of], "goss": self._goss_paths,
                 "goss_timeout": self.goss_timeout, "cursor": self.cursor,
                 "mounts": list(mounts(self.node.names))}
+        if self.node.cmd != ROOT:   # not a root login: how the probe reaches the platform's tools
+            args["cmd"] = dataclasses.asdict(self.node.cmd)
         budget = 200 + self.goss_timeout * len(self._goss_paths)
         t1 = time.monotonic()
         try:

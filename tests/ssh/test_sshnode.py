@@ -224,7 +224,8 @@ def test_artifacts_are_collected_and_redacted(ssh_node, tmp_path, monkeypatch):
     monkeypatch.setattr(artifacts, "_known", set())
     real = artifacts.commands
     monkeypatch.setattr(artifacts, "commands",
-                        lambda app, cursor, names: {**real(app, cursor, names), "config.txt": f"cat '{conf}'"})
+                        lambda app, cursor, names, **kw: {**real(app, cursor, names, **kw),
+                                                          "config.txt": f"cat '{conf}'"})
     paths = artifacts.collect(ssh_node, tmp_path / "out", app="bitcoin-knots", attach=False)
     names = sorted(p.name for p in paths)
     assert names == ["config.txt", "journal.txt", "podman-inspect.json", "podman-logs.txt", "podman-ps.txt", "units.txt"]

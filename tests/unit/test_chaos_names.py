@@ -5,11 +5,13 @@ import pytest
 
 from chaos import actions, memo
 from node.api import CommandResult
+from node.commands import ROOT
 from node.names import REFERENCE
 
 
 class FakeNode:
     names = REFERENCE
+    cmd = ROOT
 
     def __init__(self):
         self.files = {REFERENCE.catalog: json.dumps({"image": "localhost/archy-standin:1",

@@ -1,0 +1,69 @@
+"""node.preflight against the real local sshd: a login that cannot get root, or whose user units
+have no user manager, is refused at connect, in one line, and the connection is closed.
+
+The sshd logs in as root here (tests/ssh/sshd_helper.py). What sudo answers is real when this
+machine has no sudo ("not installed"); a password-asking sudo is played by a small script at an
+absolute path used as the login's become prefix: only for this refusal test."""
+import os
+import shutil
+
+import pytest
+
+from node import ssh
+from node.commands import ROOT, Commands
+from node.preflight import LoginRefused, check
+from node.target import connect, parse
+
+SUDO = Commands.for_login("archytest", "sudo -n", "system", False)
+
+
+def _password_sudo(tmp_path) -> str:
+    fake = tmp_path / "sudo"
+    fake.write_text("#!/bin/sh\necho 'sudo: a password is required' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    return str(fake)
+
+
+def test_a_root_login_with_system_units_runs_nothing(ssh_node, monkeypatch):
+    ran = []
+    monkeypatch.setattr(ssh_node, "run", lambda cmd, **kw: ran.append(cmd))
+    assert ssh_node.cmd == ROOT
+    check(ssh_node)
+    assert ran == []
+
+
+@pytest.mark.skipif(shutil.which("sudo") is not None, reason="sudo is installed here: root passes sudo -n true")
+def test_no_sudo_on_the_node(ssh_node):
+    ssh_node.cmd = SUDO
+    with pytest.raises(LoginRefused) as e:
+        check(ssh_node)
+    assert str(e.value) == (f"root@127.0.0.1: sudo -n true failed (sudo is not installed): install sudo and "
+                            "give the login passwordless sudo for the commands in docs/real-node.md#sudo, "
+                            "or log in as root")
+
+
+def test_sudo_asking_for_a_password_is_refused_at_connect(sshd, tmp_path, monkeypatch):
+    cmd = Commands(root=f"{_password_sudo(tmp_path)} -n ", systemctl="systemctl")
+    monkeypatch.setattr(ssh.SSHNode, "cmd", cmd)     # what the platform profile will set
+    closed = []
+    real_close = ssh.SSHNode.close
+    monkeypatch.setattr(ssh.SSHNode, "close", lambda self: (closed.append(1), real_close(self)))
+    url = f"{sshd.url}?known_hosts={sshd.known_hosts}&key={sshd.identity}"
+    with pytest.raises(LoginRefused) as e:
+        connect(parse(url))
+    line = str(e.value)
+    assert line == (f"root@127.0.0.1: {tmp_path}/sudo -n true failed (a password is required): give the "
+                    "login passwordless sudo for the commands in docs/real-node.md#sudo, or log in as root")
+    assert closed, "the refused connection is closed"
+
+
+@pytest.mark.skipif(os.path.isdir("/run/systemd/system"), reason="systemd runs here: a user manager may exist")
+def test_user_units_without_a_user_manager(ssh_node):
+    ssh_node.cmd = Commands.for_login("root", "", "user", True)
+    with pytest.raises(LoginRefused) as e:
+        check(ssh_node)
+    line = str(e.value)
+    assert line.startswith("root@127.0.0.1: the apps are user units of root but its user manager is not "
+                           "reachable (systemctl --user: ")
+    assert line.endswith("run `loginctl enable-linger root` as root on the node (it starts the manager "
+                         "and keeps it after logout)") and "\n" not in line
