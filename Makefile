@@ -47,19 +47,23 @@ $(STAMP): pyproject.toml
 
 # make test: every test shown green on the embedded VM under TCG here: the pure units, a real
 # sshd, the stand-ins, the reconciler on a fake system and on the VM, the VM itself and the harness
-# on it, two chaos experiments (clock jump with its rollback, a deleted nginx snippet), then a
-# real grid subset (lnd with bitcoin-knots through install, UI, Tor, stop, restart, reboot,
-# reinstall, uninstall). The long VM runs of soak, dev loop and fleet are in `make test-full`.
-# Selected by marker (pyproject.toml): `grid` cells run on their own, as that subset with its own
-# results dir; `slow` is the long VM runs; `vm` (every test that reaches the VM) is for -m "not vm".
+# on it, two chaos experiments (clock jump with its rollback, a deleted nginx snippet), then the
+# rehearsal of the real-node path: a grid subset (lnd with bitcoin-knots through install, UI, Tor,
+# stop, restart, reboot, reinstall, uninstall) against the VM addressed as a plain SSH node with a
+# sudo login (tests/rehearsal). The same subset through the VM's own path (snapshots, power cut)
+# and the long VM runs of soak, dev loop and fleet are in `make test-full`; `make beta-matrix`
+# runs the whole grid through the VM's path.
+# Selected by marker (pyproject.toml): `grid` cells and the `rehearsal` run on their own; `slow`
+# is the long VM runs; `vm` (every test that reaches the VM) is for -m "not vm".
 GRID_FAST   := --apps lnd --events fresh_install,ui_direct_port,ui_https_proxy,ui_iframe,tor_onion,stop_ports_released,restart_integrations,reboot_survival,reinstall_idempotent,uninstall_no_orphans
 
 test: setup
-	$(PYTEST) tests -m "not grid and not slow" $(PYTEST_ARGS)
-	$(PYTEST) tests/grid $(GRID_FAST) --results-dir $(RESULTS)/test-grid $(PYTEST_ARGS)
+	$(PYTEST) tests -m "not grid and not slow and not rehearsal" $(PYTEST_ARGS)
+	$(PYTEST) tests/rehearsal -m rehearsal $(PYTEST_ARGS)
 
 test-full: setup
-	$(PYTEST) tests -m "not grid" $(PYTEST_ARGS)
+	$(PYTEST) tests -m "not grid and not rehearsal" $(PYTEST_ARGS)
+	$(PYTEST) tests/rehearsal -m rehearsal $(PYTEST_ARGS)
 	$(PYTEST) tests/grid $(GRID_FAST) --results-dir $(RESULTS)/test-grid $(PYTEST_ARGS)
 
 # The grid, then the reports, then the gate. The gate decides the exit status (SHOULD cells

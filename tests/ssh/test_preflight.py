@@ -11,6 +11,7 @@ import pytest
 
 from node import ssh
 from node.commands import ROOT, Commands
+from node.platform import Platform
 from node.preflight import LoginRefused, check
 from node.target import connect, parse
 
@@ -44,7 +45,7 @@ def test_no_sudo_on_the_node(ssh_node):
 
 def test_sudo_asking_for_a_password_is_refused_at_connect(sshd, tmp_path, monkeypatch):
     cmd = Commands(root=f"{_password_sudo(tmp_path)} -n ", systemctl="systemctl")
-    monkeypatch.setattr(ssh.SSHNode, "cmd", cmd)     # what the platform profile will set
+    monkeypatch.setattr(Platform, "commands", lambda self, user: cmd)     # what a sudo profile sets
     closed = []
     real_close = ssh.SSHNode.close
     monkeypatch.setattr(ssh.SSHNode, "close", lambda self: (closed.append(1), real_close(self)))

@@ -220,7 +220,7 @@ def test_artifacts_are_collected_and_redacted(ssh_node, tmp_path, monkeypatch):
     (secrets_dir / "bitcoin-rpc-password").write_text("Kq3vU8pLr2Zx9wQe\n")
     conf = tmp_path / "bitcoin.conf"
     conf.write_text("rpcauth=archy:0f1e2d$8a7b6c5d\nserver=1\n# copied by hand: Kq3vU8pLr2Zx9wQe\n")
-    ssh_node.names = replace(ssh_node.names, state_dir=str(tmp_path))   # its secrets dir: tmp_path/secrets
+    ssh_node.names = replace(ssh_node.names, state_dir=str(tmp_path), secrets_dir=str(secrets_dir))
     monkeypatch.setattr(artifacts, "_known", set())
     real = artifacts.commands
     monkeypatch.setattr(artifacts, "commands",
