@@ -211,7 +211,7 @@ def _sha(node, path: str) -> str:
 def corrupt_file(configuration: Mapping, path: str, restart_unit: str = "") -> dict:
     """Garble the first line of a derived file (recording its hash); optionally restart its
     consumer so the damage is read (a restart alone must not be what repairs it)."""
-    node = _node(configuration)
+    node, path = _node(configuration), target.path(configuration, path)
     before = _sha(node, path)
     if not before:
         _interrupt(f"{path} does not exist")
@@ -225,7 +225,7 @@ def corrupt_file(configuration: Mapping, path: str, restart_unit: str = "") -> d
 
 def remove_file(configuration: Mapping, path: str, reload_unit: str = "") -> dict:
     """Delete a derived file (recording its hash); reload its consumer so the loss bites."""
-    node = _node(configuration)
+    node, path = _node(configuration), target.path(configuration, path)
     before = _sha(node, path)
     if not before:
         _interrupt(f"{path} does not exist")
@@ -240,7 +240,7 @@ def assert_route_down(configuration: Mapping, url: str, path: str = "", timeout:
     """The deleted snippet really took the route away (else nothing is tested). nginx's reload
     is asynchronous (old workers answer until they drain), so the route is polled. A 200 counts
     only once the reconciler re-rendered the file (the fault was in effect and repaired)."""
-    node = _node(configuration)
+    node, path = _node(configuration), target.path(configuration, path)
     seen: dict = {}
 
     def gone_or_repaired() -> bool:
@@ -267,7 +267,7 @@ def _http_code(node, url: str) -> str:
 def fill_disk(configuration: Mapping, path: str = "/var", keep_mib: int = 16,
               hold_seconds: float = 0) -> dict:
     """fallocate a ballast so that only keep_mib MiB stay available (df: ~99-100 %)."""
-    node = _node(configuration)
+    node, path = _node(configuration), target.path(configuration, path)
     stat = ("import os,json;s=os.statvfs(%r);"
             "print(json.dumps([s.f_frsize,s.f_blocks,s.f_bavail]))") % path
     frsize, blocks, avail = json.loads(_py(node, stat))

@@ -144,7 +144,7 @@ def disk_pressure_reported(configuration: Mapping, path: str = "", timeout: floa
     """While the disk is full the reconciler reports it (/health disk_pressure names the path, by
     default the platform's state dir): the seeds' "graceful degradation, disk-pressure report".
     Raises when it never does."""
-    path = path or target.node(configuration).names.state_dir
+    path = target.path(configuration, path or "{state_dir}")
     seen: dict = {}
 
     def reported() -> bool:
@@ -170,7 +170,7 @@ def files_stable(configuration: Mapping, paths: str) -> dict:
     """Each derived file is byte-identical to what it was before the fault (re-rendered)."""
     node = target.node(configuration)
     out = {}
-    for p in [x.strip() for x in paths.split(",") if x.strip()]:
+    for p in [target.path(configuration, x.strip()) for x in paths.split(",") if x.strip()]:
         out[p] = node.run(node.cmd.as_root(f"sha256sum {shlex.quote(p)}") + " 2>/dev/null | cut -d' ' -f1",
                           timeout=30).stdout.strip() or "missing"
     res = _first_or_compare(f"files:{paths}", out)

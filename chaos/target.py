@@ -60,3 +60,13 @@ def forget(configuration: Mapping | None) -> None:
     n = _nodes.pop(_key(configuration), None)
     if n is not None:
         n.close()
+
+
+def path(configuration: Mapping | None, text: str) -> str:
+    """An experiment's argument naming something on the node by reference ("{nginx_snippet:lnd}",
+    "{config_dir:bitcoin-knots}/bitcoin.conf", "{state_dir}") as this node's platform names it,
+    so an experiment file holds no node path of its own."""
+    try:
+        return node(configuration).names.resolve(text)
+    except ValueError as e:
+        raise InterruptExecution(f"experiment argument: {e}") from None

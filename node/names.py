@@ -11,6 +11,7 @@ and the project name its local cache and run dirs carry. They are the harness's,
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -91,6 +92,18 @@ class Names:
     @property
     def lnd_macaroon(self) -> str:
         return self.fill(self.lnd_macaroon_file, "lnd")
+
+    def resolve(self, text: str) -> str:
+        """Data that names things on the node by reference (experiment arguments):
+        "{config_dir:bitcoin-knots}/bitcoin.conf", "{nginx_snippet:lnd}", "{state_dir}" become
+        this platform's paths. ValueError (one line) for a name this class does not have."""
+        def one(m: re.Match) -> str:
+            name, app = m.group(1), m.group(2)
+            value = getattr(self, name, None) if not name.startswith("_") else None
+            if value is None or callable(value) != bool(app):
+                raise ValueError(f"{text!r}: no name {m.group(0)} (e.g. {{state_dir}}, {{config_dir:APP}})")
+            return value(app) if app else str(value)
+        return re.sub(r"\{([a-z_]+)(?::([a-z0-9-]+))?\}", one, text)
 
     # -- reading names back ------------------------------------------------------------
     def is_app(self, name: str) -> bool:

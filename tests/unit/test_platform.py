@@ -135,3 +135,23 @@ def test_the_driver_speaks_the_nodes_method_names_and_params():
     ref = PlatformDriver(_Node(platform.load("reference")))
     assert ref.request("package.uninstall", {"id": "lnd", "purge": True}) == \
            ("package.uninstall", {"id": "lnd", "purge": True})
+
+
+def test_experiment_arguments_name_things_by_reference():
+    seeds, ref = platform.load("archipelago").names, REFERENCE
+    assert ref.resolve("{config_dir:bitcoin-knots}/bitcoin.conf") == \
+           "/var/lib/archipelago/config/bitcoin-knots/bitcoin.conf"
+    assert seeds.resolve("{nginx_snippet:bitcoin-knots}") == "/etc/nginx/archipelago.d/bitcoin-knots.conf"
+    assert ref.resolve("{state_dir}") == seeds.resolve("{state_dir}") == "/var/lib/archipelago"
+    for bad in ("{nope}", "{unit}", "{state_dir:lnd}", "{_fields}"):
+        with pytest.raises(ValueError, match="no name"):
+            ref.resolve(bad)
+
+
+def test_no_experiment_spells_a_node_path():
+    import re
+    for f in (platform.PLATFORM_DIR.parent / "chaos" / "experiments").glob("*.json"):
+        text = f.read_text()
+        assert not re.search(r'"(/etc/|/var/lib/archipelago|/opt/archipelago)', text), f.name
+        for ref in re.findall(r"\{[a-z_]+(?::[a-z0-9-]+)?\}", text):
+            REFERENCE.resolve(ref)
