@@ -220,9 +220,11 @@ def recovery_logged(node, app_id: str, cursor: str | None = None) -> list[str]:
     """Lines of the app's unit journal (since `cursor`, else this boot) saying it recovered from an
     unclean shutdown (a replay, a reindex, a stale lock)."""
     since = f"--after-cursor={shlex.quote(cursor)}" if cursor else "-b"
-    res = node.run(f"{node.cmd.journalctl} -q -o cat --no-pager -u {shlex.quote(node.names.unit(app_id))} "
-                   f"{since} 2>/dev/null | grep -aiE {shlex.quote(protocols.RECOVERY_WORDS)} | tail -n 3",
-                   timeout=60)
+    unit_, ctr = shlex.quote(node.names.unit(app_id)), shlex.quote(node.names.container(app_id))
+    # the unit's own lines (system or user scope) or its container's (podman's journald log driver)
+    match = f"_SYSTEMD_UNIT={unit_} + _SYSTEMD_USER_UNIT={unit_} + CONTAINER_NAME={ctr}"
+    res = node.run(f"{node.cmd.journalctl} -q -o cat --no-pager {since} {match} 2>/dev/null "
+                   f"| grep -aiE {shlex.quote(protocols.RECOVERY_WORDS)} | tail -n 3", timeout=60)
     return [f"journal: {line.strip()[:160]}" for line in res.stdout.splitlines() if line.strip()]
 
 
