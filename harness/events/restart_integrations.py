@@ -42,11 +42,11 @@ def stale_rpcauth(user: str = "archipelago") -> str:
 
 def make_config_stale(node, app_id: str) -> bool:
     """Replace the rpcauth line(s) of the app's bitcoin.conf in place; False when it has none."""
-    path = f"{node.names.config_dir(app_id)}/bitcoin.conf"
-    if node.run(f"grep -q '^rpcauth=' {path}", timeout=30).rc != 0:
+    path = shlex.quote(f"{node.names.config_dir(app_id)}/bitcoin.conf")
+    if node.run(node.cmd.as_root(f"grep -q '^rpcauth=' {path}"), timeout=30).rc != 0:
         return False
     expr = f"s/^rpcauth=.*/{stale_rpcauth()}/"
-    node.succeed(f"sed -i {shlex.quote(expr)} {path}", timeout=30)
+    node.succeed(node.cmd.as_root(f"sed -i {shlex.quote(expr)} {path}"), timeout=30)
     return True
 
 
