@@ -152,6 +152,10 @@ class Store:
             rpc = BitcoinRpcSecret("archipelago", pysecrets.token_urlsafe(32), pysecrets.token_hex(16))
             atomic_write(path, json.dumps({"user": rpc.user, "password": rpc.password,
                                            "salt": rpc.salt}).encode(), 0o600)
+        # The seeds' node keeps the password alone, one line: the harness reads it there on any node.
+        plain = self._secret_file("bitcoin-rpc-password")
+        if read_bytes(plain) != rpc.password.encode() + b"\n":
+            atomic_write(plain, rpc.password.encode() + b"\n", 0o600)
         mpath = self._secret_file("lnd-macaroon")
         mac = (read_bytes(mpath) or b"").decode(errors="replace").strip()
         if len(mac) != 64 or any(c not in "0123456789abcdef" for c in mac):

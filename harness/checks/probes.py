@@ -1,6 +1,10 @@
-"""Observations on the node the events share: stand-in status, units, containers, ports, data.
+"""Observations on the node the events share: health (the app's own protocol, its unit, its
+container), integrations, units, containers, ports, data.
 
-Pure parsers (`parse_*`) are unit-tested; the rest runs one bounded command on the node each.
+Verdicts come from what the node shows: the app's protocol (harness.checks.protocols), systemd and
+podman. The stand-ins' /status is read only as extra evidence where an app's protocol shows no view
+of an integration, and never needed: on a node without it that part is reported not run.
+Pure parsers and rules are unit-tested; the rest runs one bounded command on the node each.
 """
 from __future__ import annotations
 
@@ -11,11 +15,17 @@ import shlex
 import time
 from typing import Any, Callable
 
+from harness.checks import protocols
+from harness.checks.protocols import Answer
 from matrix.model import App, Matrix
 from node.api import poll
+from node.names import Names
+from reconciler.standin.faults import FAULT_FILE
 
-RUNTIME_FILES = ("LOCK", ".clean_shutdown")   # stand-in files that legitimately come and go
-# Rewritten as the chain grows; that the chain never goes backwards is checked through chain_height.
+# stand-in files that legitimately come and go (and a test's fault switch)
+RUNTIME_FILES = ("LOCK", ".clean_shutdown", FAULT_FILE)
+# Rewritten as the chain grows; that the chain never goes backwards is checked through the height
+# bitcoind answers.
 STATE_FILES = ("chainstate.json",)
 APPEND_ONLY = re.compile(r"(^|/)blk\d+\.dat$")   # block files only grow: old bytes must stay a prefix
 
@@ -93,43 +103,143 @@ def manifest_problems(before: dict[str, tuple[int, str]], after: dict[str, tuple
     return problems
 
 
+# ------------------------------------------------------------------ health, pure
+def container_state(c: dict | None) -> tuple[str, str]:
+    """(status, health) of a `podman inspect` entry; ("", "") when there is none."""
+    state = (c or {}).get("State") or {}
+    health = state.get("Health") or state.get("Healthcheck") or {}
+    return str(state.get("Status") or ""), str(health.get("Status") or "") if isinstance(health, dict) else ""
+
+
+def health_problems(app: App, answer: Answer, unit_props: dict[str, str], ctr: dict | None,
+                    names: Names) -> list[str]:
+    """What the app's own protocol, its unit and its container say is wrong: not answering ready,
+    an integration its protocol shows down, the unit not active, the container not running or
+    unhealthy to podman."""
+    k = protocols.kind(app)
+    if not answer.ready:
+        return [f"{app.id}: {protocols.PROTOCOL[k]}: {answer.detail}"]
+    problems = [f"{app.id}: integration {cap} down ({answer.detail})" for cap in app.integrations
+                if protocols.sees(k, cap, answer) is False]
+    active = unit_props.get("ActiveState") or "unknown"
+    if active != "active":
+        problems.append(f"{app.id}: unit {names.unit(app.id)} is {active}")
+    status, health = container_state(ctr)
+    if status != "running":
+        problems.append(f"{app.id}: container {names.container(app.id)} is {status or 'missing'}")
+    elif health == "unhealthy":
+        problems.append(f"{app.id}: podman reports container {names.container(app.id)} unhealthy")
+    return problems
+
+
+def height_problems(before: Answer | None, after: Answer) -> list[str]:
+    """The chain height the app answers never goes backwards (bitcoind, lnd, electrumx)."""
+    if before is None or before.height is None:
+        return []
+    if after.height is None or after.height < before.height:
+        return [f"chain height went backwards: {before.height} -> {after.height}"]
+    return []
+
+
+IDENTITY = ("invocation", "restarts", "container", "started")
+
+
+def changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """Which parts of an `identity` differ: the app's process was replaced or restarted."""
+    return [f"{k} {before.get(k) or '-'} -> {after.get(k) or '-'}"[:80] for k in IDENTITY
+            if before.get(k) != after.get(k)]
+
+
 # ------------------------------------------------------------------ node observations
-def try_status(node, app: App, timeout: float = 10) -> dict | None:
-    res = node.run(f"curl -sf --max-time {int(timeout)} {shlex.quote(app.status_url)}",
-                   timeout=timeout + 10)
-    if res.rc != 0:
-        return None
-    try:
-        return json.loads(res.stdout)
-    except ValueError:
-        return None
+def health_now(node, app: App, seen: list[Answer] | None = None) -> tuple[Answer, list[str]]:
+    """One look: the app's protocol answer, and (once it answers ready) its unit and container."""
+    answer = protocols.probe(node, app)
+    if seen is not None:
+        seen.append(answer)
+    if not answer.ready:
+        return answer, health_problems(app, answer, {}, None, node.names)
+    return answer, health_problems(app, answer, unit(node, app.id), container(node, app.id), node.names)
 
 
-def status(node, app: App) -> dict:
-    s = try_status(node, app)
-    if s is None:
-        raise AssertionError(f"{app.id}: status endpoint {app.status_url} does not answer")
-    return s
+def wait_healthy(node, app: App, timeout: float, seen: list[Answer] | None = None) -> Answer:
+    """Poll until the app answers ready through its own protocol with every integration that
+    protocol shows up, its unit active and its container running; its last answer."""
+    last: tuple[Answer, list[str]] = (Answer(protocols.NOT_YET, "not asked yet"), ["not asked yet"])
 
-
-def wait_status(node, app: App, pred: Callable[[dict], bool], timeout: float, what: str) -> dict:
-    """Poll the app's status until pred holds; AssertionError naming `what` otherwise."""
-    last: dict | None = None
-
-    def ok():
+    def ok() -> bool:
         nonlocal last
-        last = try_status(node, app)
-        return last is not None and pred(last)
+        last = health_now(node, app, seen)
+        return not last[1]
 
     if not poll(ok, timeout, 2.0):
-        seen = "no answer" if last is None else _brief(last)
-        raise AssertionError(f"{app.id}: {what} not reached within {timeout:.0f}s (last status: {seen})")
-    return last
+        raise AssertionError(f"{app.id}: not healthy within {timeout:.0f}s: " + "; ".join(last[1]))
+    return last[0]
 
 
-def _brief(s: dict) -> str:
-    keys = ("healthy", "state", "integrations", "unclean_shutdown", "chain_height")
-    return json.dumps({k: s[k] for k in keys if k in s}, sort_keys=True)[:300]
+def standin_integration(node, app: App, cap: str) -> bool | None:
+    """The stand-in's own report of an integration (its /status, on the reference node): extra
+    evidence where the app's protocol shows no view of it. None when nothing answers there."""
+    res = node.run(f"curl -sf --max-time 10 {shlex.quote(app.status_url)}", timeout=30)
+    try:
+        entry = (json.loads(res.stdout).get("integrations") or {}).get(cap) if res.rc == 0 else None
+    except (ValueError, AttributeError):
+        return None
+    return entry.get("ok") is True if isinstance(entry, dict) else None
+
+
+def integration_view(node, app: App, cap: str) -> tuple[bool | None, str]:
+    """Whether `app` sees its `cap` integration up, and what said so: its own protocol where that
+    shows it (lnd, electrumx), else the stand-in's status; (None, why) when neither does."""
+    answer = protocols.probe(node, app)
+    seen = protocols.sees(protocols.kind(app), cap, answer)
+    if seen is not None:
+        return seen, answer.detail
+    extra = standin_integration(node, app, cap)
+    if extra is not None:
+        return extra, "the stand-in's status (extra evidence)"
+    return None, (f"{app.id} shows no view of {cap} through {protocols.PROTOCOL[protocols.kind(app)]} "
+                  f"and no stand-in status answers")
+
+
+def wait_integration(node, app: App, cap: str, up: bool, timeout: float) -> tuple[bool, str]:
+    """Poll until `app` reports `cap` up (or down); (False, why) when it shows no view at all."""
+    last: tuple[bool | None, str] = (None, "")
+
+    def ok() -> bool:
+        nonlocal last
+        last = integration_view(node, app, cap)
+        return last[0] is None or last[0] is up
+
+    if not poll(ok, timeout, 2.0):
+        raise AssertionError(f"{app.id}: integration {cap} not reported {'up' if up else 'down'} "
+                             f"within {timeout:.0f}s (last: {last[1]})")
+    return last[0] is not None, last[1]
+
+
+def recovery_logged(node, app_id: str, cursor: str | None = None) -> list[str]:
+    """Lines of the app's unit journal (since `cursor`, else this boot) saying it recovered from an
+    unclean shutdown (a replay, a reindex, a stale lock)."""
+    since = f"--after-cursor={shlex.quote(cursor)}" if cursor else "-b"
+    unit_, ctr = shlex.quote(node.names.unit(app_id)), shlex.quote(node.names.container(app_id))
+    # the unit's own lines (system or user scope) or its container's (podman's journald log driver)
+    match = f"_SYSTEMD_UNIT={unit_} + _SYSTEMD_USER_UNIT={unit_} + CONTAINER_NAME={ctr}"
+    res = node.run(f"{node.cmd.journalctl} -q -o cat --no-pager {since} {match} 2>/dev/null "
+                   f"| grep -aiE {shlex.quote(protocols.RECOVERY_WORDS)} | tail -n 3", timeout=60)
+    return [f"journal: {line.strip()[:160]}" for line in res.stdout.splitlines() if line.strip()]
+
+
+def unclean_signs(node, app: App, before: Answer | None, seen: list[Answer], cursor: str | None) -> list[str]:
+    """Evidence of a recovery from an unclean shutdown: the app's answers, then its journal."""
+    return protocols.recovery_signs(before, seen) + recovery_logged(node, app.id, cursor)
+
+
+def identity(node, app_id: str) -> dict[str, str]:
+    """What changes when the app's process is replaced: the unit's invocation and restart count,
+    the container's id and start time (systemd and podman, not the app)."""
+    u, c = unit(node, app_id), container(node, app_id) or {}
+    return {"invocation": u.get("InvocationID", ""), "restarts": u.get("NRestarts", ""),
+            "active": u.get("ActiveState", ""), "container": str(c.get("Id") or ""),
+            "started": str((c.get("State") or {}).get("StartedAt") or "")}
 
 
 def container(node, app_id: str) -> dict | None:
@@ -152,8 +262,9 @@ def running_containers(node, app_id: str) -> list[str]:
 
 
 def unit(node, app_id: str) -> dict[str, str]:
-    props = "ActiveState,SubState,MainPID,NRestarts,ActiveEnterTimestampMonotonic,LoadState"
-    out = node.run(f"{node.cmd.systemctl} show -p {props} {shlex.quote(node.names.unit(app_id))}", timeout=30).stdout
+    props = "ActiveState,SubState,MainPID,NRestarts,ActiveEnterTimestampMonotonic,LoadState,InvocationID"
+    out = node.run(f"{node.cmd.systemctl} show -p {props} {shlex.quote(node.names.unit(app_id))}",
+                   timeout=30).stdout
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
@@ -186,25 +297,6 @@ def prefix_digest(node, path: str, size: int) -> str:
     """sha256 of the first `size` bytes of a file on the node ('' when it cannot be read)."""
     res = node.run(node.cmd.as_root(f"head -c {int(size)} {shlex.quote(path)}") + " | sha256sum", timeout=60)
     return res.stdout.split(" ", 1)[0] if res.rc == 0 else ""
-
-
-def health_problems(s: dict, app: App) -> list[str]:
-    """What the app's own status says is wrong (unhealthy, an integration down, chain broken)."""
-    problems = []
-    if s.get("healthy") is not True:
-        problems.append(f"{app.id} reports unhealthy (state {s.get('state', '?')})")
-    for cap, integ in (s.get("integrations") or {}).items():
-        if not (isinstance(integ, dict) and integ.get("ok") is True):
-            detail = integ.get("detail", "") if isinstance(integ, dict) else integ
-            problems.append(f"{app.id}: integration {cap} down ({detail})")
-    if s.get("chain_ok") is False:
-        problems.append(f"{app.id}: chain not ok")
-    return problems
-
-
-def wait_healthy(node, app: App, timeout: float) -> dict:
-    return wait_status(node, app, lambda s: not health_problems(s, app), timeout,
-                       "healthy with every integration up")
 
 
 def elapsed(t0: float) -> str:

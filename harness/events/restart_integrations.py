@@ -1,5 +1,9 @@
 """Restart → integrations: restart each dependency once; every dependent of the batch reports
 that integration healthy again within the window. One restart serves every dependent's cell.
+The provider is back when it answers through its own protocol on a new unit invocation; a
+dependent's view comes from its own protocol where that shows one (lnd's synced_to_chain,
+electrumx's chain tip), else from the stand-in's status as extra evidence, else that part is
+reported not run.
 
 A bitcoind restart happens with its derived bitcoin.conf as an older release left it (a valid
 but stale `rpcauth`, the seeds' FM2 drift): the platform must restart it on credentials derived
@@ -38,7 +42,7 @@ def stale_rpcauth(user: str = "archipelago") -> str:
 
 def make_config_stale(node, app_id: str) -> bool:
     """Replace the rpcauth line(s) of the app's bitcoin.conf in place; False when it has none."""
-    path = f"{node.names.config_dir(app_id)}/bitcoin.conf"
+    path = shlex.quote(f"{node.names.config_dir(app_id)}/bitcoin.conf")
     if node.run(node.cmd.as_root(f"grep -q '^rpcauth=' {path}"), timeout=30).rc != 0:
         return False
     expr = f"s/^rpcauth=.*/{stale_rpcauth()}/"
@@ -46,10 +50,11 @@ def make_config_stale(node, app_id: str) -> bool:
     return True
 
 
-def observe(ctx: CellContext) -> dict[str, list[str]]:
+def observe(ctx: CellContext) -> dict:
     node, m = ctx.node, ctx.matrix
     batch = ctx.batch or (ctx.app.id,)
     problems: dict[str, list[str]] = {a: [] for a in batch}
+    not_run: dict[str, list[str]] = {a: [] for a in batch}
     provs = providers(m, batch, ctx.installed)
     for a in batch:
         for cap in m.apps[a].integrations:
@@ -58,43 +63,54 @@ def observe(ctx: CellContext) -> dict[str, list[str]]:
     for a in batch:
         probes.wait_healthy(node, m.app(a), ctx.options.integration_window)
     for cap, prov in provs.items():
-        p = m.app(prov)
-        before = probes.status(node, p)
-        if p.profile == "bitcoind" and make_config_stale(node, prov):
-            ctx.notes.append(f"{prov}: bitcoin.conf rpcauth made stale before the restart")
-        t0 = time.monotonic()
-        res = node.run(f"{node.cmd.systemctl} restart {node.names.unit(prov)}", timeout=p.stop_grace + 120)
         users = [a for a in batch if cap in m.apps[a].integrations]
-        if res.rc != 0:
+        why = _restart(ctx, prov)
+        if why:
             for a in users:
-                problems[a].append(f"restarting {prov} failed: {res.stderr.strip()[-200:]}")
+                problems[a].append(why)
             continue
-        try:
-            probes.wait_status(node, p, lambda s: s.get("started_at") != before.get("started_at")
-                               and s.get("healthy") is True, ctx.options.healthy_timeout,
-                               "restarted and healthy")
-        except AssertionError as e:
-            for a in users:
-                problems[a].append(f"dependency {prov} did not come back: {e}")
-            continue
+        t0 = time.monotonic()
         for a in users:
-            app = m.app(a)
             try:
-                probes.wait_status(node, app, lambda s: (s.get("integrations", {}).get(cap) or {}).get("ok")
-                                   is True, ctx.options.integration_window,
-                                   f"integration {cap} healthy again after restarting {prov}")
-                ctx.notes.append(f"{a}: {cap} integration back {probes.elapsed(t0)} after restart of {prov}")
+                seen, how = probes.wait_integration(node, m.app(a), cap, True, ctx.options.integration_window)
             except AssertionError as e:
-                problems[a].append(str(e))
+                problems[a].append(f"{e} after restarting {prov}")
+                continue
+            if seen:
+                ctx.notes.append(f"{a}: {cap} integration back {probes.elapsed(t0)} after the restart of "
+                                 f"{prov} ({how})")
+            else:
+                not_run[a].append(f"{a}'s own view of {cap} after the restart of {prov}: {how}")
             u = probes.unit(node, a)
             if u.get("ActiveState") != "active":
                 problems[a].append(f"{a} is {u.get('ActiveState')} after {prov} restarted")
-    return problems
+    return {"problems": problems, "not_run": not_run}
+
+
+def _restart(ctx: CellContext, prov: str) -> str | None:
+    """Restart the provider's unit (bitcoind on a stale config) and wait until it answers ready
+    through its own protocol on a new invocation; what went wrong, or None."""
+    node, p = ctx.node, ctx.matrix.app(prov)
+    before = probes.identity(node, prov)
+    if p.profile == "bitcoind" and make_config_stale(node, prov):
+        ctx.notes.append(f"{prov}: bitcoin.conf rpcauth made stale before the restart")
+    res = node.run(f"{node.cmd.systemctl} restart {shlex.quote(node.names.unit(prov))}",
+                   timeout=p.stop_grace + 120)
+    if res.rc != 0:
+        return f"restarting {prov} failed: {res.stderr.strip()[-200:]}"
+    try:
+        probes.wait_healthy(node, p, ctx.options.healthy_timeout)
+    except AssertionError as e:
+        return f"dependency {prov} did not come back: {e}"
+    if probes.identity(node, prov)["invocation"] == before["invocation"]:
+        return f"dependency {prov}: unit {node.names.unit(prov)} still on the invocation before the restart"
+    return None
 
 
 def run(ctx: CellContext) -> None:
-    problems = ctx.observe_once(lambda: observe(ctx))
-    ctx.judge_own(problems, "restart")
+    seen = ctx.observe_once(lambda: observe(ctx))
+    ctx.not_run.extend(seen["not_run"].get(ctx.app.id, []))
+    ctx.judge_own(seen["problems"], "restart")
 
 
 EVENT = GridEvent("restart_integrations", run, starts_from=FULL_LINE, observe=observe,

@@ -51,9 +51,11 @@ class GridRun:
         self.steps = {s.cell.id: s for s in planmod.plan(matrix, cells, mode, events=events)}
         self.options = options or Options()
         self.variant = variant.wanted()
+        self.faults = variant.wanted_faults(matrix)
         self.ladder = Ladder(node, driver, matrix, use_snapshots=mode == planmod.LADDER,
                              install_timeout=self.options.install_timeout, progress=progress,
-                             on_golden=(lambda n: variant.apply(n, self.variant)) if self.variant else None)
+                             on_golden=(lambda n: variant.prepare(n, self.variant, self.faults))
+                             if self.variant or self.faults else None)
         self.batches: dict[str, BatchResult] = {}
         self.progress = progress
 

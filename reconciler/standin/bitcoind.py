@@ -7,7 +7,7 @@ import os
 import threading
 import time
 
-from . import rpcauth
+from . import faults, rpcauth
 from .chain import Chain, atomic_write, fsync_dir
 from .netkit import Request, Response, RpcFault
 from .service import Fatal, Standin, log, log_error
@@ -163,8 +163,11 @@ class Bitcoind(Standin):
             raise RpcFault(-28, "Shutting down")
         height, tip = self.chain.height, self.chain.tip
         if method == "getblockchaininfo":
-            return {"chain": "main", "blocks": height, "headers": height, "bestblockhash": tip,
-                    "verificationprogress": 1.0, "initialblockdownload": False, "pruned": False,
+            wrong = "wrong-height" in faults.active(self.s.data)
+            return {"chain": "main", "blocks": height + faults.WRONG_HEIGHT_OFFSET if wrong else height,
+                    "headers": height, "bestblockhash": tip, "difficulty": 1.0,
+                    "verificationprogress": 1.0, "initialblockdownload": False,
+                    "chainwork": f"{height + 1:064x}", "pruned": False,
                     "size_on_disk": sum(f.stat().st_size for f in self.chain.dir.glob("blk*.dat")),
                     "warnings": list(self.warnings)}
         if method == "getblockcount":

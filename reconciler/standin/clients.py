@@ -81,19 +81,22 @@ def bitcoin_rpc(ep: Endpoint, method: str, params: list | None = None, timeout: 
 
 
 def lnd_getinfo(ep: Endpoint, macaroon_hex: str | None, timeout: float = TIMEOUT) -> dict | None:
-    """lnd's GET /v1/getinfo. None = reachable but no macaroon to authenticate with."""
+    """lnd's GET /v1/getinfo. None = reachable but no macaroon to authenticate with. lnd answers a
+    missing or wrong macaroon with HTTP 500 and a gRPC error body (code 2)."""
     headers = {"Grpc-Metadata-macaroon": macaroon_hex} if macaroon_hex else {}
     status, data = http_request(ep, "GET", "/v1/getinfo", headers=headers, timeout=timeout)
-    if status == 401:
-        if macaroon_hex:
-            raise ProbeError(f"{ep}: 401 macaroon rejected")
-        return None
-    if status != 200:
-        raise ProbeError(f"{ep}: HTTP {status}")
     try:
-        return json.loads(data)
+        reply = json.loads(data)
     except ValueError:
-        raise ProbeError(f"{ep}: not JSON") from None
+        reply = None
+    if status == 200 and isinstance(reply, dict):
+        return reply
+    message = str(reply.get("message") or "") if isinstance(reply, dict) else ""
+    if status == 401 or (status == 500 and isinstance(reply, dict) and reply.get("code") == 2):
+        if not macaroon_hex:
+            return None
+        raise ProbeError(f"{ep}: macaroon rejected ({message or f'HTTP {status}'})")
+    raise ProbeError(f"{ep}: HTTP {status}" + (f" ({message})" if message else ""))
 
 
 def electrum_call(ep: Endpoint, method: str, params: list, timeout: float = TIMEOUT):

@@ -3,8 +3,10 @@ import hashlib
 import os
 from pathlib import Path
 
-# Files that exist only while running or only between runs: not data.
-RUNTIME_NAMES = frozenset({"LOCK", ".clean_shutdown"})
+from .faults import FAULT_FILE
+
+# Files that exist only while running or only between runs, and a test's fault switch: not data.
+RUNTIME_NAMES = frozenset({"LOCK", ".clean_shutdown", FAULT_FILE})
 
 
 def is_runtime(name: str) -> bool:

@@ -2,7 +2,9 @@
 import hashlib
 import hmac
 import os
+import time
 
+from . import faults
 from .chain import atomic_write
 from .clients import ProbeError, bitcoin_rpc, endpoint_from_hostport, endpoint_from_url, tcp_probe
 from .netkit import Request, Response
@@ -64,14 +66,30 @@ class Lnd(Standin):
     def extra_status(self) -> dict:
         return {"synced_to_chain": self.synced(), "block_height": self.block_height}
 
+    def getinfo(self) -> dict:
+        """lnd's GetInfo as its REST gateway renders it (int64 fields as strings). The not-synced
+        fault changes this answer only: the stand-in's own status still says synced."""
+        synced = self.synced() and "not-synced" not in faults.active(self.s.data)
+        return {
+            "version": "0.18.4-beta commit=v0.18.4-beta", "commit_hash": "standin", "identity_pubkey": self.identity_pubkey,
+            "alias": self.s.app, "color": "#3399ff", "num_pending_channels": 0, "num_active_channels": 0,
+            "num_inactive_channels": 0, "num_peers": 0, "block_height": self.block_height,
+            "block_hash": self.block_hash, "best_header_timestamp": str(int(time.time())),
+            "synced_to_chain": synced, "synced_to_graph": synced, "testnet": False,
+            "chains": [{"chain": "bitcoin", "network": "mainnet"}], "uris": [], "features": {},
+            "require_htlc_interceptor": False, "store_final_htlc_resolutions": False}
+
     def route_rest(self, req: Request) -> Response:
+        # lnd's REST gateway maps gRPC errors to HTTP: a missing or wrong macaroon is gRPC Unknown (2), HTTP 500.
         given = req.headers.get("grpc-metadata-macaroon", "").strip().lower()
-        if not given or not hmac.compare_digest(given.encode(), self.macaroon_hex.encode()):
-            return Response.json(401, {"code": 16, "message": "verification failed: signature mismatch after caveat verification"})
+        if not given:
+            return grpc_error(500, 2, "expected 1 macaroon, got 0")
+        if not hmac.compare_digest(given.encode(), self.macaroon_hex.encode()):
+            return grpc_error(500, 2, "verification failed: signature mismatch after caveat verification")
         if req.method == "GET" and req.path.split("?")[0] == "/v1/getinfo":
-            return Response.json(200, {
-                "version": "0.18.4-beta standin", "alias": self.s.app, "identity_pubkey": self.identity_pubkey,
-                "num_active_channels": 0, "num_peers": 0, "block_height": self.block_height,
-                "block_hash": self.block_hash, "synced_to_chain": self.synced(), "synced_to_graph": self.synced(),
-                "chains": [{"chain": "bitcoin", "network": "mainnet"}]})
-        return Response.json(404, {"code": 5, "message": "Not Found"})
+            return Response.json(200, self.getinfo())
+        return grpc_error(404, 5, "Not Found")
+
+
+def grpc_error(status: int, code: int, message: str) -> Response:
+    return Response.json(status, {"code": code, "message": message, "details": []})

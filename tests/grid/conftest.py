@@ -10,7 +10,7 @@ import os
 import pytest
 
 from harness.events import EVENTS
-from harness.grid import plan as planmod
+from harness.grid import plan as planmod, variant
 from harness.grid.context import Options
 from harness.grid import reset
 from harness.grid.ladder import StateUnavailable
@@ -53,8 +53,11 @@ def grid(archy, node, driver, pytestconfig, request) -> GridRun:
     progress = (lambda m: tr.write_line(f"  [grid] {m}")) if tr and pytestconfig.option.verbose > 0 else (lambda m: None)
     options = Options(soak_duration=archy.soak_seconds or Options.soak_duration,
                       soak_interval=min(Options.soak_interval, max(5.0, (archy.soak_seconds or 300) / 10)))
-    run = GridRun(archy.matrix, archy.cells, node, driver, events=EVENTS, mode=grid_mode(),
-                  options=options, progress=progress)
+    try:
+        run = GridRun(archy.matrix, archy.cells, node, driver, events=EVENTS, mode=grid_mode(),
+                      options=options, progress=progress)
+    except variant.FaultError as e:
+        pytest.exit(str(e), returncode=4)
     # vm.launch restored golden moments ago; when only grid cells use this node, start from there.
     if "snapshot" in node.capabilities and all(_cell(it) is not None for it in request.session.items):
         run.ladder.assume_golden()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import os
 
 import pytest
 
@@ -42,6 +43,18 @@ def test_salt_is_stored_so_bitcoin_conf_is_stable(tmp_path):
     assert n1.files[path].content == n2.files[path].content
     rpc = store.load_secrets().bitcoin_rpc
     assert render.rpcauth(rpc.user, rpc.salt, rpc.password).encode() in n1.files[path].content
+
+
+def test_the_rpc_password_is_also_kept_where_the_seeds_node_keeps_it(tmp_path):
+    """secrets/bitcoin-rpc-password: the password alone, one line, 0600; rewritten when it drifts."""
+    store = Store(Paths(str(tmp_path)))
+    rpc = store.load_secrets().bitcoin_rpc
+    plain = tmp_path / "var/lib/archipelago/secrets/bitcoin-rpc-password"
+    assert plain.read_text() == rpc.password + "\n"
+    assert os.stat(plain).st_mode & 0o777 == 0o600
+    plain.write_text("stale\n")
+    assert store.load_secrets().bitcoin_rpc == rpc and plain.read_text() == rpc.password + "\n"
+    assert (tmp_path / "var/lib/archipelago/secrets/lnd-macaroon").read_text().strip() == store.load_secrets().lnd_macaroon
 
 
 def test_desired_node_is_pure(tmp_path):

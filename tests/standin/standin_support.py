@@ -127,3 +127,20 @@ class Proc:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
+class LocalShell:
+    """What the harness's protocol checks need of a node (`run`, `names`, `cmd`), on this machine:
+    their shell text runs here through sh, with the real curl, bash and coreutils."""
+
+    def __init__(self, names, cmd=None):
+        from node.commands import ROOT
+        self.names, self.cmd = names, cmd or ROOT
+        self.commands: list[str] = []
+
+    def run(self, cmd: str, timeout: float = 60, input: bytes | None = None):
+        from node.api import CommandResult
+        self.commands.append(cmd)
+        t0 = time.monotonic()
+        p = subprocess.run(["sh", "-c", cmd], input=input, capture_output=True, timeout=timeout)
+        return CommandResult(cmd, p.returncode, p.stdout.decode(errors="replace"),
+                             p.stderr.decode(errors="replace"), time.monotonic() - t0)
+

@@ -22,12 +22,20 @@ def macaroon(lnd) -> str:
 
 
 def test_lnd_rest_requires_the_macaroon(standin, bitcoind):
+    """As lnd's REST gateway answers: a missing or wrong macaroon is gRPC Unknown (2), HTTP 500."""
     lnd = start_lnd(standin, bitcoind)
     port = lnd.ports["rest"]
-    assert http(port, "/v1/getinfo")[0] == 401
-    assert http(port, "/v1/getinfo", headers={"Grpc-Metadata-macaroon": "00" * 64})[0] == 401
+    code, _, body = http(port, "/v1/getinfo")
+    assert (code, json.loads(body)) == (500, {"code": 2, "message": "expected 1 macaroon, got 0", "details": []})
+    code, _, body = http(port, "/v1/getinfo", headers={"Grpc-Metadata-macaroon": "00" * 64})
+    assert code == 500 and json.loads(body)["message"].startswith("verification failed")
     code, _, body = http(port, "/v1/getinfo", headers={"Grpc-Metadata-macaroon": macaroon(lnd)})
-    assert code == 200 and json.loads(body)["alias"] == "lnd"
+    info = json.loads(body)
+    assert code == 200 and info["alias"] == "lnd"
+    assert {"identity_pubkey", "block_height", "block_hash", "synced_to_chain", "chains"} <= set(info)
+    assert isinstance(info["block_height"], int) and isinstance(info["best_header_timestamp"], str)
+    code, _, body = http(port, "/v1/nope", headers={"Grpc-Metadata-macaroon": macaroon(lnd)})
+    assert (code, json.loads(body)["code"]) == (404, 5)
 
 
 def test_lnd_macaroon_from_config_wins(standin, bitcoind):

@@ -111,3 +111,15 @@ def test_a_client_that_hangs_up_is_not_a_traceback(capfd):
         ls.close()
     err = capfd.readouterr().err
     assert "Traceback" not in err and "Exception occurred" not in err, err
+
+
+def test_the_fault_switch_is_not_data(tmp_path):
+    from standin import faults
+    from standin.datasum import data_checksum
+    (tmp_path / "wallet.db").write_bytes(b"w")
+    before = data_checksum(tmp_path)
+    (tmp_path / faults.FAULT_FILE).write_text("wrong-height, not-synced bogus\n")
+    assert data_checksum(tmp_path) == before
+    assert faults.active(tmp_path) == {"wrong-height", "not-synced"}
+    (tmp_path / faults.FAULT_FILE).unlink()
+    assert faults.active(tmp_path) == frozenset()

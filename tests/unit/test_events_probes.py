@@ -1,5 +1,6 @@
 """Pure parsers of the event probes: listening ports, data manifests, torrc, systemd, journal owners."""
 from harness.checks import probes
+from harness.checks.protocols import NOT_YET, READY, Answer
 from harness.events.tor_onion import hs_ports
 from harness.grid.run import journal_owner
 from matrix.model import load
@@ -14,7 +15,7 @@ def test_parse_listening():
 
 def test_manifest_skips_runtime_and_state_files_and_finds_losses():
     out = ("10 aa /d/blocks/blk00000.dat\n1 bb /d/LOCK\n1 cc /d/.clean_shutdown\n1 dd /d/x.tmp\n"
-           "5 ee /d/wallet\n9 ab /d/chainstate.json\n")
+           "5 ee /d/wallet\n9 ab /d/chainstate.json\n12 fa /d/.standin-fault\n")
     m = probes.parse_manifest(out)
     assert m == {"/d/blocks/blk00000.dat": (10, "aa"), "/d/wallet": (5, "ee")}
     assert probes.manifest_problems(m, {**m, "/d/blocks/blk00001.dat": (3, "ff")}) == []   # a new block file
@@ -34,11 +35,44 @@ def test_a_block_file_may_grow_but_not_rewrite_its_old_bytes():
     assert "changed" in probes.manifest_problems(m, wallet_grew, lambda p, n: "ee")[0]
 
 
-def test_health_problems_name_integrations():
-    app = load().apps["lnd"]
-    s = {"healthy": True, "integrations": {"bitcoin": {"ok": False, "detail": "connection refused"}}}
-    assert probes.health_problems(s, app) == ["lnd: integration bitcoin down (connection refused)"]
-    assert probes.health_problems({"healthy": True, "integrations": {"bitcoin": {"ok": True}}}, app) == []
+RUNNING = {"Id": "c1", "State": {"Status": "running", "StartedAt": "t0", "Health": {"Status": "healthy"}}}
+
+
+def test_health_problems_come_from_the_protocol_systemd_and_podman():
+    m = load()
+    lnd, ex = m.apps["lnd"], m.apps["electrumx"]
+    up = {"ActiveState": "active"}
+    synced = Answer(READY, "synced to chain at height 7", 7, True)
+    assert probes.health_problems(lnd, synced, up, RUNNING, REFERENCE) == []
+    behind = Answer(NOT_YET, "not synced to chain (synced_to_chain False, block_height 7)", 7, False)
+    assert probes.health_problems(lnd, behind, up, RUNNING, REFERENCE) == [
+        "lnd: lnd REST /v1/getinfo: not synced to chain (synced_to_chain False, block_height 7)"]
+    no_tip = Answer(READY, "ElectrumX 1.16.0, protocol 1.4, no chain tip (daemon connection problem)")
+    assert probes.health_problems(ex, no_tip, up, RUNNING, REFERENCE) == [
+        "electrumx: integration bitcoin down (ElectrumX 1.16.0, protocol 1.4, no chain tip (daemon connection problem))"]
+    sick = {"State": {"Status": "running", "Health": {"Status": "unhealthy"}}}
+    assert probes.health_problems(lnd, synced, {"ActiveState": "activating"}, sick, REFERENCE) == [
+        "lnd: unit archy-lnd.service is activating", "lnd: podman reports container archy-lnd unhealthy"]
+    assert probes.health_problems(lnd, synced, up, None, REFERENCE) == ["lnd: container archy-lnd is missing"]
+
+
+def test_container_state_reads_podman_inspect():
+    assert probes.container_state(RUNNING) == ("running", "healthy")
+    assert probes.container_state({"State": {"Status": "exited", "Healthcheck": {"Status": "starting"}}}) == \
+        ("exited", "starting")
+    assert probes.container_state({"State": {"Status": "running", "Health": None}}) == ("running", "")
+    assert probes.container_state(None) == ("", "")
+
+
+def test_heights_never_go_backwards_and_identity_changes_are_named():
+    before = Answer(READY, "height 12", 12, True)
+    assert probes.height_problems(before, Answer(READY, "height 12", 12, True)) == []
+    assert probes.height_problems(before, Answer(READY, "height 3", 3, True)) == ["chain height went backwards: 12 -> 3"]
+    assert probes.height_problems(before, Answer(READY, "HTTP 200", None)) == ["chain height went backwards: 12 -> None"]
+    assert probes.height_problems(Answer(READY, "HTTP 200"), Answer(READY, "HTTP 200")) == []
+    a = {"invocation": "i1", "restarts": "0", "active": "active", "container": "c1", "started": "t0"}
+    assert probes.changes(a, dict(a)) == []
+    assert probes.changes(a, {**a, "invocation": "i2", "restarts": "1"}) == ["invocation i1 -> i2", "restarts 0 -> 1"]
 
 
 def test_dependents_and_ui_target():

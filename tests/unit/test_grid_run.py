@@ -106,3 +106,36 @@ def test_events_that_stop_a_dependency_expect_dependents_to_report_it_down():
     assert EVENTS["fresh_install"].journal_allow == ()           # an install must not see it
     other = {**line, "MESSAGE": "standin: RPC error -28 while serving a client"}
     assert journal.errors([other], (DEPENDENCY_DOWN,), names=REFERENCE) != []
+
+
+class FaultNode(Node):
+    def __init__(self):
+        super().__init__()
+        self.files, self.commands = {}, []
+
+    def put_file(self, remote, data, mode=0o644):
+        self.files[remote] = data
+
+    def succeed(self, cmd, timeout=60):
+        self.commands.append(cmd)
+        return ""
+
+
+def test_a_stand_in_fault_is_switched_on_after_every_golden_restore(monkeypatch):
+    from harness.grid import variant
+    m = load()
+    assert variant.wanted_faults(m, "bitcoin-knots:wrong-height, lnd:not-synced") == \
+        {"bitcoin-knots": "wrong-height", "lnd": "not-synced"}
+    assert variant.wanted_faults(m, "") == {}
+    for raw, why in (("lnd:wrong-height", "wrong-height is a bitcoind fault; lnd is a lnd"),
+                     ("bitcoin-knots:slow", "unknown fault 'slow'"), ("nosuch:not-synced", "not an app"),
+                     ("../x:not-synced", "not an app")):
+        with pytest.raises(variant.FaultError, match=why):
+            variant.wanted_faults(m, raw)
+    monkeypatch.setenv(variant.FAULT_ENV, "lnd:not-synced")
+    node = FaultNode()
+    grid = G.GridRun(m, [], node, Driver(), events=EVENTS)
+    grid.ladder.assume_golden()
+    assert node.files == {"/var/lib/archipelago/apps/lnd/.standin-fault": b"not-synced\n"}
+    variant.set_fault(node, "lnd", None)
+    assert node.commands == ["rm -f /var/lib/archipelago/apps/lnd/.standin-fault"]

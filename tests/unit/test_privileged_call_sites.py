@@ -93,7 +93,7 @@ def _probes(n: Recorder) -> list[str]:
 def test_probes_on_a_root_login_are_unchanged():
     cmds = _probes(Recorder())
     assert cmds[:3] == [
-        "systemctl show -p ActiveState,SubState,MainPID,NRestarts,ActiveEnterTimestampMonotonic,LoadState "
+        "systemctl show -p ActiveState,SubState,MainPID,NRestarts,ActiveEnterTimestampMonotonic,LoadState,InvocationID "
         "archy-lnd.service",
         "podman inspect --type container --format json archy-lnd",
         "head -c 10 /var/lib/archipelago/apps/bitcoin-knots/blocks/blk0.dat | sha256sum",
