@@ -24,7 +24,7 @@ from node.driver import PlatformDriver
 from node.names import HARNESS
 from node.target import Target, TargetError, connect, parse
 
-from . import artifacts, broken, journal, results
+from . import artifacts, broken, goss_session, journal, results
 from .duration import DurationError, parse_duration
 
 STATE = pytest.StashKey["Archy"]()
@@ -231,6 +231,7 @@ def node(target, pytestconfig):
     try:
         yield n
     finally:
+        goss_session.release(n)       # this session's goss dir on the node (a copied goss, vars)
         (getattr(n, "destroy", None) or n.close)()
 
 
