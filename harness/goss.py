@@ -1,25 +1,29 @@
-"""Run a goss steady-state file with the real `goss` on the node and name every failing resource.
+"""Run a goss steady-state file with goss on the node and name every failing resource.
 
-`parse` is pure (unit-tested on recorded goss 0.4.9 output); `validate` is the I/O edge: it
-copies the YAML to the node, runs `goss -g FILE validate -f json` under a timeout and parses it.
+`parse` and `file_error` are pure (unit-tested on recorded goss 0.4.9 output); `validate` is the
+I/O edge: it writes the app's goss file and its vars (harness/goss_vars.py, from the node's Names)
+into this session's goss dir on the node (harness/goss_session.py: the node's own goss or the
+pinned one copied there) and runs `goss --vars VARS -g FILE validate -f json` as root under a timeout.
 """
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import goss_session
+from harness.goss_vars import app_vars
+from matrix.model import App, Matrix
 from node.api import Node, NodeError
-from node.names import HARNESS
 
 GOSS_DIR = Path(__file__).resolve().parent.parent / "goss"
-REMOTE_DIR = HARNESS.scratch("goss")
 RC_FAIL, RC_FILE_ERROR, RC_RETRY_TIMEOUT = 1, 78, 3
 
 
 class GossError(NodeError):
-    """goss could not judge: missing binary, bad file, unparsable output."""
+    """goss could not judge: a bad goss file, a run that failed, unparsable output."""
 
 
 @dataclass(frozen=True)
@@ -96,31 +100,66 @@ def parse(output: str) -> Report:
     return Report(tests, tuple(failures), skipped)
 
 
-def validate(node: Node, spec: str | Path, *, retry_timeout: float | None = None,
-             timeout: float = 120) -> Report:
-    """Copy `spec` (a file under goss/ or a path) to the node and validate it there.
+_TEMPLATE_ERROR = re.compile(r"template: [^:\s]+:(\d+)(?::(\d+))?: (.*)")
+_YAML_ERROR = re.compile(r"yaml: line (\d+): (.*)")
 
-    retry_timeout: let goss itself retry until the state passes (after a reboot, a restart).
-    """
-    path = Path(spec)
-    if not path.is_absolute() and not path.exists():
-        path = GOSS_DIR / path
+
+def file_error(name: str, output: str) -> str | None:
+    """goss's message for a bad file (rc 78) -> `goss/NAME:LINE[:COL]: ...`, or None when it is
+    not about the file. Template lines are the file's own; goss parses YAML after rendering, so a
+    YAML line counts in the rendered text."""
+    for line in output.splitlines():
+        if m := _TEMPLATE_ERROR.search(line):
+            where = m.group(1) + (f":{m.group(2)}" if m.group(2) else "")
+            why = m.group(3).replace('executing "test" at ', "at ").strip()   # goss names every file "test"
+            return f"goss/{name}:{where}: template error: {why}"
+        if m := _YAML_ERROR.search(line):
+            return (f"goss/{name}: YAML error at line {m.group(1)} of the file as rendered with "
+                    f"the node's vars: {m.group(2).strip()}")
+    return None
+
+
+def _spec_and_vars(node: Node, matrix: Matrix, app: App) -> tuple[Path, bytes, bytes]:
+    """The app's goss file and the vars it is rendered with on this node."""
+    if not app.goss:
+        raise GossError(f"{app.id}: no goss file in matrix/apps.yaml")
+    path = GOSS_DIR / app.goss
     try:
         data = path.read_bytes()
     except OSError as e:
         raise GossError(f"{path}: cannot read goss file: {e.strerror}") from None
-    remote = f"{REMOTE_DIR}/{path.name}"
+    v = app_vars(node.names, app, [matrix.app(c) for c in app.companions], podman=node.cmd.podman)
+    return path, data, json.dumps(v, indent=1).encode()
+
+
+def stage(node: Node, matrix: Matrix, app: App) -> tuple[goss_session.Session, str, str]:
+    """Write the app's goss file and vars into this session's goss dir: (session, file, vars)."""
+    path, data, v = _spec_and_vars(node, matrix, app)
+    s = goss_session.ensure(node)
+    remote, remote_vars = s.path(path.name), s.path(f"{app.id}.vars.json")
     node.put_file(remote, data, 0o600)
+    node.put_file(remote_vars, v, 0o600)
+    return s, remote, remote_vars
+
+
+def validate(node: Node, matrix: Matrix, app: App, *, retry_timeout: float | None = None,
+             timeout: float = 120) -> Report:
+    """Validate `app`'s goss file on the node (as root: it reads root-only files).
+
+    retry_timeout: let goss itself retry until the state passes (after a reboot, a restart).
+    """
+    s, remote, remote_vars = stage(node, matrix, app)
     retry = f" -r {int(retry_timeout)}s -s 2s" if retry_timeout else ""
     budget = timeout + (retry_timeout or 0)
     # as root (goss reads the platform's files and processes); the timeout outside sudo: a
     # sudoers rule for `timeout` would allow any command
-    goss = node.cmd.as_root(f"goss -g {shlex.quote(remote)} validate -f json --no-color{retry}")
-    cmd = (f"command -v goss >/dev/null || {{ echo 'goss is not installed on the node' >&2; exit 127; }}; "
-           f"timeout -k 5 {int(budget)} {goss}")
+    q = shlex.quote
+    cmd = f"timeout -k 5 {int(budget)} " + node.cmd.as_root(
+        f"{q(s.goss)} --vars {q(remote_vars)} -g {q(remote)} validate -f json --no-color{retry}")
     res = node.run(cmd, timeout=budget + 15)
     if res.rc not in (0, RC_FAIL, RC_RETRY_TIMEOUT):
-        why = (res.stderr.strip() or res.stdout.strip()).splitlines()[-2:]
-        raise GossError(f"goss on {node.name} could not validate {path.name} (rc {res.rc}): "
-                        + " | ".join(why))
+        out = res.stderr.strip() or res.stdout.strip()
+        bad = file_error(app.goss, out) if res.rc == RC_FILE_ERROR else None
+        raise GossError(bad or f"goss on {node.name} could not validate {app.goss} (rc {res.rc}): "
+                        + " | ".join(out.splitlines()[-2:]))
     return parse(res.stdout)

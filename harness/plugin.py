@@ -27,7 +27,7 @@ from node.names import HARNESS
 from node.platform import PlatformError
 from node.target import Target, TargetError, connect, parse
 
-from . import artifacts, broken, journal, results
+from . import artifacts, broken, goss_session, journal, results
 from .events import EVENTS
 from .duration import DurationError, parse_duration
 
@@ -259,6 +259,7 @@ def node(target, pytestconfig):
     try:
         yield n
     finally:
+        goss_session.release(n)       # this session's goss dir on the node (a copied goss, vars)
         (getattr(n, "destroy", None) or n.close)()
 
 

@@ -32,3 +32,14 @@ def recorded(overrides=None, node="vm0", drop=(), cells=None):
                      "nodeid": f"tests/grid/test_grid.py::test_cell[{c.id}]"})
     return {"version": 1, "targets": [{"name": node, "url": f"vm://{node}", "kind": "vm"}],
             "selection": {"apps": None, "events": None}, "cells": recs}
+
+
+def pinned_goss():
+    """The harness's pinned goss on this controller (harness/goss_binary.py: fetched once with apt
+    into the cache), or a skip that says why this controller cannot have it."""
+    import pytest
+    from harness.goss_binary import GossUnavailable, ensure
+    try:
+        return ensure()
+    except GossUnavailable as e:
+        pytest.skip(f"no pinned goss on this controller: {e}")

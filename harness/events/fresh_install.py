@@ -29,7 +29,7 @@ def run(ctx: CellContext) -> None:
         raise AssertionError("; ".join(problems))
     ctx.notes.append(f"package.install returned after {took}; then {'; '.join(answers)}")
     _stays_up(ctx)
-    report = goss.validate(node, app.goss, retry_timeout=60)
+    report = goss.validate(node, ctx.matrix, app, retry_timeout=60)
     if not report.ok:
         raise AssertionError(f"{app.id}: {report.summary()}")
 

@@ -56,7 +56,7 @@ def _running_round(ctx: CellContext, kind: str, batch: tuple[str, ...], problems
         except AssertionError as e:
             problems[a].append(f"{tag}: {e}")
             continue
-        report = goss.validate(node, app.goss, retry_timeout=120)
+        report = goss.validate(node, m, app, retry_timeout=120)
         if not report.ok:
             problems[a].append(f"{tag}: {report.summary()}")
         for p in _data_problems(node, app, before[a], answer, probes.data_manifest(node, app)):

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import vm
+from harness import goss_session
 from harness.duration import DurationError, parse_duration
 from harness.soak.report import render
 from harness.soak.runner import full_stack, run_soak
@@ -96,6 +97,7 @@ def _run(a) -> int:
                            progress=lambda *p: print(*p, flush=True),
                            install_timeout=parse_duration(a.install_timeout))
     finally:
+        goss_session.release(node)
         if a.keep or not target.is_vm:
             node.close()
         else:

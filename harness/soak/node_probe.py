@@ -82,8 +82,9 @@ def main():
     out["goss"] = {}
     # one app at a time: three side by side starved nginx on a 2-vCPU TCG guest (10 s HTTP
     # timeouts in the soak's last sample), so the soak failed on load it made itself
-    for app, path in args["goss"].items():
-        rc, so, se, dt = run(tool(args, "goss", ["-g", path, "validate", "-f", "json", "--no-color"]), args["goss_timeout"])
+    for app, g in args["goss"].items():
+        rc, so, se, dt = run(tool(args, args["goss_bin"], ["--vars", g["vars"], "-g", g["file"], "validate",
+                                                           "-f", "json", "--no-color"]), args["goss_timeout"])
         out["goss"][app] = {"rc": rc, "stdout": so[-200000:], "stderr": se[-500:], "duration": dt}
         out["latency"]["goss:" + app] = dt
 

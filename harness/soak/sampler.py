@@ -22,10 +22,9 @@ from harness import goss as goss_mod, journal
 from harness.artifacts import redact
 from node.api import Node, NodeError
 from node.commands import ROOT
-from node.names import HARNESS, Names
+from node.names import Names
 
 PROBE = Path(__file__).with_name("node_probe.py")
-REMOTE_GOSS = f"{HARNESS.scratch('soak')}/goss"
 _SIZE = re.compile(r"^\s*([\d.]+)\s*([kKMGT]i?)?B?\s*$")
 _MULT = {None: 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
          "ki": 1024, "Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "Ti": 1024 ** 4}
@@ -142,25 +141,25 @@ class Sampler:
         self.cursor: str | None = None
         self._prev: dict | None = None
         self._prev_t: float | None = None
-        self._goss_paths: dict[str, str] = {}
+        self._goss_paths: dict[str, dict[str, str]] = {}
+        self._goss_bin = ""
 
     def prepare(self, cursor: str | None = None) -> None:
-        """Copy the goss files once; start the journal at `cursor` (or now)."""
+        """Copy the goss files and their vars once; start the journal at `cursor` (or now)."""
         for a in self.apps:
-            spec = self.matrix.app(a).goss
-            if not spec:
+            app = self.matrix.app(a)
+            if not app.goss:
                 continue
-            path = goss_mod.GOSS_DIR / spec
-            remote = f"{REMOTE_GOSS}/{path.name}"
-            self.node.put_file(remote, path.read_bytes(), 0o600)
-            self._goss_paths[a] = remote
+            s, remote, remote_vars = goss_mod.stage(self.node, self.matrix, app)
+            self._goss_paths[a] = {"file": remote, "vars": remote_vars}
+            self._goss_bin = s.goss
         self.cursor = cursor or self.node.journal_cursor()
 
     def sample(self, seq: int) -> dict:
         t = time.time()
         s: dict = {"kind": "sample", "seq": seq, "t": t, "errors": [], "latency": {}}
         args = {"units": [self.node.names.unit(n) for n in self.apps_of], "goss": self._goss_paths,
-                "goss_timeout": self.goss_timeout, "cursor": self.cursor,
+                "goss_bin": self._goss_bin, "goss_timeout": self.goss_timeout, "cursor": self.cursor,
                 "mounts": list(mounts(self.node.names))}
         if self.node.cmd != ROOT:   # not a root login: how the probe reaches the platform's tools
             args["cmd"] = dataclasses.asdict(self.node.cmd)

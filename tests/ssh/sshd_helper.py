@@ -28,7 +28,7 @@ def keygen(path: Path) -> str:
 
 
 class Sshd:
-    def __init__(self, d: Path):
+    def __init__(self, d: Path, extra_config: str = ""):
         if not os.access(SSHD, os.X_OK):
             pytest.skip("openssh-server is not installed (make setup installs it)")
         if os.geteuid() != 0:
@@ -44,7 +44,7 @@ class Sshd:
             f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {d / 'host_key'}\n"
             f"AuthorizedKeysFile {d / 'authorized_keys'}\nPidFile {d / 'sshd.pid'}\n"
             "UsePAM no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"
-            "KbdInteractiveAuthentication no\nStrictModes no\nMaxSessions 20\nLogLevel ERROR\n")
+            "KbdInteractiveAuthentication no\nStrictModes no\nMaxSessions 20\nLogLevel ERROR\n" + extra_config)
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation dir
         self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(d / "sshd_config")],
                                      stdout=subprocess.DEVNULL, stderr=open(d / "sshd.log", "w"))

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.goss import GossError, parse
+from harness.goss import GossError, file_error, parse
 
 DATA = Path(__file__).parent / "data"
 
@@ -70,3 +70,17 @@ def test_recorded_real_output(path):
         assert rep.failures and all(f.resource_id for f in rep.failures)
     else:
         assert rep.ok
+
+
+@pytest.mark.parametrize("output, expected", [
+    ('Error: template: test:8: unexpected "}" in end', 'goss/lnd.yaml:8: template error: unexpected "}" in end'),
+    ('Error: template: test:3:10: executing "test" at <.Vars.app.uint>: map has no entry for key "uint"',
+     'goss/lnd.yaml:3:10: template error: at <.Vars.app.uint>: map has no entry for key "uint"'),
+    ("Error: yaml: line 4: did not find expected node content",
+     "goss/lnd.yaml: YAML error at line 4 of the file as rendered with the node's vars: "
+     "did not find expected node content"),
+    ("Error: found 0 tests, source: /tmp/archy-goss.AbC12345/lnd.yaml", None),
+])
+def test_file_error(output, expected):
+    """goss 0.4.9's messages for a bad file (rc 78, recorded) name the file and its line."""
+    assert file_error("lnd.yaml", output) == expected
