@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ("fresh_install,ui_direct_port,ui_https_proxy,ui_iframe,tor_onion,stop_ports_released,"
           "restart_integrations,reboot_survival,reinstall_idempotent,uninstall_no_orphans")
 CHILD_TIMEOUT = 45 * 60
+LOGIN = HARNESS.login                   # the VM's sudo user (vm/image.py provisions it)
 
 
 
