@@ -181,7 +181,7 @@ def missing_capability(cell: Cell, target: Target, allow_destructive: bool, soak
             return f"target {target.name} lacks capability '{need}'"
     if changes_node and not target.is_vm and not target.disposable:
         return (f"changes the node: {target.name} is not marked disposable (add ?disposable=1 to its URL); "
-                "a read-only run checks only the UI paths and Tor of what is installed")
+                "a read-only run checks only the steady state, UI paths and Tor of what is installed")
     return None
 
 
@@ -189,7 +189,7 @@ def why_not_run(cell: Cell, config: pytest.Config) -> str | None:
     """missing_capability for this session's target and options."""
     st = config.stash[STATE]
     return missing_capability(cell, current_target(config), st.allow_destructive, st.soak_seconds,
-                              changes_node=not EVENTS[cell.event].read_only)
+                              changes_node=EVENTS[cell.event].changes_node)
 
 
 # ---------------------------------------------------------------- the grid

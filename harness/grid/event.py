@@ -33,11 +33,19 @@ class GridEvent:
     read_only: bool = False        # leaves the state as it found it: the next cell may reuse it
     needs_baseline: bool = False   # ctx.baseline: the inventory of the state before its app was installed
     journal_allow: tuple[str, ...] = ()   # regexes of journal lines the event's own action makes expected
+    # What the event can still check on a node the run may not change (not disposable): it judges
+    # the app as installed there and reports the changing part not run. None: the cell does not run.
+    in_place: Callable[[CellContext], None] | None = None
 
     def __post_init__(self):
         if self.starts_from not in STARTS_FROM:
             raise ValueError(f"event {self.name}: starts_from {self.starts_from!r} is not one of "
                              f"{', '.join(STARTS_FROM)}")
+
+    @property
+    def changes_node(self) -> bool:
+        """Whether the cell needs a node it may change (else it also runs on a read-only node)."""
+        return not (self.read_only or self.in_place)
 
     @property
     def batched(self) -> bool:

@@ -8,10 +8,16 @@ its record lists the part not run ("parts_not_run"), which the grid marks ✓* a
 """
 import json
 
+import pytest
+
+from harness.grid.ladder import StateUnavailable
 
 
 def test_cell(cell, node, driver, grid, request):
-    ctx = grid.run(cell)
+    try:
+        ctx = grid.run(cell)
+    except StateUnavailable as e:     # a node the run may not change lacks what the cell judges
+        pytest.skip(str(e))
     if ctx.notes:
         request.node.user_properties.append(("archy_notes", json.dumps(ctx.notes)))
     if ctx.not_run:

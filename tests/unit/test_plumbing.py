@@ -59,6 +59,12 @@ def test_a_node_not_marked_disposable_runs_only_what_leaves_it_as_it_was():
     assert missing_capability(install, parse("vm://vm0"), False, 60) is None
 
 
+def test_which_events_run_on_a_node_the_run_may_not_change():
+    from harness.events import EVENTS
+    runs = sorted(e for e, ev in EVENTS.items() if not ev.changes_node)
+    assert runs == ["fresh_install", "tor_onion", "ui_direct_port", "ui_https_proxy", "ui_iframe"]
+
+
 def test_port_listening():
     ss = ("LISTEN 0 4096 0.0.0.0:8332 0.0.0.0:*\nLISTEN 0 4096 127.0.0.1:5678 0.0.0.0:*\n"
           "LISTEN 0 4096 [::]:9735 [::]:*\nLISTEN 0 5 127.0.0.2:2222 0.0.0.0:*\nLISTEN 0 5 *:4080 *:*\n")
