@@ -38,7 +38,7 @@ def in_place(ctx: CellContext) -> None:
     """A node the run may not change: the app as installed there answers through its own
     protocol (and its companions theirs) and goss passes; the install itself is not run."""
     node, app = ctx.node, ctx.app
-    if app.id not in reset.installed(ctx.driver):
+    if app.id not in reset.installed(ctx.driver, ctx.matrix):
         raise StateUnavailable(f"{app.id} is not installed on {node.name}, which is not disposable: "
                                "the run never installs there")
     problems = [p for m in probes.members(ctx.matrix, app.id) for p in probes.health_now(node, m)[1]]

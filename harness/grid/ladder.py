@@ -82,7 +82,7 @@ class Ladder:
         """A node without snapshots (a real node). A disposable one gets exactly `installed`:
         what is extra is uninstalled (dependents first), what is missing installed. Any other
         node is never changed: the state must already be there."""
-        have = set(reset.installed(self.driver))
+        have = set(reset.installed(self.driver, self.matrix))
         if "destructive" not in self.node.capabilities:
             if missing := [a for a in installed if a not in have]:
                 raise StateUnavailable(f"{', '.join(missing)} not installed on {self.node.name}, which is not "

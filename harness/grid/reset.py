@@ -30,8 +30,10 @@ def uninstall_order(installed: list[str], matrix: Matrix) -> list[str]:
     return out + sorted(set(installed) - set(known))
 
 
-def installed(driver: PlatformDriver) -> list[str]:
-    return app_ids(driver.containers(), driver.node.names)
+def installed(driver: PlatformDriver, matrix: Matrix) -> list[str]:
+    """The apps installed on the node; companions come and go with their app and are not listed
+    (a node may list them as rows of their own, as the reference does)."""
+    return [a for a in app_ids(driver.containers(), driver.node.names) if a not in matrix.companions]
 
 
 def uninstall(driver: PlatformDriver, app: str, timeout: float) -> None:
@@ -51,14 +53,14 @@ def clean(node, driver: PlatformDriver, matrix: Matrix, timeout: float = 900,
     if "destructive" not in node.capabilities:
         raise ResetFailed(f"node {node.name} is not disposable: it is never reset")
     removed = []
-    for app in uninstall_order(installed(driver), matrix):
+    for app in uninstall_order(installed(driver, matrix), matrix):
         progress(f"reset: uninstall {app}")
         try:
             uninstall(driver, app, timeout)
         except AssertionError as e:
             raise ResetFailed(f"cannot reset {node.name}: {app} is left: {e}") from None
         removed.append(app)
-    if still := installed(driver):
+    if still := installed(driver, matrix):
         raise ResetFailed(f"cannot reset {node.name}: {', '.join(still)} still listed by container.list "
                           "after its uninstall")
     if left := leftovers(inventory.snapshot(node), node.names):

@@ -83,8 +83,9 @@ class RealNodeDriver(Driver):
         node.names = self.platform.names
 
     def call(self, method, timeout=60, **params):
-        if method == "container.list":
-            return [{"app": a} for a in self.have]
+        if method == "container.list":      # companions are rows of their own, as on the reference
+            return [{"app": a} for a in self.have] + [{"app": c} for a in self.have
+                                                      for c in load().apps[a].companions]
         self.node.calls.append((method, params.get("id")) + (("purge",) if params.get("purge") else ()))
         (self.have.append if method == "package.install" else self.have.remove)(params["id"])
         return {}
