@@ -159,6 +159,22 @@ class Node(ABC):
             raise CommandTimeout(f"{self.name}: unit {unit} not active within {timeout:.0f}s "
                                  f"(state {state or 'unknown'})")
 
+    def wait_settled(self, timeout: float = 300) -> None:
+        """Nothing starting or stopping: systemd's job queue empty (the system manager's, and the
+        apps' scope where that is another one)."""
+        queues = dict.fromkeys(["systemctl list-jobs --no-legend --no-pager",
+                                f"{self.cmd.systemctl} list-jobs --no-legend --no-pager"])
+        jobs = ""
+
+        def idle() -> bool:
+            nonlocal jobs
+            jobs = "".join(self.run(q, timeout=30).stdout for q in queues).strip()
+            return not jobs
+
+        if not poll(idle, timeout, 1.0):
+            raise CommandTimeout(f"{self.name}: systemd still has jobs after {timeout:.0f}s: "
+                                 + " | ".join(jobs.splitlines()[:3]))
+
     def _listening(self, port: int, addr: str) -> bool:
         return port_listening(self.succeed(f"ss -Htln 'sport = :{int(port)}'", timeout=30),
                               port, addr)

@@ -94,6 +94,15 @@ class Ladder:
         for a in installed:
             if a not in have:
                 self._install(a)
+            elif probes.unit(self.node, a).get("ActiveState") != "active":   # e.g. left user-stopped
+                self.progress(f"ladder: start {a}")
+                probes.rpc(self.driver, "package.start", self.install_timeout, id=a)
+        # the state is built when every member answers and systemd has nothing left to do:
+        # a companion still starting must not meet the next cell's reboot
+        for a in installed:
+            for m in probes.members(self.matrix, a):
+                probes.wait_healthy(self.node, m, 300)
+        self.node.wait_settled(300)
 
     def _install(self, app_id: str) -> None:
         self.progress(f"ladder: install {app_id}")

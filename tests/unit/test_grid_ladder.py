@@ -87,17 +87,20 @@ class RealNodeDriver(Driver):
             return [{"app": a} for a in self.have] + [{"app": c} for a in self.have
                                                       for c in load().apps[a].companions]
         self.node.calls.append((method, params.get("id")) + (("purge",) if params.get("purge") else ()))
-        (self.have.append if method == "package.install" else self.have.remove)(params["id"])
+        if method != "package.start":
+            (self.have.append if method == "package.install" else self.have.remove)(params["id"])
         return {}
 
     def containers(self, timeout=60):
         return self.call("container.list")
 
 
-def _in_place(monkeypatch, caps, have):
+def _in_place(monkeypatch, caps, have, stopped=()):
     monkeypatch.setattr(L.probes, "wait_healthy", lambda node, app, timeout: {})
+    monkeypatch.setattr(L.probes, "unit", lambda node, a: {"ActiveState": "inactive" if a in stopped else "active"})
     node = Recorder()
     node.capabilities, node.name = frozenset(caps), "lab"
+    node.wait_settled = lambda timeout: node.calls.append(("settled",))
     return L.Ladder(node, RealNodeDriver(node, have), load())
 
 
@@ -106,7 +109,13 @@ def test_a_disposable_node_gets_exactly_the_state_dependents_uninstalled_first(m
     lad.ensure(("bitcoin-knots", "btcpay"))
     removed = [c for c in lad.node.calls if c[0] == "package.uninstall"]
     assert {c[1] for c in removed} == {"lnd", "electrumx", "mempool"} and all(c[2] == "purge" for c in removed)
-    assert lad.node.calls[-1] == ("package.install", "btcpay")
+    assert lad.node.calls[-2:] == [("package.install", "btcpay"), ("settled",)]
+
+
+def test_an_app_left_stopped_is_started_and_the_node_settles(monkeypatch):
+    lad = _in_place(monkeypatch, {"node", "destructive"}, ["bitcoin-knots", "lnd"], stopped={"lnd"})
+    lad.ensure(("bitcoin-knots", "lnd"))
+    assert lad.node.calls == [("package.start", "lnd"), ("settled",)]
 
 
 def test_a_node_not_disposable_is_never_changed(monkeypatch):
