@@ -43,7 +43,7 @@ def _child(url: str, results: Path) -> subprocess.CompletedProcess:
     try:
         out, _ = p.communicate(timeout=CHILD_TIMEOUT)
     except subprocess.TimeoutExpired:
-        stop_group(p)
+        stop_group(p, interrupt=120, terminate=30)    # SIGINT first: the child tears its state down
         out, _ = p.communicate()
         pytest.fail(f"the rehearsal grid did not finish within {CHILD_TIMEOUT}s:\n{out[-3000:]}")
     return subprocess.CompletedProcess(cmd, p.returncode, out)
