@@ -73,7 +73,7 @@ def _line(old: str) -> int:
 @pytest.mark.parametrize("old,new,words", [
     ("scope: system", "scope: global", ["units.scope", "expected one of system, user"]),
     ("become: sudo -n", "become: su", ["login.become", "expected one of"]),
-    ("api: http://127.0.0.1:5678", "api: http://192.168.1.228:5678", ["daemon.api", "127.0.0.1"]),
+    ("api: http://127.0.0.1:5678", "api: http://lab-node.example:5678", ["daemon.api", "127.0.0.1"]),
     ('data: "{state_dir}/apps/{app}"', 'data: "{stat_dir}/apps/{app}"', ["paths.data", "unknown field 'stat_dir'"]),
     ("  unit: archipelago.service", "  unit: archipelago", ["daemon.unit", ".service"]),
     ("      stop: package.stop\n", "", ["daemon.rpc.methods", "missing method(s) stop"]),
