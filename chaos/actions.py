@@ -211,7 +211,7 @@ def _sha(node, path: str) -> str:
 def corrupt_file(configuration: Mapping, path: str, restart_unit: str = "") -> dict:
     """Garble the first line of a derived file (recording its hash); optionally restart its
     consumer so the damage is read (a restart alone must not be what repairs it)."""
-    node, path = _node(configuration), target.path(configuration, path)
+    node, path = _node(configuration), target.owned_path(configuration, path)
     before = _sha(node, path)
     if not before:
         _interrupt(f"{path} does not exist")
@@ -225,7 +225,7 @@ def corrupt_file(configuration: Mapping, path: str, restart_unit: str = "") -> d
 
 def remove_file(configuration: Mapping, path: str, reload_unit: str = "") -> dict:
     """Delete a derived file (recording its hash); reload its consumer so the loss bites."""
-    node, path = _node(configuration), target.path(configuration, path)
+    node, path = _node(configuration), target.owned_path(configuration, path)
     before = _sha(node, path)
     if not before:
         _interrupt(f"{path} does not exist")

@@ -70,3 +70,14 @@ def path(configuration: Mapping | None, text: str) -> str:
         return node(configuration).names.resolve(text)
     except ValueError as e:
         raise InterruptExecution(f"experiment argument: {e}") from None
+
+
+def owned_path(configuration: Mapping | None, text: str) -> str:
+    """`path`, for an action that damages the file: refused unless it lies inside the platform's
+    own dirs (the profile's state, etc, quadlet, nginx, torrc and hidden-service dirs)."""
+    resolved = path(configuration, text)
+    names = node(configuration).names
+    if not names.owned(resolved):
+        raise InterruptExecution(f"experiment argument: {resolved!r} is outside the platform's own dirs "
+                                 f"({', '.join(names.owned_roots)}): refused")
+    return resolved

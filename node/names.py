@@ -105,6 +105,19 @@ class Names:
             return value(app) if app else str(value)
         return re.sub(r"\{([a-z_]+)(?::([a-z0-9-]+))?\}", one, text)
 
+    # -- what the harness may damage -----------------------------------------------------
+    @property
+    def owned_roots(self) -> tuple[str, ...]:
+        """The platform's own dirs: the only places a chaos action may garble or delete a file."""
+        return (self.state_dir, self.etc_dir, self.quadlet_dir, self.nginx_dir, self.torrc_dir, self.tor_dir)
+
+    def owned(self, path: str) -> bool:
+        """`path` is absolute, has no `..`, and lies strictly inside one of `owned_roots`."""
+        if not path.startswith("/") or ".." in path.split("/"):
+            return False
+        return any(path.startswith(root.rstrip("/") + "/") and len(path) > len(root.rstrip("/")) + 1
+                   for root in self.owned_roots)
+
     # -- reading names back ------------------------------------------------------------
     def is_app(self, name: str) -> bool:
         """A unit, container or file name of an app (its own or a companion's)."""

@@ -58,3 +58,13 @@ def test_the_ota_defaults_to_the_catalog_image_tagged_2(node):
 def test_the_network_defaults_to_the_platforms(node):
     assert actions.revoke_network({}) == {"removed": "archy"}
     assert node.cmds[:2] == ["podman network exists archy", "podman network rm -f archy"]
+
+
+@pytest.mark.parametrize("action", [actions.remove_file, actions.corrupt_file])
+def test_a_file_outside_the_platform_dirs_is_refused_before_any_command(node, action):
+    from chaoslib.exceptions import InterruptExecution
+    with pytest.raises(InterruptExecution, match="outside the platform's own dirs"):
+        action({}, "{state_dir}/../../../etc/passwd")
+    with pytest.raises(InterruptExecution, match="outside the platform's own dirs"):
+        action({}, "/etc/passwd")
+    assert node.cmds == []

@@ -37,3 +37,10 @@ def test_another_platform_is_another_instance():
 def test_the_harness_marks():
     assert (HARNESS.scratch("chaos"), HARNESS.mark("provision"), HARNESS.run_root) == \
         ("/run/archy-chaos", "archy-provision", "/tmp/archy-lifecycle-runs")
+
+
+def test_what_chaos_may_damage_lies_inside_the_platform_dirs():
+    assert N.owned(N.config_dir("bitcoin-knots") + "/bitcoin.conf") and N.owned(N.nginx_snippet("lnd"))
+    for outside in ("/etc/passwd", "/var/lib/archipelago", "/var/lib/archipelago/../../../etc/shadow",
+                    "var/lib/archipelago/x", "/var/lib/archipelagox/y", "/etc/nginx/nginx.conf"):
+        assert not N.owned(outside), outside
