@@ -255,10 +255,10 @@ def lnd_command(macaroon_file: str, as_root: Callable[[str], str], port: int, ti
 
 
 def electrumx_command(port: int, timeout: float = 10) -> str:
-    reqs = [json.dumps({"jsonrpc": "2.0", "id": 0, "method": "server.version", "params": ["archy-lifecycle", "1.4"]}),
+    reqs = [json.dumps({"jsonrpc": "2.0", "id": 0, "method": "server.version", "params": ["lifecycle-harness", "1.4"]}),
             json.dumps({"jsonrpc": "2.0", "id": 1, "method": "blockchain.headers.subscribe", "params": []})]
     script = 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 7; printf "%s\\n%s\\n" "$2" "$3" >&3; head -n 2 <&3'
-    return (f"timeout -k 2 {int(timeout)} bash -c {shlex.quote(script)} archy-electrum {int(port)} "
+    return (f"timeout -k 2 {int(timeout)} bash -c {shlex.quote(script)} electrum-probe {int(port)} "
             + " ".join(shlex.quote(r) for r in reqs))
 
 
