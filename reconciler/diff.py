@@ -115,7 +115,8 @@ NOTHING = Batch()
 # ---- the pipeline ----
 
 def plan(desired: DesiredNode, current: CurrentState, backoff: Mapping[str, bo.Entry], now: float,
-         variant: Variant = REFERENCE) -> tuple[Step, ...]:
+         variant: Variant = REFERENCE, requested: frozenset[str] = frozenset()) -> tuple[Step, ...]:
+    """requested: apps an install or start is asking for right now (only a broken variant reads it)."""
     if current.system_stopping:
         # a tick racing the shutdown would start units systemd is stopping (refused, logged as
         # errors) or restart an app mid-flush; after the boot the next tick converges again
@@ -132,7 +133,8 @@ def plan(desired: DesiredNode, current: CurrentState, backoff: Mapping[str, bo.E
     if selfheal:
         done += podman_cleanup(desired, current)
     starter = Starter(desired.apps, current, backoff, now, disk_pressure(current, variant), done.decided.cleared)
-    return (done + app_decisions(desired, current, done.decided, _start_for(variant, starter))).steps()
+    start = _start_for(variant, starter, requested)
+    return (done + app_decisions(desired, current, done.decided, start)).steps()
 
 
 def podman_self_heal(current: CurrentState) -> Batch:
@@ -358,9 +360,13 @@ class Starter:
 
 # ---- what the broken variants change ----
 
-def _start_for(variant: Variant, starter: Starter) -> StartFn:
+def _start_for(variant: Variant, starter: Starter, requested: frozenset[str]) -> StartFn:
     if variant.off("retry-failed"):
         return replace(starter, gates=START_GATES[:-1] + (_never_retried,))
+    if variant.off("restart-stopped"):
+        # no monitor: an app that stopped cleanly behind the reconciler's back (podman stop) stays
+        # down; only an install or start asking for it starts it (failed units are still retried)
+        return lambda app, p, failed: starter(app, p, failed) if failed or app in requested else None
     if variant.off("companion-units"):
         # fm1: companions were created once at install, nobody looks again
         return lambda app, p, failed: starter(app, p, failed) if p.managed_by_unit else None

@@ -46,7 +46,7 @@ def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int,
         f"Description=Archipelago app {spec.id} ({spec.title})",
         "Wants=network-online.target",
         "After=network-online.target",
-        # a crash loop ends in "failed" so the reconciler's backoff takes over from systemd's
+        # a last guard behind the reconciler's backoff: a unit started 5 times in 120 s is refused
         "StartLimitIntervalSec=120",
         "StartLimitBurst=5",
         "",
@@ -78,8 +78,11 @@ def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int,
         "",
         "[Service]",
         f"Slice={APPS_SLICE}",
-        "Restart=always",
-        "RestartSec=5",
+        # No restart policy: the reconciler is the one supervisor, with its crash-loop backoff. It
+        # starts a desired-running app that crashed (kill -9) or stopped behind its back (`podman
+        # stop`, which podman's own unless-stopped ignores on the seeds' node); systemd's Restart=
+        # would bring a crashed app back before the reconciler's repair is ever exercised.
+        "Restart=no",
         # Notify=healthy: the first probe can be slow on a loaded node
         "TimeoutStartSec=900",
         f"TimeoutStopSec={stop_timeout + 30}",

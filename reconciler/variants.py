@@ -19,6 +19,7 @@ VARIANTS: dict[str, str] = {
     "chaos-install-not-resumed": "install-resumed",             # in-flight installs dropped at start
     "chaos-no-podman-selfheal": "podman-selfheal",              # no storage-container removal, no migrate
     "chaos-no-retry-after-failure": "retry-failed",             # failed units never started again
+    "chaos-stopped-app-not-restarted": "restart-stopped",      # started only on install/start, never after a stop behind its back
     "chaos-network-not-recreated": "network-recreate",          # vanished archy network left alone
     "chaos-tor-not-supervised": "tor-supervised",               # tor not started when inactive
     "chaos-snippet-not-rerendered": "nginx-rerender",           # nginx snippets written only when missing

@@ -339,6 +339,41 @@ def test_failed_variant_never_retries(tmp_path):
     assert fake.count("systemctl", "start", "--no-block", "archy-bitcoin-knots.service") == 0
 
 
+def podman_stop(fake, unit):
+    """`podman stop` behind the reconciler's back: the app exits cleanly, the unit (no Restart=) is inactive."""
+    fake.units[unit] = FakeUnit("inactive", "dead", "success", fake.units[unit].restarts)
+    fake.containers.pop(unit.removesuffix(".service"), None)
+
+
+@pytest.mark.parametrize("unit", ["archy-bitcoin-knots.service", "archy-bitcoin-ui.service"])
+def test_app_stopped_behind_the_back_is_started_again(env, unit):
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    podman_stop(fake, unit)
+    fake.reset_calls()
+    converge(rec, fake)
+    assert fake.count("systemctl", "start", "--no-block", unit) == 1
+    assert fake.units[unit].active == "active"
+
+
+def test_stopped_app_variant_leaves_it_down_but_installs_starts_and_retries(tmp_path):
+    rec, fake = make(tmp_path, variant="chaos-stopped-app-not-restarted")
+    install_all(rec, ("bitcoin-knots",))                       # asked for: started, companion too
+    assert fake.units["archy-bitcoin-ui.service"].active == "active"
+    fake.crash("archy-bitcoin-knots.service")                  # a crash is still retried
+    fake.reset_calls()
+    converge(rec, fake)
+    assert fake.count("systemctl", "start", "--no-block", "archy-bitcoin-knots.service") == 1
+    podman_stop(fake, "archy-bitcoin-knots.service")
+    fake.reset_calls()
+    for _ in range(3):
+        rec.tick()
+    assert fake.count("systemctl", "start", "--no-block", "archy-bitcoin-knots.service") == 0
+    rec.set_run("bitcoin-knots", True)                         # a start asks for it
+    assert fake.count("systemctl", "start", "--no-block", "archy-bitcoin-knots.service") == 1
+    assert rec.requested == frozenset()
+
+
 # seeds scenario 6: a full /var degrades gracefully and is reported
 def test_full_disk_reported_starts_held_then_resumed(env, caplog):
     from reconciler.server import health_body
