@@ -101,7 +101,7 @@ def test_quadlet_unit_shape(tmp_path):
     assert "Volume=/var/lib/archipelago/config/bitcoin-knots:/config:ro\n" in text
     assert "STANDIN_PROFILE=bitcoind" in c["Environment"] and "STANDIN_APP=bitcoin-knots" in c["Environment"]
     assert cp["Service"]["Slice"] == "archipelago-apps.slice"
-    assert cp["Service"]["Restart"] == "always"
+    assert cp["Service"]["Restart"] == "no"          # the reconciler is the one supervisor
     assert cp["Install"]["WantedBy"] == "multi-user.target"
 
 
