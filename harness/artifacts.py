@@ -9,6 +9,8 @@ import re
 import shlex
 from pathlib import Path
 
+import allure
+
 from node.api import Node, NodeError
 from node.commands import ROOT, Commands
 from node.names import Names
@@ -110,10 +112,6 @@ def collect(node: Node, dest: Path, app: str | None = None, cursor: str | None =
 
 
 def _attach(paths: list[Path]) -> None:
-    try:
-        import allure
-    except ImportError:
-        return
     for p in paths:
         kind = allure.attachment_type.JSON if p.suffix == ".json" else allure.attachment_type.TEXT
         allure.attach.file(str(p), name=p.name, attachment_type=kind)

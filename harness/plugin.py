@@ -16,6 +16,7 @@ from contextlib import nullcontext as _nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import allure
 import pytest
 
 import vm
@@ -327,10 +328,6 @@ def cell(request, archy, target):
 
 
 def _allure_labels(c: Cell, t: Target) -> None:
-    try:
-        import allure
-    except ImportError:
-        return
     allure.dynamic.feature(c.app)
     allure.dynamic.story(c.event)
     allure.dynamic.severity(allure.severity_level.CRITICAL if c.requirement == "MUST"
