@@ -20,6 +20,11 @@ NETWORK = "archy"
 # cleanup ("aardvark-dns failed to start ... transaction is destructive"). Containers get a
 # fixed address each and reach the others by name through /etc/hosts (AddHost) instead.
 SUBNET = "10.89.7"
+GATEWAY = f"{SUBNET}.1"
+# Seed 004 FM4 (v1.7.42): `host.containers.internal` resolved to the LAN gateway on bridge networks,
+# so every unit maps this name to the node as its containers see it: the app network's gateway,
+# which the reference defines itself (network_unit), so it is the same constant here.
+HOST_ALIAS = "host.archipelago"
 
 
 def addresses(container_names) -> dict[str, str]:
@@ -36,8 +41,8 @@ def rpcauth(user: str, salt: str, password: str) -> str:
     return f"rpcauth={user}:{salt}${digest}"
 
 
-def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int,
-                      data_dir: str | None, config_dir: str | None, hosts: dict[str, str] | None = None) -> str:
+def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int, data_dir: str | None,
+                      config_dir: str | None, hosts: dict[str, str] | None = None, host_alias: bool = True) -> str:
     hosts = hosts or {}
     ports = ",".join(f"{p.name}={p.port}" for p in spec.ports)
     lines = [
@@ -58,6 +63,7 @@ def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int,
         f"Network={NETWORK}.network",
         *([f"IP={hosts[spec.container]}"] if spec.container in hosts else []),
         *(f"AddHost={name}:{ip}" for name, ip in hosts.items() if name != spec.container),
+        *([f"AddHost={HOST_ALIAS}:{GATEWAY}"] if host_alias else []),
         *(f"PublishPort={p.port}:{p.port}" for p in spec.ports),
         *([f"Volume={data_dir}:/data"] if data_dir else []),
         *([f"Volume={config_dir}:/config:ro"] if config_dir else []),
@@ -75,6 +81,8 @@ def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int,
         "Notify=healthy",
         "RunInit=yes",
         f"StopTimeout={stop_timeout}",
+        # podman 5.4 (Debian trixie) has no Quadlet Memory= key (5.5 added it): the flag itself
+        *([f"PodmanArgs=--memory={spec.memory}"] if spec.memory else []),
         "",
         "[Service]",
         f"Slice={APPS_SLICE}",
@@ -92,7 +100,7 @@ def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int,
 
 def network_unit() -> str:
     return HEADER + (f"[Network]\nNetworkName={NETWORK}\nDriver=bridge\nSubnet={SUBNET}.0/24\n"
-                     f"Gateway={SUBNET}.1\nDisableDNS=true\n")
+                     f"Gateway={GATEWAY}\nDisableDNS=true\n")
 
 
 def bitcoin_conf(spec: AppSpec, rpc: BitcoinRpcSecret) -> str:
@@ -190,6 +198,7 @@ def podman_run_argv(spec: AppSpec, *, data_dir: str | None, config_dir: str | No
     for name, ip in hosts.items():
         if name != spec.container:
             argv += ["--add-host", f"{name}:{ip}"]
+    argv += ["--add-host", f"{HOST_ALIAS}:{GATEWAY}"] + (["--memory", spec.memory] if spec.memory else [])
     for p in spec.ports:
         argv += ["-p", f"{p.port}:{p.port}"]
     if data_dir:

@@ -25,6 +25,8 @@ VARIANTS: dict[str, str] = {
     "chaos-wallclock-ticks": "monotonic-ticks",                 # tick deadlines on time.time()
     "chaos-health-always-ok": "health-honest",                  # /health always 200
     "chaos-no-disk-pressure": "disk-pressure",                  # full disk neither reported nor waited out
+    "container-without-memory-limit": "memory-limit",           # no --memory: seed 003 C4 wants one on all
+    "unit-without-host-alias": "host-alias",                    # no AddHost=host.archipelago (seed 004 FM4)
 }
 
 
