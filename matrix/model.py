@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from string import Formatter
+from typing import Iterable, Mapping
 
+from . import consistency
 from .schema import (Bool, Ctx, Enum, Int, List, Map, MatrixError, Record, Str, compose,
                      locate)
 
@@ -173,7 +175,7 @@ def _show(path: Path) -> Path:
 
 
 # A factory for MatrixError naming file:line of the offending node: (file, key path, message).
-_Err = Callable[[str, tuple, str], MatrixError]
+_Err = consistency.Err
 
 
 def _build(d: Path, data: dict, nodes: dict) -> Matrix:
@@ -205,6 +207,7 @@ def _apps(a: dict, err: _Err) -> tuple[dict[str, App], dict[str, App]]:
     for app in apps.values():
         _check_app_refs(app, apps, comps, provided, err)
     _check_companions(apps, comps, provided, err)
+    consistency.check(apps, comps, err)
     return apps, comps
 
 
@@ -224,9 +227,25 @@ def _make_app(a: dict, app_id: str, spec: dict, section: str, err: _Err) -> App:
         ui=spec.get("ui", app_id), tor=spec.get("tor"), data_dirs=tuple(spec.get("data_dirs", ())),
         status_url=spec["status_url"], integrations=tuple(spec.get("integrations", ())),
         goss=spec.get("goss"),
-        proxy_path=spec.get("proxy_path", defaults.get("proxy_path", "/apps/{id}/")).format(id=app_id),
+        proxy_path=_proxy_path(spec, defaults, (section, app_id), err),
         iframe=spec.get("iframe", defaults.get("iframe", {})), image=spec.get("image", a["image"]),
         companion_of=spec.get("companion_of"))
+
+
+def _proxy_path(spec: dict, defaults: dict, at: tuple, err: _Err) -> str:
+    """The app's proxy_path template (its own, else the default) with {id} filled in; any other
+    field, a format spec or a stray brace is named at the template's line."""
+    keys = at + ("proxy_path",) if "proxy_path" in spec else ("defaults", "proxy_path")
+    template = spec.get("proxy_path", defaults.get("proxy_path", "/apps/{id}/"))
+    try:
+        fields = [(f, c, fs) for _, f, fs, c in Formatter().parse(template) if f is not None]
+    except ValueError as e:
+        raise err("apps.yaml", keys, f"bad template {template!r}: {e}") from None
+    if bad := next((f for f in fields if f != ("id", None, "")), None):
+        shown = "{" + bad[0] + (f"!{bad[1]}" if bad[1] else "") + (f":{bad[2]}" if bad[2] else "") + "}"
+        raise err("apps.yaml", keys, f"bad template {template!r}: unknown field {shown}: "
+                                     "the only field is {id}, the app's id")
+    return template.format(id=at[1])
 
 
 def _check_app_refs(app: App, apps: dict, comps: dict, provided: set, err: _Err) -> None:
