@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import recorded
+from helpers import edit, recorded
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -133,3 +133,14 @@ def test_previous_run_is_checked_too(tmp_path):
     rc, out = gate(tmp_path, recorded(), previous=_mangled(lambda d: d.update(version=2)))
     assert rc == 2 and out == f"gate: {tmp_path / 'prev.json'}: unknown format version 2: this harness reads " \
                               "version 1 (use the harness that wrote the file)\n"
+
+
+def test_a_selection_requiring_no_must_cell_is_refused(tmp_path, matrix_copy):
+    from matrix.model import load, plan
+    edit(matrix_copy / "cells.yaml", "  soak:                 [MUST, MUST, MUST, MUST, MUST, MUST, MUST]",
+         "  soak:                 [SHOULD, SHOULD, SHOULD, SHOULD, SHOULD, SHOULD, SHOULD]")
+    doc = recorded(cells=plan(load(matrix_copy), events=["soak"]))
+    doc["selection"] = {"apps": None, "events": ["soak"]}
+    rc, out = gate(tmp_path, doc, "--selection", "--matrix-dir", str(matrix_copy))
+    assert (rc, out) == (2, f"gate: {tmp_path / 'cells.json'}: --selection: the run's selection requires no MUST "
+                            "cell; gate the whole matrix without --selection\n")
