@@ -77,13 +77,6 @@ def test_reap_removes_run_of_dead_owner_and_keeps_live_ones(tmp_path):
     assert "reaped leftover VM stale" in said[0]
 
 
-def test_reap_refuses_a_dir_with_mounts(tmp_path, monkeypatch):
-    from vm import cache
-    monkeypatch.setattr(os.path, "realpath", lambda p: "/proc")
-    with pytest.raises(VMError, match="still mounted"):
-        cache.safe_rmtree(tmp_path)
-
-
 def _fake_golden(root, name, **manifest):
     d = root / name
     d.mkdir()
