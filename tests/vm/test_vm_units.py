@@ -1,6 +1,5 @@
 """Pure parts of vm/: accelerator choice, cache keys, catalog rendering, reaping (no QEMU)."""
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
