@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import time
 from contextlib import nullcontext as _nullcontext
 from dataclasses import dataclass, field
@@ -22,11 +21,12 @@ import pytest
 import vm
 from matrix.model import Cell, Matrix, MatrixError, load, plan
 from node.api import NodeError
+from node.deletion import clear_allure
 from node.driver import PlatformDriver
 from node import conformance
 from node.names import HARNESS
 from node.platform import PlatformError
-from node.target import Target, TargetError, connect, parse
+from node.target import Target, TargetError, connect, parse, vm_name
 
 from . import artifacts, broken, goss_session, journal, results
 from .events import EVENTS
@@ -102,8 +102,11 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in ("journal_allow(*regex): journal lines a cell may log",
                  "must: a MUST cell of the lifecycle matrix", "should: a SHOULD cell of the lifecycle matrix"):
         config.addinivalue_line("markers", line)
+    try:   # ARCHY_VM_NAME: another name, for parallel sessions on one host
+        default_vm = f"vm://{vm_name(os.environ.get('ARCHY_VM_NAME', 'vm0'), 'ARCHY_VM_NAME')}"
+    except TargetError as e:
+        raise pytest.UsageError(str(e)) from None
     try:
-        default_vm = f"vm://{os.environ.get('ARCHY_VM_NAME', 'vm0')}"  # another name: parallel sessions on one host
         urls = list(config.option.node) + ([default_vm] if config.option.vm or not config.option.node else [])
         targets = [parse(u, config.option.platform) for u in urls]
     except TargetError as e:
@@ -133,8 +136,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _output_paths(config: pytest.Config, rdir: Path) -> None:
-    """JUnit and Allure under results/ by default; the Allure dir is emptied here, once, in the
-    controller (allure's --clean-alluredir races when every xdist worker deletes it)."""
+    """JUnit and Allure under results/ by default; the Allure dir loses the previous run's Allure
+    files here, once, in the controller (allure's --clean-alluredir races when every xdist worker
+    deletes it), and nothing else: it may be any dir the user named, even `.`."""
     if not getattr(config.option, "xmlpath", None):
         config.option.xmlpath = str(rdir / "junit.xml")
     if hasattr(config.option, "allure_report_dir") and not config.option.allure_report_dir:
@@ -142,10 +146,9 @@ def _output_paths(config: pytest.Config, rdir: Path) -> None:
     if _is_worker(config) or config.option.collectonly:
         return
     allure_dir = getattr(config.option, "allure_report_dir", None)
-    if allure_dir and Path(allure_dir).is_dir():
-        shutil.rmtree(allure_dir)
     if allure_dir:
         Path(allure_dir).mkdir(parents=True, exist_ok=True)
+        clear_allure(allure_dir)
 
 
 # ---------------------------------------------------------------- target per process

@@ -17,6 +17,7 @@ import yaml
 
 from matrix import model
 from node.api import CommandTimeout
+from node.deletion import safe_rmtree
 from node.names import HARNESS
 
 from . import accel, cache, machine, paths, reaper
@@ -129,12 +130,12 @@ def prune(keep: Path, progress: Callable[[str], None], root: Path | None = None)
     for tmp in root.glob("*.tmp-*"):              # builds killed outright (SIGKILL, power loss)
         pid = tmp.name.rsplit("-", 1)[-1]
         if pid.isdigit() and not reaper.proc.alive(int(pid)):
-            cache.safe_rmtree(tmp)
+            safe_rmtree(tmp, within=root)
             removed.append(tmp)
     for old in goldens[KEEP_GOLDENS:]:
         if old == keep or str(old) in in_use:
             continue
-        cache.safe_rmtree(old)
+        safe_rmtree(old, within=root)
         old.with_name(old.name + ".lock").unlink(missing_ok=True)
         removed.append(old)
         progress(f"removed old golden state {old.name}")
