@@ -123,13 +123,13 @@ def teardown_all() -> None:
 
 def _chain(sig: int) -> None:
     previous = signal.getsignal(sig)
+    if previous == signal.SIG_IGN:
+        return      # the process ignores it (a background job's SIGINT): so do its VMs
 
     def handler(signum, frame):
         teardown_all()
         if callable(previous):
             return previous(signum, frame)     # e.g. KeyboardInterrupt for SIGINT, pytest's own
-        if previous == signal.SIG_IGN:
-            return
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 
