@@ -7,6 +7,7 @@ edit to the reconciler or the catalog re-provisions on the next run.
 import hashlib
 import io
 import json
+import shlex
 import os
 import tarfile
 import time
@@ -231,8 +232,8 @@ def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Ca
 def _provision(node, repo: Path, progress: Callable[[str], None]) -> None:
     n = node.names
     progress(f"copying reconciler/ to {n.code_dir} and the catalog to {n.catalog}")
-    node.succeed(f"rm -rf {n.code_dir} && mkdir -p {n.code_dir} && "
-                 f"tar -xzf - -C {n.code_dir}", input=reconciler_tar(repo / "reconciler"), timeout=120)
+    code = shlex.quote(n.code_dir)
+    node.succeed(f"rm -rf {code} && mkdir -p {code} && tar -xzf - -C {code}", input=reconciler_tar(repo / "reconciler"), timeout=120)
     node.put_file(n.catalog, render_catalog(repo / "matrix/apps.yaml"))
     progress(f"running {PROVISION} on the node (builds the stand-in image; minutes under TCG)")
     t = time.monotonic()
