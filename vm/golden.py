@@ -7,8 +7,8 @@ edit to the reconciler or the catalog re-provisions on the next run.
 import hashlib
 import io
 import json
-import shlex
 import os
+import shlex
 import tarfile
 import time
 from pathlib import Path
