@@ -1,7 +1,7 @@
 """Every file a pytest run wrote, redacted at its end: junit.xml, Allure results, cells.json,
 artifacts, chaos journals, soak timelines and reports, logs. Run on the controller once every
 process has handed over the secrets it learned (harness.plugin); the redaction itself is
-node.redact, this module is its file I/O.
+node.redact, this module is its file I/O (and the console's stream).
 
 "Wrote" is "modified since the run started": results kept from an earlier run are not touched.
 Symbolic links are not followed (nothing outside the roots is rewritten); binary files are skipped.
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from node.redact import redact_bytes
+from node.redact import redact, redact_bytes
 
 SLACK = 2.0      # seconds: file systems with a coarse mtime
 
@@ -71,3 +71,17 @@ def redact_outputs(roots: Iterable[Path], since: float, secrets: Iterable[str]) 
         except OSError as e:
             sweep.errors.append(f"{p}: {e.strerror or e}")
     return sweep
+
+
+class RedactingStream:
+    """A text stream redacting every write: the console, and the pytest.log a CI step pipes it to,
+    is written after the files are swept (pytest's summary follows sessionfinish)."""
+
+    def __init__(self, inner, secrets: Callable[[], Iterable[str]]):
+        self._inner, self._secrets = inner, secrets
+
+    def write(self, s: str) -> int:
+        return self._inner.write(redact(s, self._secrets()))
+
+    def __getattr__(self, name):            # flush, isatty, encoding, fileno: the stream's own
+        return getattr(self._inner, name)

@@ -397,6 +397,12 @@ class Recorder:
                 meta[field_] = artifacts.redact(json.loads(props[prop]))
         st.phases.setdefault(key, {})[report.when] = (report.outcome, _reason(report))
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """The console redacted as it is written (pytest has no public hook for its stream)."""
+        tw = getattr(self.config.pluginmanager.get_plugin("terminalreporter"), "_tw", None)
+        if tw is not None and hasattr(tw, "_file"):
+            tw._file = outputs.RedactingStream(tw._file, artifacts.known)
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:
         """An xdist worker finished: the secrets it learned (a crashed worker hands none)."""

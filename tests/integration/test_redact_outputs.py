@@ -65,6 +65,7 @@ def hits(results: Path) -> list[str]:
 def test_a_planted_secret_is_in_no_output(tmp_path, workers):
     results, out = run_child(tmp_path, *workers)
     assert hits(results) == ["artifacts/cell1/core.bin", "artifacts/cell2/core.bin", "previous-run.txt"], out
+    assert SECRET not in out and "assert 'value ***' == 'expected'" in out      # the console too
     junit = ET.parse(results / "junit.xml").getroot()              # still well-formed
     failures = [f.get("message") for f in junit.iter("failure")]
     assert len(failures) == 2 and all("***" in m for m in failures)
