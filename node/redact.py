@@ -24,9 +24,18 @@ MIN_SECRET = 6          # a shorter "secret" would mask ordinary words
 # key names whose value is a secret (as a substring of the key: rpcpassword, DB_PASS, x-api-key)
 _WORDS = (r"password|passwd|passphrase|secret|token|macaroon|api[_-]?key|credentials?|private[_-]?key"
           r"|privkey|mnemonic|auth[_-]?key")
-_KEY = rf"(?:[\w.-]*(?:{_WORDS})[\w.-]*|[\w.-]*(?:pass|pwd))"
+
+
+def _key(words: str) -> str:
+    """A key holding one of `words`, or ending in pass/pwd. Bounded and possessive: a long run of
+    word characters costs linear time, not the cubic time of nested stars."""
+    return (rf"(?:(?=[\w.-]{{0,64}}?(?:{words}))[\w.-]{{1,80}}+"
+            rf"|[\w.-]{{0,60}}?(?:pass|pwd)(?![\w.-]))")
+
+
+_KEY = _key(_WORDS)
 # quoted keys (JSON, a repr) also name headers and rpcauth, which have their own unquoted patterns
-_QKEY = rf"(?:[\w.-]*(?:{_WORDS}|rpcauth|cookie|authorization)[\w.-]*|[\w.-]*(?:pass|pwd))"
+_QKEY = _key(rf"{_WORDS}|rpcauth|cookie|authorization")
 _QKEY_RE = re.compile(rf"(?i){_QKEY}\Z")
 _LIST_KEY_RE = re.compile(r"(?i)[\w.-]*(?:mnemonic|seed_words|cipher_seed)[\w.-]*\Z")
 # command-line flags taking the secret as the next word (exact names: --password-stdin stays)
@@ -60,7 +69,7 @@ PATTERNS: list[tuple[re.Pattern, str]] = [
     (_m(rf"^([ \t]*(?:export[ \t]+|-[ \t]+)?{_KEY}[ \t]*[=:][ \t]*+)(?!$)(?!\*\*\*$)[^\r\n]+",
         re.IGNORECASE | re.MULTILINE), rf"\1{MASK}"),
     # key=value / key: value / key => value inside a line: a quoted value whole, else one word
-    (_m(rf"""(\b{_KEY}\s*(?>=>|[=:])[ \t]*+)(?!{re.escape(MASK)})(?:{_DQ}|{_SQ}|[^\s"',;&}}<)\]]+)"""),
+    (_m(rf"""((?<![\w.-]){_KEY}\s*(?>=>|[=:])[ \t]*+)(?!{re.escape(MASK)})(?:{_DQ}|{_SQ}|[^\s"',;&}}<)\]]+)"""),
      rf"\1{MASK}"),
     # --password VALUE, bitcoin-cli -rpcpassword VALUE, sshpass -p VALUE
     (_m(rf"""((?<![\w-])(?:{_FLAGS})[ \t]+)(?:{_DQ}|{_SQ}|[^\s"']+)"""), rf"\1{MASK}"),
@@ -68,7 +77,8 @@ PATTERNS: list[tuple[re.Pattern, str]] = [
     # curl -u user:pass / --user user:pass / -uuser:pass -> keep the user
     (_m(r"""((?<![\w-])(?:-u|--user|--proxy-user)[ \t]*["']?[^\s:"']+:)[^\s"']+"""), rf"\1{MASK}"),
     # scheme://user:pass@host (the password may hold '@' or '/': up to the token's last '@')
-    (_m(r"""(\b[a-z][a-z0-9+.-]*://[^/\s:@"'<>]*:)(?!\d+(?:[/?#]|$))[^\s"'<>]*(@)"""), rf"\1{MASK}\2"),
+    (_m(r"""(\b[a-z][a-z0-9+.-]{0,30}://[^/\s:@"'<>]{0,256}:)(?!\d+(?:[/?#]|$))[^\s"'<>]{0,256}(@)"""),
+     rf"\1{MASK}\2"),
     # macaroons by their shape: hex starting 0201 (longer than a sha256), base64 starting AgE
     (_m(_HEX_MACAROON), MASK),
     (re.compile(r"(?<![\w+/])AgE[A-Za-z0-9+/_-]{40,}={0,2}"), MASK),
