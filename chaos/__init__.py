@@ -1,12 +1,14 @@
 """Chaos Toolkit extension for Archipelago nodes, and the twelve experiments (chaos/experiments/).
 
-Run one experiment with the stock CLI (the node is named through the environment only):
+Run one experiment with the stock CLI (the node is named through the environment only; `make setup`
+installs the project's packages, so no PYTHONPATH is needed):
 
     ARCHY_NODE_URL='ssh://root@host:22?disposable=1&known_hosts=~/.ssh/known_hosts' \\
-    PYTHONPATH=. .venv/bin/chaos --no-version-check run --rollback-strategy always \\
+    .venv/bin/chaos --no-version-check run --rollback-strategy always \\
         --journal-path journal.json chaos/experiments/kill9_tor.json
 
-or judged on its journal (the CLI's exit status alone is not trusted, see chaos/verdict.py):
+or judged on its journal (the CLI's exit status alone is not trusted, see chaos/verdict.py; a file
+that fails Chaos Toolkit's own lint is refused before anything starts):
 
     .venv/bin/python -m chaos.run chaos/experiments/*.json --node vm://vm0
 

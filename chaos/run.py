@@ -9,13 +9,18 @@ Its exit status is not trusted (traps 1-2): the journal is checked by chaos.verd
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from chaoslib.exceptions import ChaosException
+from chaoslib.experiment import ensure_experiment_is_valid
 
 from node.proc import stop_group
 
@@ -59,6 +64,63 @@ def load_experiment(path: str | Path) -> dict:
     return exp
 
 
+def validate(exp: dict, path: str | Path, env: dict) -> None:
+    """Chaos Toolkit's own lint (what `chaos validate` runs), before any process starts: a file it
+    rejects is refused in one line instead of a run that writes no journal. `env` is the run's:
+    the experiment's configuration and secrets are read from it."""
+    loggers = [logging.getLogger(n) for n in ("chaostoolkit", "chaoslib", "chaostoolkit-lib")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:          # chaoslib logs its findings too: the one line below says them
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        if bad := _misshapen(exp):
+            raise ExperimentError(f"{path}: {bad}")
+        with _environ(env):
+            ensure_experiment_is_valid(exp)
+    except ChaosException as e:
+        detail = " ".join(str(e).split()) or type(e).__name__
+        raise ExperimentError(f"{path}: fails Chaos Toolkit's lint (chaos validate): {detail}") from None
+    except (TypeError, AttributeError, KeyError, ValueError) as e:   # chaoslib trusts the shapes
+        raise ExperimentError(f"{path}: Chaos Toolkit cannot read it ({type(e).__name__}: {e}); "
+                              "compare it with chaos/experiments/*.json") from None
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+_SHAPES = (("method", list), ("rollbacks", list), ("steady-state-hypothesis", dict),
+           ("configuration", dict), ("secrets", dict), ("tags", list), ("extensions", list),
+           ("controls", list), ("runtime", dict))
+
+
+def _misshapen(exp: dict) -> str:
+    """The first top-level block of the wrong JSON type, or an activity that is no object."""
+    for key, kind in _SHAPES:
+        if key in exp and not isinstance(exp[key], kind):
+            return f"'{key}' must be a JSON {'list' if kind is list else 'object'}"
+    hyp = exp.get("steady-state-hypothesis", {})
+    if not isinstance(hyp.get("probes", []), list):
+        return "'steady-state-hypothesis.probes' must be a JSON list"
+    for key, acts in (("method", exp.get("method", [])), ("rollbacks", exp.get("rollbacks", [])),
+                      ("steady-state-hypothesis.probes", hyp.get("probes", []))):
+        bad = [i for i, a in enumerate(acts) if not isinstance(a, dict)]
+        if bad:
+            return f"{key}[{bad[0]}] must be a JSON object (an activity)"
+    return ""
+
+
+@contextlib.contextmanager
+def _environ(env: dict):
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def chaos_cli() -> str:
     exe = Path(sys.executable).parent / "chaos"
     if not exe.exists():
@@ -80,15 +142,17 @@ def run(path: str | Path, node_url: str, out_dir: str | Path, timeout: float = 1
     exp = load_experiment(path)
     name = Path(path).stem
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     journal_path, log_path, history = out / f"{name}.journal.json", out / f"{name}.log", out / f"{name}.history.jsonl"
+    env = environment(node_url, history, env_extra)
+    validate(exp, path, env)
+    out.mkdir(parents=True, exist_ok=True)
     for f in (journal_path, log_path, history):
         f.unlink(missing_ok=True)
     problems = verdict.lint_experiment(exp)
     cmd = [chaos_cli(), "--no-version-check", "--log-file", str(log_path), "run",
            "--rollback-strategy", "always", "--journal-path", str(journal_path), str(Path(path).resolve())]
     t0 = time.monotonic()
-    rc = _run_bounded(cmd, environment(node_url, history, env_extra), timeout, out / f"{name}.stdout")
+    rc = _run_bounded(cmd, env, timeout, out / f"{name}.stdout")
     duration = time.monotonic() - t0
     if rc is None:
         problems.append(f"chaos run did not finish within {timeout:.0f}s (killed)")

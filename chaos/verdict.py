@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 
+from node import redact as redaction
+
 EXTENSION = "archy"                 # extensions[] entry holding our metadata
 CONVERGED_FUNC = "wait_converged"   # the probe every method must end with (trap 3)
 NOTHING_LOST_FUNC = "nothing_lost"  # data-loss check, first in the hypothesis (trap 3)
-REDACTED = "***"
+REDACTED = redaction.MASK
 
 
 def metadata(experiment: Mapping) -> dict:
@@ -162,6 +164,8 @@ def leaked(text: str, secrets: Iterable[str]) -> list[str]:
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    for s in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(s, REDACTED)
-    return text
+    """The one redaction (node.redact): the values and secret-shaped text; a JSON journal stays JSON."""
+    try:
+        return redaction.redact_json(text, secrets)
+    except ValueError:
+        return redaction.redact(text, secrets)

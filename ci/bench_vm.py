@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import vm                                   # noqa: E402
+from node.api import NodeError             # noqa: E402
 from vm.machine import VM                   # noqa: E402
 from vm.node import VMNode                  # noqa: E402
 
@@ -124,6 +125,6 @@ def main() -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except vm.VMError as e:
+    except NodeError as e:              # VMError, a refused delete: one line
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)

@@ -143,5 +143,5 @@ def summarize(rounds: list[dict], accel: str, a) -> dict:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except vm.VMError as e:                 # one line, no traceback
+    except NodeError as e:              # VMError, a refused delete: one line                 # one line, no traceback
         sys.exit(f"error: {e}")

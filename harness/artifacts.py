@@ -1,7 +1,9 @@
 """Failure artifacts: journal, podman logs/inspect, unit files, the VM serial log.
 
 Everything written or attached goes through `redact` first: known secret values (read from the
-node's secrets dir, or registered by tests) and password/rpcauth-shaped patterns are masked.
+node's secrets dir, or registered by tests) and secret-shaped text are masked (node.redact, the
+one redaction). At the end of the run harness.outputs redacts every file again with the secrets
+learned by every process.
 """
 from __future__ import annotations
 
@@ -9,49 +11,41 @@ import re
 import shlex
 from pathlib import Path
 
+import allure
+
+from node import redact as node_redact
 from node.api import Node, NodeError
 from node.commands import ROOT, Commands
 from node.names import Names
+from node.redact import MIN_SECRET
 
-MASK = "***"
 _known: set[str] = set()
-
-_PATTERNS = [
-    # bitcoin.conf rpcauth=user:salt$hmac  -> keep the user
-    (re.compile(r"(?i)(rpcauth\s*[=:]\s*[\"']?[^:\s\"']+:)[^\s\"',]+"), rf"\1{MASK}"),
-    # key=value / key: value for password-ish keys (bitcoin.conf, env, YAML, INI)
-    (re.compile(r"(?i)\b((?:[\w.-]*(?:password|passwd|passphrase|secret|token|macaroon|apikey|api_key)[\w.-]*"
-                r"|[\w.-]*(?:pass|pwd))\s*[=:]\s*)(?![\"']?\*\*\*)[\"']?[^\s\"',}]+[\"']?"), rf"\1{MASK}"),
-    # JSON "password": "..."
-    (re.compile(r'(?i)("[\w.-]*(?:password|passwd|secret|token|macaroon|rpcauth|apikey)[\w.-]*"'
-                r'\s*:\s*")[^"]*(")'), rf"\1{MASK}\2"),
-    # Authorization headers and credentials in URLs
-    (re.compile(r"(?i)(authorization\s*:\s*(?:basic|bearer)\s+)\S+"), rf"\1{MASK}"),
-    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+(@)"), rf"\1{MASK}\2"),
-]
 
 
 def register_secret(value: str) -> None:
     """Mask this exact value wherever it appears (ignored when too short to be a secret)."""
-    if value and len(value.strip()) >= 6:
+    if value and len(value.strip()) >= MIN_SECRET:
         _known.add(value.strip())
 
 
+def known() -> set[str]:
+    """The secret values this process has learned (to hand to the controller; never logged)."""
+    return set(_known)
+
+
 def redact(text: str, extra: tuple[str, ...] = ()) -> str:
-    for value in sorted({*_known, *(e for e in extra if e and len(e) >= 6)}, key=len, reverse=True):
-        text = text.replace(value, MASK)
-    for pat, repl in _PATTERNS:
-        text = pat.sub(repl, text)
-    return text
+    """node.redact with this process's learned secrets (and `extra`)."""
+    return node_redact.redact(text, (*_known, *extra))
 
 
 def learn_node_secrets(node: Node, timeout: float = 30) -> None:
-    """Register the node's secret values so they are masked; the values are never logged."""
-    r = node.run(node.cmd.as_root(f"for f in {node.names.secrets_dir}/*; do [ -f \"$f\" ] && cat \"$f\" && echo; done"),
-                 timeout=timeout)
+    """Register the node's secret values so they are masked; the values are never logged. Each
+    file is read as text and as hex (a binary macaroon reaches outputs as hex)."""
+    r = node.run(node.cmd.as_root(f"for f in {shlex.quote(node.names.secrets_dir)}/*; do [ -f \"$f\" ] && cat \"$f\" && echo "
+                                  "&& od -An -v -tx1 \"$f\" | tr -d ' \\n' && echo; done"), timeout=timeout)
     for line in r.stdout.splitlines():
         register_secret(line)
-        for part in re.split(r"[\s:=$]", line):  # "user:salt$hash" files hold several values
+        for part in re.split(r"[\s:=$\"',{}]", line):  # "user:salt$hash" and JSON files hold several
             if len(part) >= 12:
                 register_secret(part)
 
@@ -110,10 +104,6 @@ def collect(node: Node, dest: Path, app: str | None = None, cursor: str | None =
 
 
 def _attach(paths: list[Path]) -> None:
-    try:
-        import allure
-    except ImportError:
-        return
     for p in paths:
         kind = allure.attachment_type.JSON if p.suffix == ".json" else allure.attachment_type.TEXT
         allure.attach.file(str(p), name=p.name, attachment_type=kind)

@@ -23,6 +23,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
 import vm
 from matrix.model import load
 from node.api import NodeError
@@ -135,8 +140,6 @@ SYMBOLS = {"pending": ("·", "dim"), "running": ("⟳", "bold yellow"), "passed"
 
 
 def table(state: GridState, status: str):
-    from rich.table import Table
-    from rich.text import Text
     apps = sorted({c["app"] for c in state.cells.values()})
     events = list(dict.fromkeys(c["event"] for c in state.cells.values()))
     t = Table(title=f"archy dev: run {state.run}", caption=status, show_lines=False)
@@ -178,7 +181,6 @@ def changed(before: dict[str, float], after: dict[str, float]) -> list[str]:
 # ------------------------------------------------------------------ the loop (I/O)
 class Loop:
     def __init__(self, args, pytest_extra: list[str]):
-        from rich.console import Console
         self.args, self.extra = args, pytest_extra
         self.console = Console(highlight=False, soft_wrap=True)
         self.vm = None                      # the embedded VM when we booted it
@@ -297,7 +299,6 @@ class Loop:
 
     # -- the loop
     def main(self) -> int:
-        from rich.live import Live
         words = [w.strip() for w in (self.args.events or "").split(",") if w.strip()]
         self.events = resolve_events(load(), words)
         self.prepare_target()

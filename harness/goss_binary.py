@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from node.api import NodeError
+from node.deletion import safe_rmtree
 from vm import cache, paths
 
 
@@ -90,7 +91,7 @@ def _build(tmp: Path, pin: Pin, archives: Path, say: Callable[[str], None]) -> N
     root = tmp / "root"
     _run(["dpkg-deb", "-x", str(deb), str(root)], f"dpkg-deb -x {pin.deb}")
     (root / "usr" / "bin" / "goss").rename(tmp / "goss")
-    shutil.rmtree(root)
+    safe_rmtree(root, within=paths.cache_root())
 
 
 def _fetch(deb: Path, pin: Pin, archives: Path, say: Callable[[str], None]) -> str:
@@ -116,7 +117,7 @@ def _fetch(deb: Path, pin: Pin, archives: Path, say: Callable[[str], None]) -> s
         if got.returncode != 0 or not deb.is_file():
             raise GossUnavailable(f"apt-get download {want} from trixie failed: {_last(got)}")
     finally:
-        shutil.rmtree(private, ignore_errors=True)
+        safe_rmtree(private, within=paths.cache_root())
     return f"apt-get download {want} (trixie)"
 
 

@@ -10,24 +10,25 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import time
 from contextlib import nullcontext as _nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import allure
 import pytest
 
 import vm
 from matrix.model import Cell, Matrix, MatrixError, load, plan
 from node.api import NodeError
+from node.deletion import clear_allure
 from node.driver import PlatformDriver
 from node import conformance
 from node.names import HARNESS
 from node.platform import PlatformError
-from node.target import Target, TargetError, connect, parse
+from node.target import Target, TargetError, connect, parse, vm_name
 
-from . import artifacts, broken, goss_session, journal, results
+from . import artifacts, broken, goss_session, journal, outputs, results
 from .events import EVENTS
 from .duration import DurationError, parse_duration
 
@@ -36,6 +37,8 @@ _CALL_REPORT = pytest.StashKey[pytest.TestReport]()
 # a journal cursor from which a failed cell's artifacts start, when the cell's action ran before the
 # cell's own cursor (a grid batch: the reboot that failed it is in the previous boot's journal)
 ARTIFACTS_SINCE = pytest.StashKey[str]()
+# the secrets a worker learned, handed to the controller in xdist's workeroutput (memory, no file)
+SECRETS_OUTPUT = "archy_secrets"
 
 
 @dataclass
@@ -101,8 +104,11 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in ("journal_allow(*regex): journal lines a cell may log",
                  "must: a MUST cell of the lifecycle matrix", "should: a SHOULD cell of the lifecycle matrix"):
         config.addinivalue_line("markers", line)
+    try:   # ARCHY_VM_NAME: another name, for parallel sessions on one host
+        default_vm = f"vm://{vm_name(os.environ.get('ARCHY_VM_NAME', 'vm0'), 'ARCHY_VM_NAME')}"
+    except TargetError as e:
+        raise pytest.UsageError(str(e)) from None
     try:
-        default_vm = f"vm://{os.environ.get('ARCHY_VM_NAME', 'vm0')}"  # another name: parallel sessions on one host
         urls = list(config.option.node) + ([default_vm] if config.option.vm or not config.option.node else [])
         targets = [parse(u, config.option.platform) for u in urls]
     except TargetError as e:
@@ -132,8 +138,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _output_paths(config: pytest.Config, rdir: Path) -> None:
-    """JUnit and Allure under results/ by default; the Allure dir is emptied here, once, in the
-    controller (allure's --clean-alluredir races when every xdist worker deletes it)."""
+    """JUnit and Allure under results/ by default; the Allure dir loses the previous run's Allure
+    files here, once, in the controller (allure's --clean-alluredir races when every xdist worker
+    deletes it), and nothing else: it may be any dir the user named, even `.`."""
     if not getattr(config.option, "xmlpath", None):
         config.option.xmlpath = str(rdir / "junit.xml")
     if hasattr(config.option, "allure_report_dir") and not config.option.allure_report_dir:
@@ -141,10 +148,9 @@ def _output_paths(config: pytest.Config, rdir: Path) -> None:
     if _is_worker(config) or config.option.collectonly:
         return
     allure_dir = getattr(config.option, "allure_report_dir", None)
-    if allure_dir and Path(allure_dir).is_dir():
-        shutil.rmtree(allure_dir)
     if allure_dir:
         Path(allure_dir).mkdir(parents=True, exist_ok=True)
+        clear_allure(allure_dir)
 
 
 # ---------------------------------------------------------------- target per process
@@ -259,6 +265,7 @@ def node(target, pytestconfig):
     try:
         yield n
     finally:
+        _learn_secrets(n)
         goss_session.release(n)       # this session's goss dir on the node (a copied goss, vars)
         (getattr(n, "destroy", None) or n.close)()
 
@@ -312,6 +319,7 @@ def cell(request, archy, target):
         except NodeError as e:
             if not failed:
                 problems = [f"journal check could not run: {e}"]
+    _learn_secrets(n)      # after every cell: an install may have made new ones
     if failed or problems:
         dest = archy.results_dir / "artifacts" / target.name / c.id
         try:
@@ -326,11 +334,22 @@ def cell(request, archy, target):
         pytest.fail(f"journal check: {len(problems)} error line(s) from archy units:\n{shown}", pytrace=False)
 
 
-def _allure_labels(c: Cell, t: Target) -> None:
+def _learn_secrets(n, timeout: float = 10) -> None:
+    """The node's secrets, so the end of the run masks them in every output (a dead node: skip)."""
     try:
-        import allure
-    except ImportError:
-        return
+        artifacts.learn_node_secrets(n, timeout=timeout)
+    except NodeError:
+        pass
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A worker hands the secrets it learned to the controller (xdist sends workeroutput after
+    every sessionfinish), which redacts every output at its own end (Recorder)."""
+    if _is_worker(session.config):
+        session.config.workeroutput[SECRETS_OUTPUT] = sorted(artifacts.known())
+
+
+def _allure_labels(c: Cell, t: Target) -> None:
     allure.dynamic.feature(c.app)
     allure.dynamic.story(c.event)
     allure.dynamic.severity(allure.severity_level.CRITICAL if c.requirement == "MUST"
@@ -381,15 +400,33 @@ class Recorder:
                 meta[field_] = artifacts.redact(json.loads(props[prop]))
         st.phases.setdefault(key, {})[report.when] = (report.outcome, _reason(report))
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """The console redacted as it is written (pytest has no public hook for its stream)."""
+        tw = getattr(self.config.pluginmanager.get_plugin("terminalreporter"), "_tw", None)
+        if tw is not None and hasattr(tw, "_file"):
+            tw._file = outputs.RedactingStream(tw._file, artifacts.known)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        """An xdist worker finished: the secrets it learned (a crashed worker hands none)."""
+        for value in getattr(node, "workeroutput", {}).get(SECRETS_OUTPUT, ()):
+            artifacts.register_secret(value)
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """After junit.xml is written (trylast) and every worker has finished: cells.json, then
+        every file this run wrote redacted with the secrets of every node."""
         st = self.config.stash[STATE]
-        if not st.meta:
-            return  # no grid cell ran: keep the last grid run's results
+        if st.meta:        # no grid cell ran: keep the last grid run's results
+            self._write_cells(st)
+        self._redact_outputs(st)
+
+    def _write_cells(self, st: Archy) -> None:
         cells = []
         for key, meta in st.meta.items():
             verdict, reason = results.phase_verdict(st.phases.get(key, {}))
-            cells.append({**meta, "verdict": verdict, "reason": reason, "duration": round(meta["duration"], 3)})
+            cells.append({**meta, "verdict": verdict, "reason": artifacts.redact(reason),
+                          "duration": round(meta["duration"], 3)})
         doc = {
             "version": results.RESULTS_VERSION, "started": st.started, "finished": time.time(),
             "targets": [{"name": t.name, "url": t.url, "kind": t.kind, "login": t.login,
@@ -403,6 +440,15 @@ class Recorder:
             n = {v: sum(c["verdict"] == v for c in cells) for v in ("passed", "failed", "not_run")}
             tr.write_line(f"archy: {len(cells)} cell result(s) -> {st.results_dir / 'cells.json'} "
                           f"({n['passed']} passed, {n['failed']} failed, {n['not_run']} not run)")
+
+    def _redact_outputs(self, st: Archy) -> None:
+        roots = [st.results_dir, *(Path(p) for p in (getattr(self.config.option, "xmlpath", None),
+                                                     getattr(self.config.option, "allure_report_dir", None)) if p)]
+        sweep = outputs.redact_outputs(roots, st.started, artifacts.known())
+        tr = self.config.pluginmanager.get_plugin("terminalreporter")
+        for problem in sweep.errors:
+            if tr:
+                tr.write_line(f"archy: could not redact {problem}", red=True)
 
 
 def _reported_targets(st: Archy) -> list[Target]:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from string import Formatter
+from typing import Iterable, Mapping
 
+from . import consistency
 from .schema import (Bool, Ctx, Enum, Int, List, Map, MatrixError, Record, Str, compose,
                      locate)
 
@@ -33,20 +35,21 @@ _IFRAME = Record({"frame_ancestors": Str(), "x_frame_options": Str()},
                  required=("frame_ancestors", "x_frame_options"))
 _TOR = Record({"onion_port": Int(1, 65535), "target": _ID}, required=("onion_port", "target"))
 _VERSION = Int(1, 1)
+_MEMORY = Str(r"[1-9][0-9]*[bkmg]", "a memory size such as 256m (podman --memory)")
 
 _APP = Record({
     "title": Str(), "provides": _ID, "conflicts": List(_ID, unique=True),
     "depends": List(_ID, unique=True), "companions": List(_ID, unique=True), "grace": _ID,
     "profile": _ID, "ports": _PORTS, "ui": _ID, "tor": _TOR, "data_dirs": List(_ABS),
     "status_url": _URL, "integrations": List(_ID, unique=True), "goss": Str(r"[\w.-]+\.yaml"),
-    "proxy_path": _ABS, "iframe": _IFRAME, "image": Str(),
+    "proxy_path": _ABS, "iframe": _IFRAME, "image": Str(), "memory": _MEMORY,
 }, required=("title", "provides", "depends", "grace", "profile", "ports", "ui", "data_dirs",
-             "status_url", "goss"))
+             "status_url", "goss", "memory"))
 _COMPANION = Record({
     "title": Str(), "companion_of": _ID, "grace": _ID, "profile": _ID, "ports": _PORTS,
     "status_url": _URL, "data_dirs": List(_ABS), "proxy_path": _ABS, "iframe": _IFRAME,
-    "image": Str(),
-}, required=("title", "companion_of", "grace", "profile", "ports", "status_url"))
+    "image": Str(), "memory": _MEMORY,
+}, required=("title", "companion_of", "grace", "profile", "ports", "status_url", "memory"))
 
 SCHEMAS = {
     "apps.yaml": Record({
@@ -172,7 +175,7 @@ def _show(path: Path) -> Path:
 
 
 # A factory for MatrixError naming file:line of the offending node: (file, key path, message).
-_Err = Callable[[str, tuple, str], MatrixError]
+_Err = consistency.Err
 
 
 def _build(d: Path, data: dict, nodes: dict) -> Matrix:
@@ -204,6 +207,7 @@ def _apps(a: dict, err: _Err) -> tuple[dict[str, App], dict[str, App]]:
     for app in apps.values():
         _check_app_refs(app, apps, comps, provided, err)
     _check_companions(apps, comps, provided, err)
+    consistency.check(apps, comps, err)
     return apps, comps
 
 
@@ -223,9 +227,25 @@ def _make_app(a: dict, app_id: str, spec: dict, section: str, err: _Err) -> App:
         ui=spec.get("ui", app_id), tor=spec.get("tor"), data_dirs=tuple(spec.get("data_dirs", ())),
         status_url=spec["status_url"], integrations=tuple(spec.get("integrations", ())),
         goss=spec.get("goss"),
-        proxy_path=spec.get("proxy_path", defaults.get("proxy_path", "/apps/{id}/")).format(id=app_id),
+        proxy_path=_proxy_path(spec, defaults, (section, app_id), err),
         iframe=spec.get("iframe", defaults.get("iframe", {})), image=spec.get("image", a["image"]),
         companion_of=spec.get("companion_of"))
+
+
+def _proxy_path(spec: dict, defaults: dict, at: tuple, err: _Err) -> str:
+    """The app's proxy_path template (its own, else the default) with {id} filled in; any other
+    field, a format spec or a stray brace is named at the template's line."""
+    keys = at + ("proxy_path",) if "proxy_path" in spec else ("defaults", "proxy_path")
+    template = spec.get("proxy_path", defaults.get("proxy_path", "/apps/{id}/"))
+    try:
+        fields = [(f, c, fs) for _, f, fs, c in Formatter().parse(template) if f is not None]
+    except ValueError as e:
+        raise err("apps.yaml", keys, f"bad template {template!r}: {e}") from None
+    if bad := next((f for f in fields if f != ("id", None, "")), None):
+        shown = "{" + bad[0] + (f"!{bad[1]}" if bad[1] else "") + (f":{bad[2]}" if bad[2] else "") + "}"
+        raise err("apps.yaml", keys, f"bad template {template!r}: unknown field {shown}: "
+                                     "the only field is {id}, the app's id")
+    return template.format(id=at[1])
 
 
 def _check_app_refs(app: App, apps: dict, comps: dict, provided: set, err: _Err) -> None:

@@ -31,6 +31,9 @@ PLATFORM_DIR = Path(__file__).resolve().parent.parent / "platforms"
 DEFAULT = "reference"
 ENV = "ARCHY_PLATFORM"          # the default profile of a run (make PLATFORM=...), else DEFAULT
 SCOPES = ("system", "user")
+# How a container comes back after it exits: systemd's Restart= on its (Quadlet) unit, or a podman
+# restart policy. A Quadlet `podman run` passes --rm, which podman refuses with any policy but "no".
+RESTARTS = ("systemd", "unless-stopped", "always")
 RPC_METHODS = ("install", "uninstall", "start", "stop", "list", "health")   # "tick" is optional
 
 
@@ -73,6 +76,7 @@ class Platform:
     login: str = "root"                           # the login when the node URL names none
     become: str = "sudo -n"                       # how a non-root login gets root ("" = it cannot)
     scope: str = "system"                         # the apps' units: system, or user (rootless podman)
+    restart: str = "systemd"                      # what restarts a container (RESTARTS)
     names: Names = field(default_factory=Names)
     ports: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()   # app -> port name -> port
     images: tuple[tuple[str, str], ...] = ()       # app -> the image its install names (default: the matrix's)
@@ -125,6 +129,7 @@ _SCHEMA = Record({
     "units": Record({"scope": Enum(SCOPES), "quadlet_dir": _PATH}, required=("scope", "quadlet_dir")),
     "apps": Record({
         "container": _TEMPLATE, "unit": _TEMPLATE, "label": _TEMPLATE, "network": _NAME, "prefix": _TEMPLATE,
+        "restart": Enum(RESTARTS),
         "names": Map(_TEMPLATE, key=_NAME), "images": Map(_TEMPLATE, key=_NAME),
         "ports": Map(Map(Int(1, 65535), key=Str(r"[a-z0-9_]+", "a port name")), key=_NAME),
     }, required=("container", "unit", "prefix")),
@@ -212,6 +217,7 @@ def build(d: dict, source: str, root: yaml.Node | None = None) -> Platform:
     return Platform(
         name=d["name"], source=source, login=d["login"]["user"],
         become="" if d["login"]["become"] == "none" else d["login"]["become"], scope=d["units"]["scope"],
+        restart=apps.get("restart", "systemd"),
         names=names, ports=tuple((a, tuple(p.items())) for a, p in apps.get("ports", {}).items()),
         images=tuple(apps.get("images", {}).items()),
         health=Health(ok=tuple(h["ok"].items()), progress=h.get("progress")),

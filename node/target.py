@@ -2,7 +2,7 @@
 
 URLs:
   ssh://user@host[:port]?disposable=1&key=PATH&known_hosts=PATH&name=NAME&platform=NAME
-  vm://NAME[?platform=NAME]   the embedded QEMU VM, e.g. vm://vm0
+  vm://NAME[?platform=NAME]   the embedded QEMU VM, e.g. vm://vm0 (NAME: [a-z0-9][a-z0-9-]*)
 `platform` names a profile (platforms/NAME.yaml, node/platform.py; default: the caller's, else
 $ARCHY_PLATFORM, else reference); without a user in the URL the login is the profile's.
 Parsing is pure (no connection), so the grid can decide skips before touching a node. `connect`
@@ -12,6 +12,7 @@ attach): node/ sits below vm/ and never imports it.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from typing import Callable
 from urllib.parse import parse_qs, quote, urlparse
@@ -27,6 +28,8 @@ _SSH_PARAMS = {"disposable", "key", "known_hosts", "name", "connect_timeout", "p
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 DEFAULT_CONNECT_TIMEOUT = 10.0
+# a VM name becomes a dir under the run root (deleted with the run) and part of a QMP socket path
+VM_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 
 class TargetError(NodeError):
@@ -62,6 +65,14 @@ class Target:
         return self.user or self.platform.login
 
 
+def vm_name(name: str, where: str = "vm://NAME") -> str:
+    """`name` when it is a valid VM name, else TargetError naming `where` it came from; pure."""
+    if not VM_NAME.fullmatch(name):
+        raise TargetError(f"{where}: VM name {name[:60]!r} must be 1-63 of a-z, 0-9 and '-', "
+                          "starting with a letter or digit (e.g. vm0)")
+    return name
+
+
 def _flag(url: str, key: str, value: str) -> bool:
     v = value.lower()
     if v in _TRUE:
@@ -86,7 +97,7 @@ def parse(url: str, platform: str | None = None) -> Target:
     if u.scheme == "vm":
         if unknown := set(q) - {"platform"}:
             raise TargetError(f"{url}: unknown parameter(s) {', '.join(sorted(unknown))} (known: platform)")
-        name = u.netloc or u.path.strip("/") or "vm0"
+        name = vm_name((u.netloc + u.path).strip("/") or "vm0", url)
         return Target("vm", f"vm://{name}", name, True, capabilities.VM, platform=plat)
     if u.scheme != "ssh":
         raise TargetError(f"{url}: unknown scheme {u.scheme + '://' if u.scheme else '(none)'}; "

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Iterable, Mapping
 
 from .model import ID_RE, AppSpec, Catalog, Port, Tor, frozen_map
+
+
+MEMORY_RE = re.compile(r"^[1-9][0-9]*[bkmg]$")   # what podman --memory takes
 
 
 class CatalogError(ValueError):
@@ -64,6 +68,9 @@ def _app(app_id: str, raw: Any, image: str, grace: Mapping, source: str, compani
             raise CatalogError(f"{where}: port {name!r} needs an integer 'port'")
         ports.append(Port(name, p["port"], bool(p.get("ui", False))))
     tor = raw.get("tor")
+    memory = raw.get("memory")
+    if memory is not None and not (isinstance(memory, str) and MEMORY_RE.match(memory)):
+        raise CatalogError(f"{where}: 'memory' must be a size such as 256m, got {memory!r}")
     profile = raw.get("profile")
     if not isinstance(profile, str) or not ID_RE.match(profile):
         raise CatalogError(f"{where}: 'profile' must be a simple name")
@@ -84,6 +91,7 @@ def _app(app_id: str, raw: Any, image: str, grace: Mapping, source: str, compani
         data_dirs=_names(raw.get("data_dirs")),
         status_url=raw.get("status_url"),
         integrations=_names(raw.get("integrations")),
+        memory=memory,
     )
 
 

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import backoff as bo
 from . import catalog as cat
@@ -406,12 +407,10 @@ class Reconciler:
 
 
 def _without_removals(node, apps: frozenset[str]):
-    from dataclasses import replace
     return replace(node, removals=frozen_map({a: p for a, p in node.removals.items() if a not in apps}))
 
 
 def _exists(path: str) -> bool:
-    import os
     return os.path.lexists(path)
 
 

@@ -2,6 +2,8 @@
 user's desired state and the canonical secrets."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from . import render
 from .catalog import providers
 from .model import (STARTED, AppPlan, Catalog, DesiredNode, DesiredState, FileSpec, Secrets,
@@ -40,12 +42,14 @@ def build(catalog: Catalog, desired: DesiredState, secrets: Secrets, paths: Path
     no_units = variant.off("own-cgroup")
     stop_timeout = (lambda s: 10) if variant.off("stop-grace") else (lambda s: s.grace)
     hosts = render.addresses(s.container for s in catalog.apps.values())
+    host_alias, no_memory = not variant.off("host-alias"), variant.off("memory-limit")
+    restart = "no" if variant.off("retry-failed") else "on-failure"   # a crashed app stays down
 
     def add(path: str, text: str, mode: int, app: str | None, kind: str) -> None:
         files[path] = FileSpec(path, text.encode(), mode, app, kind)
 
     for app, (state, parent) in members.items():
-        spec = catalog.apps[app]
+        spec = replace(catalog.apps[app], memory=None) if no_memory else catalog.apps[app]
         config_files: list[bytes] = []
         data_dir = config_dir = None
         if parent is None:
@@ -62,13 +66,15 @@ def build(catalog: Catalog, desired: DesiredState, secrets: Secrets, paths: Path
         unit_text = render.quadlet_container(
             spec, enabled=state == STARTED, stop_timeout=stop_timeout(spec),
             data_dir=paths.host(data_dir) if data_dir else None,
-            config_dir=paths.host(config_dir) if config_dir else None, hosts=hosts)
+            config_dir=paths.host(config_dir) if config_dir else None, hosts=hosts, host_alias=host_alias,
+            restart=restart)
         imperative = no_units or (parent is not None and variant.off("companion-units"))
         if not imperative:
             add(paths.unit_file(spec.stem), unit_text, 0o644, app, "unit")
         # WantedBy does not change what runs, so it stays out of the restart/backoff hash
-        run_text = render.quadlet_container(spec, enabled=True, stop_timeout=stop_timeout(spec),
-                                            data_dir=data_dir, config_dir=config_dir, hosts=hosts)
+        run_text = render.quadlet_container(spec, enabled=True, stop_timeout=stop_timeout(spec), data_dir=data_dir,
+                                            config_dir=config_dir, hosts=hosts, host_alias=host_alias,
+                                            restart=restart)
         apps[app] = AppPlan(app=app, unit=spec.unit, container=spec.container, run=state == STARTED,
                             deps=deps, missing=missing,
                             spec_hash=spec_hash(run_text.encode(), *config_files),

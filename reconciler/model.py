@@ -55,6 +55,7 @@ class AppSpec:
     data_dirs: tuple[str, ...] = ()
     status_url: str | None = None
     integrations: tuple[str, ...] = ()
+    memory: str | None = None       # podman --memory (e.g. "256m"); None: no limit
 
     @property
     def stem(self) -> str:

@@ -32,7 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 IMAGE = "localhost/archy-standin:1"
 HASH_LABEL = "io.archipelago.standin-hash"
-IMAGE_RECIPE = 4            # bump when the rootfs layout below changes
+IMAGE_RECIPE = 5            # bump when the rootfs layout below changes
 SERVICE = "archipelago.service"
 SERVICE_SRC = HERE / "systemd" / SERVICE
 SETTINGS = Path("/etc/archipelago/reconciler.json")
@@ -242,11 +242,13 @@ def _add_link(tar: tarfile.TarFile, name: str, target: str) -> None:
 def build_rootfs(tar_path: Path, python: str, work: Path) -> int:
     """Write the image's rootfs tar; returns the number of host files in it."""
     dash = "/usr/bin/dash"
+    # getent: the grid asks each container what host.archipelago resolves to (seed 004 FM4)
+    getent = "/usr/bin/getent"
     dirs, files = stdlib_files()
     dynload = [f for f in files if f.endswith(".so")]
-    libs = ldd_paths([python, dash, *dynload])
+    libs = ldd_paths([python, dash, getent, *dynload])
     libs |= dlopened_paths(libs)
-    host = set(files) | libs | {python, dash, "/usr/bin/python3"}
+    host = set(files) | libs | {python, dash, getent, "/usr/bin/python3"}
     etc_python = Path(f"/etc/python{sys.version_info.major}.{sys.version_info.minor}")
     if etc_python.is_dir():                      # Debian's stdlib sitecustomize.py links here
         host.update(str(p) for p in etc_python.rglob("*") if p.is_file())

@@ -20,6 +20,11 @@ NETWORK = "archy"
 # cleanup ("aardvark-dns failed to start ... transaction is destructive"). Containers get a
 # fixed address each and reach the others by name through /etc/hosts (AddHost) instead.
 SUBNET = "10.89.7"
+GATEWAY = f"{SUBNET}.1"
+# Seed 004 FM4 (v1.7.42): `host.containers.internal` resolved to the LAN gateway on bridge networks,
+# so every unit maps this name to the node as its containers see it: the app network's gateway,
+# which the reference defines itself (network_unit), so it is the same constant here.
+HOST_ALIAS = "host.archipelago"
 
 
 def addresses(container_names) -> dict[str, str]:
@@ -36,8 +41,9 @@ def rpcauth(user: str, salt: str, password: str) -> str:
     return f"rpcauth={user}:{salt}${digest}"
 
 
-def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int,
-                      data_dir: str | None, config_dir: str | None, hosts: dict[str, str] | None = None) -> str:
+def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int, data_dir: str | None,
+                      config_dir: str | None, hosts: dict[str, str] | None = None, host_alias: bool = True,
+                      restart: str = "on-failure") -> str:
     hosts = hosts or {}
     ports = ",".join(f"{p.name}={p.port}" for p in spec.ports)
     lines = [
@@ -58,6 +64,7 @@ def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int,
         f"Network={NETWORK}.network",
         *([f"IP={hosts[spec.container]}"] if spec.container in hosts else []),
         *(f"AddHost={name}:{ip}" for name, ip in hosts.items() if name != spec.container),
+        *([f"AddHost={HOST_ALIAS}:{GATEWAY}"] if host_alias else []),
         *(f"PublishPort={p.port}:{p.port}" for p in spec.ports),
         *([f"Volume={data_dir}:/data"] if data_dir else []),
         *([f"Volume={config_dir}:/config:ro"] if config_dir else []),
@@ -75,14 +82,18 @@ def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int,
         "Notify=healthy",
         "RunInit=yes",
         f"StopTimeout={stop_timeout}",
+        # podman 5.4 (Debian trixie) has no Quadlet Memory= key (5.5 added it): the flag itself
+        *([f"PodmanArgs=--memory={spec.memory}"] if spec.memory else []),
         "",
         "[Service]",
         f"Slice={APPS_SLICE}",
-        # No restart policy: the reconciler is the one supervisor, with its crash-loop backoff. It
-        # starts a desired-running app that crashed (kill -9) or stopped behind its back (`podman
-        # stop`, which podman's own unless-stopped ignores on the seeds' node); systemd's Restart=
-        # would bring a crashed app back before the reconciler's repair is ever exercised.
-        "Restart=no",
+        # systemd brings a crashed app back (kill -9, HealthOnFailure=kill), as podman's unless-stopped
+        # does on the seeds' node; a clean stop behind the reconciler's back (`podman stop`, exit 0)
+        # stays down until the tick starts the desired-running app again, as the seeds' backend does
+        # for the stop unless-stopped ignores (003). Restart=always would undo that stop within 5 s
+        # and the reconciler's repair would never be exercised.
+        f"Restart={restart}",
+        "RestartSec=5",
         # Notify=healthy: the first probe can be slow on a loaded node
         "TimeoutStartSec=900",
         f"TimeoutStopSec={stop_timeout + 30}",
@@ -95,7 +106,7 @@ def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int,
 
 def network_unit() -> str:
     return HEADER + (f"[Network]\nNetworkName={NETWORK}\nDriver=bridge\nSubnet={SUBNET}.0/24\n"
-                     f"Gateway={SUBNET}.1\nDisableDNS=true\n")
+                     f"Gateway={GATEWAY}\nDisableDNS=true\n")
 
 
 def bitcoin_conf(spec: AppSpec, rpc: BitcoinRpcSecret) -> str:
@@ -193,6 +204,7 @@ def podman_run_argv(spec: AppSpec, *, data_dir: str | None, config_dir: str | No
     for name, ip in hosts.items():
         if name != spec.container:
             argv += ["--add-host", f"{name}:{ip}"]
+    argv += ["--add-host", f"{HOST_ALIAS}:{GATEWAY}"] + (["--memory", spec.memory] if spec.memory else [])
     for p in spec.ports:
         argv += ["-p", f"{p.port}:{p.port}"]
     if data_dir:

@@ -18,7 +18,7 @@ VARIANTS: dict[str, str] = {
     "chaos-state-flushed-on-exit": "desired-written-at-once",   # desired.json written only on SIGTERM
     "chaos-install-not-resumed": "install-resumed",             # in-flight installs dropped at start
     "chaos-no-podman-selfheal": "podman-selfheal",              # no storage-container removal, no migrate
-    "chaos-no-retry-after-failure": "retry-failed",             # failed units never started again
+    "chaos-no-retry-after-failure": "retry-failed",             # a crashed app stays down: Restart=no, no retry
     "chaos-stopped-app-not-restarted": "restart-stopped",      # started only on install/start, never after a stop behind its back
     "chaos-network-not-recreated": "network-recreate",          # vanished archy network left alone
     "chaos-tor-not-supervised": "tor-supervised",               # tor not started when inactive
@@ -26,6 +26,8 @@ VARIANTS: dict[str, str] = {
     "chaos-wallclock-ticks": "monotonic-ticks",                 # tick deadlines on time.time()
     "chaos-health-always-ok": "health-honest",                  # /health always 200
     "chaos-no-disk-pressure": "disk-pressure",                  # full disk neither reported nor waited out
+    "container-without-memory-limit": "memory-limit",           # no --memory: seed 003 C4 wants one on all
+    "unit-without-host-alias": "host-alias",                    # no AddHost=host.archipelago (seed 004 FM4)
 }
 
 

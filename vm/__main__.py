@@ -7,6 +7,7 @@ import time
 
 from . import attach, build, golden, image, launch, paths, reaper
 from node.api import NodeError
+from node.target import VM_NAME, TargetError, vm_name
 
 from .errors import VMError
 from .machine import VM
@@ -61,7 +62,7 @@ def cmd_status(a) -> None:
         rec = reaper.read_owner(d) or {}
         info = {"owner_pid": rec.get("owner_pid"), "owner_alive": reaper.owner_alive(rec),
                 "ports": rec.get("ports")}
-        if base:
+        if base and VM_NAME.fullmatch(d.name):      # not one of ours otherwise
             vm = VM(d.name, base)
             vm.ports = {int(k): v for k, v in (rec.get("ports") or {}).items()}
             info.update(vm.status())
@@ -94,6 +95,12 @@ def main(argv=None) -> int:
     sub.add_parser("status", help="cache and running VMs")
     sub.add_parser("reap", help="remove VMs left by dead runs")
     a = p.parse_args(argv)
+    try:
+        if getattr(a, "name", None) is not None:
+            vm_name(a.name, f"python -m vm {a.cmd}")   # before it names a dir to stop and delete
+    except TargetError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     try:
         globals()[f"cmd_{a.cmd}"](a)
     except NodeError as e:            # VMError and the harness's SSH errors: one line

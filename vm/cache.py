@@ -5,17 +5,21 @@ result instead of building it twice.
 """
 import fcntl
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Callable
 
-from .errors import VMError, VMTimeout
+from node.deletion import safe_rmtree
+
+from . import paths
+from .errors import VMTimeout
 
 
 def ensure_dir(final: Path, build: Callable[[Path], None], *, progress: Callable[[str], None],
                what: str, lock_timeout: float = 3600) -> Path:
-    """Return `final`, building it with build(tmpdir) under an exclusive lock if it is missing."""
+    """Return `final` (inside the cache), building it with build(tmpdir) under an exclusive lock
+    if it is missing."""
+    root = paths.cache_root()
     if final.is_dir():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -25,7 +29,7 @@ def ensure_dir(final: Path, build: Callable[[Path], None], *, progress: Callable
         if final.is_dir():             # somebody else built it while we waited
             return final
         for stale in final.parent.glob(final.name + ".tmp-*"):
-            safe_rmtree(stale)
+            safe_rmtree(stale, within=root)
         tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
         tmp.mkdir()
         try:
@@ -33,19 +37,8 @@ def ensure_dir(final: Path, build: Callable[[Path], None], *, progress: Callable
             os.rename(tmp, final)
         finally:
             if tmp.exists():
-                safe_rmtree(tmp)
+                safe_rmtree(tmp, within=root)
     return final
-
-
-def safe_rmtree(path: Path) -> None:
-    """rm -r that refuses to descend into mounts (a chroot's /dev or /proc left by a killed build)."""
-    real = os.path.realpath(path)
-    with open("/proc/self/mounts") as f:
-        mounts = [line.split()[1] for line in f]
-    inside = [m for m in mounts if m == real or m.startswith(real + "/")]
-    if inside:
-        raise VMError(f"refusing to delete {path}: still mounted: {', '.join(inside)} (umount them first)")
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def _lock(lock, timeout: float, progress, what: str) -> None:

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import shlex
 import tarfile
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ import yaml
 
 from matrix import model
 from node.api import CommandTimeout
+from node.deletion import safe_rmtree
 from node.names import HARNESS
 
 from . import accel, cache, machine, paths, reaper
@@ -129,12 +131,12 @@ def prune(keep: Path, progress: Callable[[str], None], root: Path | None = None)
     for tmp in root.glob("*.tmp-*"):              # builds killed outright (SIGKILL, power loss)
         pid = tmp.name.rsplit("-", 1)[-1]
         if pid.isdigit() and not reaper.proc.alive(int(pid)):
-            cache.safe_rmtree(tmp)
+            safe_rmtree(tmp, within=root)
             removed.append(tmp)
     for old in goldens[KEEP_GOLDENS:]:
         if old == keep or str(old) in in_use:
             continue
-        cache.safe_rmtree(old)
+        safe_rmtree(old, within=root)
         old.with_name(old.name + ".lock").unlink(missing_ok=True)
         removed.append(old)
         progress(f"removed old golden state {old.name}")
@@ -230,8 +232,8 @@ def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Ca
 def _provision(node, repo: Path, progress: Callable[[str], None]) -> None:
     n = node.names
     progress(f"copying reconciler/ to {n.code_dir} and the catalog to {n.catalog}")
-    node.succeed(f"rm -rf {n.code_dir} && mkdir -p {n.code_dir} && "
-                 f"tar -xzf - -C {n.code_dir}", input=reconciler_tar(repo / "reconciler"), timeout=120)
+    code = shlex.quote(n.code_dir)
+    node.succeed(f"rm -rf {code} && mkdir -p {code} && tar -xzf - -C {code}", input=reconciler_tar(repo / "reconciler"), timeout=120)
     node.put_file(n.catalog, render_catalog(repo / "matrix/apps.yaml"))
     progress(f"running {PROVISION} on the node (builds the stand-in image; minutes under TCG)")
     t = time.monotonic()

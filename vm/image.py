@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from node.deletion import safe_rmtree
 from node.names import HARNESS
 
 from . import cache, paths, prereq
@@ -166,7 +167,7 @@ def _build(out: Path, progress: Callable[[str], None]) -> None:
     _run(["mkfs.ext4", "-q", "-F", "-L", "archyroot", "-d", str(rootfs), str(raw), DISK_SIZE])
     _run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(out / "base.qcow2")])
     raw.unlink()
-    cache.safe_rmtree(rootfs)
+    safe_rmtree(rootfs, within=paths.cache_root())
     (out / "base.qcow2").chmod(0o444)
     manifest = {"hash": recipe_hash(), "suite": SUITE, "packages": PACKAGES, "versions": versions,
                 "built_at": time.time(), "build_seconds": round(time.monotonic() - t0, 1)}

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from node.names import HARNESS
+from node.target import vm_name
 
 from . import accel as accel_mod, paths, prereq, proc, qmp, reaper
 from .errors import PrerequisiteMissing, VMError, VMTimeout
@@ -56,7 +57,7 @@ class VM:
 
     def __init__(self, name: str, image: BaseImage, *, forwards: tuple[int, ...] = (),
                  mem_mib: int = MEM_MIB, smp: int = SMP, detached: bool = False):
-        self.name = name
+        self.name = vm_name(name, "VM")     # its run dir is deleted with it: never ../x
         self.image = image
         self.guest_forwards = forwards          # guest TCP ports also forwarded (besides 22)
         self.mem_mib, self.smp = mem_mib, smp

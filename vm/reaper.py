@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from node.deletion import checked, safe_rmtree
+
 from . import paths, proc
-from .cache import safe_rmtree
 
 OWNER = "owner.json"
 PIDFILE = "qemu.pid"
@@ -40,9 +41,12 @@ def owner_alive(record: dict | None) -> bool:
     return bool(record) and proc.same_process(record.get("owner_pid"), record.get("owner_start"))
 
 
-def stop_run(run_dir: Path, timeout: float = 15) -> int | None:
+def stop_run(run_dir: Path, timeout: float = 15, root: Path | None = None) -> int | None:
     """Kill the QEMU of run_dir (if it is really ours) and delete the dir, keeping its serial log
-    as ${ARCHY_RUN}/_logs/<name>.serial.log. Returns the QEMU pid killed."""
+    as ${ARCHY_RUN}/_logs/<name>.serial.log. Returns the QEMU pid killed. run_dir must lie inside
+    `root` (default: the run root), else nothing is killed or deleted."""
+    root = root or paths.run_root()
+    checked(run_dir, within=root)
     pid = proc.read_pid(run_dir / PIDFILE)
     killed = None
     if proc.is_qemu_of(pid, run_dir):
@@ -53,7 +57,7 @@ def stop_run(run_dir: Path, timeout: float = 15) -> int | None:
         logs = run_dir.parent / "_logs"
         logs.mkdir(exist_ok=True)
         os.replace(serial, logs / f"{run_dir.name}.serial.log")
-    safe_rmtree(run_dir)
+    safe_rmtree(run_dir, within=root)
     return killed
 
 
@@ -74,7 +78,7 @@ def reap(progress: Callable[[str], None] = print, root: Path | None = None) -> l
             continue
         elif record is None and qemu_up:
             continue                          # still starting: owner.json is written right after QEMU starts
-        killed = stop_run(d)
+        killed = stop_run(d, root=root)
         owner = record.get("owner_pid") if record else None
         progress(f"reaped leftover VM {d.name}: owner pid {owner} gone, "
                  + (f"killed QEMU pid {killed}, " if killed else "QEMU not running, ")
@@ -119,13 +123,13 @@ def teardown_all() -> None:
 
 def _chain(sig: int) -> None:
     previous = signal.getsignal(sig)
+    if previous == signal.SIG_IGN:
+        return      # the process ignores it (a background job's SIGINT): so do its VMs
 
     def handler(signum, frame):
         teardown_all()
         if callable(previous):
             return previous(signum, frame)     # e.g. KeyboardInterrupt for SIGINT, pytest's own
-        if previous == signal.SIG_IGN:
-            return
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 

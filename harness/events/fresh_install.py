@@ -1,11 +1,12 @@
 """Fresh install: the RPC succeeds only once the app answers through its own protocol (and its
-companions theirs), it stays up, goss passes."""
+companions theirs), it stays up, goss passes, and the seeds' node checks hold (memory limit,
+restart, clean log tail, host.archipelago, /health: harness/checks/node_checks.py)."""
 from __future__ import annotations
 
 import time
 
 from harness import goss
-from harness.checks import probes
+from harness.checks import node_checks, probes
 from harness.grid.context import CellContext
 from harness.grid import reset
 from harness.grid.event import BEFORE_APP, GridEvent
@@ -50,8 +51,10 @@ def in_place(ctx: CellContext) -> None:
 
 def _steady(ctx: CellContext, retry_timeout: float) -> None:
     report = goss.validate(ctx.node, ctx.matrix, ctx.app, retry_timeout=retry_timeout)
-    if not report.ok:
-        raise AssertionError(f"{ctx.app.id}: {report.summary()}")
+    problems = [] if report.ok else [report.summary()]
+    problems += node_checks.problems(ctx.node, ctx.driver, ctx.matrix, ctx.app.id)
+    if problems:
+        raise AssertionError(f"{ctx.app.id}: " + "; ".join(problems))
 
 
 def _stays_up(ctx: CellContext) -> None:

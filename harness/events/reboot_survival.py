@@ -1,7 +1,8 @@
 """Reboot survival: a graceful reboot and a power cut with the batch running, then a reboot with
 the batch user-stopped. Installed apps come back healthy (their own protocols, goss), user-stopped
 apps stay stopped, data never goes backwards (files unchanged, the chain height they answer not
-lower), and a graceful reboot leaves no sign of a crash recovery in their answers or journal.
+lower), a graceful reboot leaves no sign of a crash recovery in their answers or journal, and after
+each reboot the seeds' node checks hold (harness/checks/node_checks.py).
 One set of reboots serves every app of the batch; the verdict stays per app."""
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 from functools import partial
 
 from harness import goss
-from harness.checks import probes, protocols
+from harness.checks import node_checks, probes, protocols
 from harness.grid.context import CellContext
 from harness.grid.event import DEPENDENCY_DOWN, FULL_LINE, GridEvent
 from node.api import poll
@@ -59,6 +60,8 @@ def _running_round(ctx: CellContext, kind: str, batch: tuple[str, ...], problems
         report = goss.validate(node, m, app, retry_timeout=120)
         if not report.ok:
             problems[a].append(f"{tag}: {report.summary()}")
+        # a dependent's "integration ...: DOWN" while its dependency booted is expected (journal_allow)
+        problems[a] += [f"{tag}: {p}" for p in node_checks.problems(node, ctx.driver, m, a, allow=(DEPENDENCY_DOWN,))]
         for p in _data_problems(node, app, before[a], answer, probes.data_manifest(node, app)):
             problems[a].append(f"{tag}: {p}")
         # A crash recovery (a replay, a reindex, initial block download again) is what a power cut

@@ -3,26 +3,21 @@ import os
 import signal
 import threading
 
+from .bitcoind import Bitcoind
+from .electrumx import ElectrumX
+from .lnd import Lnd
 from .netkit import ListenError
 from .service import Fatal, Standin, log, log_error
 from .settings import SettingsError, from_environ
+from .ui import Ui
+from .webapp import WebApp
+
+
+PROFILES = {"bitcoind": Bitcoind, "lnd": Lnd, "electrumx": ElectrumX, "ui": Ui}
 
 
 def build(settings) -> Standin:
-    if settings.profile == "bitcoind":
-        from .bitcoind import Bitcoind
-        return Bitcoind(settings)
-    if settings.profile == "lnd":
-        from .lnd import Lnd
-        return Lnd(settings)
-    if settings.profile == "electrumx":
-        from .electrumx import ElectrumX
-        return ElectrumX(settings)
-    if settings.profile == "ui":
-        from .ui import Ui
-        return Ui(settings)
-    from .webapp import WebApp
-    return WebApp(settings)
+    return PROFILES.get(settings.profile, WebApp)(settings)
 
 
 def _every(interval: float, fn, stop: threading.Event) -> None:

@@ -3,7 +3,9 @@ import json
 import subprocess
 from pathlib import Path
 
-from helpers import recorded
+import pytest
+
+from helpers import edit, recorded
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,3 +78,69 @@ def test_part_not_run_is_listed_but_the_cell_passes(tmp_path):
     rec["verdict"], rec["reason"] = "failed", "hidden service has no hostname"   # a failed cell stays failed
     rc, out = gate(tmp_path, doc)
     assert rc == 1 and "PART NOT RUN" not in out and "FAILED    vm0: lnd-tor_onion" in out
+
+
+def _mangled(change):
+    doc = recorded()
+    change(doc)
+    return doc
+
+
+def _select(doc, apps, events=None):
+    doc["selection"] = {"apps": apps, "events": events}
+
+
+# id -> (change to a recorded all-passed run, gate arguments, the one line on stderr after the path)
+REFUSED = {
+    "empty selection": (lambda d: (_select(d, []), d.update(cells=d["cells"][:1])), ["--selection"],
+                        "--selection: the run selected no apps (selection.apps is empty); gate the whole "
+                        "matrix without --selection"),
+    "empty event selection": (lambda d: _select(d, ["lnd"], []), ["--selection"],
+                              "--selection: the run selected no events (selection.events is empty); gate the "
+                              "whole matrix without --selection"),
+    "unknown app selected": (lambda d: _select(d, ["lnd", "nginx"]), ["--selection"],
+                             "--selection: unknown app 'nginx'; valid apps: bitcoin-knots, bitcoin-core, lnd, "
+                             "electrumx, btcpay, mempool, fedimint"),
+    "unknown event selected": (lambda d: _select(d, None, ["boot"]), ["--selection"],
+                               "--selection: unknown event 'boot'; valid events: fresh_install, ui_direct_port, "
+                               "ui_https_proxy, ui_iframe, tor_onion, stop_ports_released, restart_integrations, "
+                               "reboot_survival, reinstall_idempotent, uninstall_no_orphans, soak"),
+    "version 99": (lambda d: d.update(version=99), [],
+                   "unknown format version 99: this harness reads version 1 (use the harness that wrote the file)"),
+    "no version": (lambda d: d.pop("version"), [],
+                   "no format version: this harness reads version 1, as its pytest plugin writes it"),
+    "a cell that is a number": (lambda d: d["cells"].__setitem__(4, 5), [],
+                                "cells[4] is int 5: a record is an object with app, event and verdict"),
+    "a target with no name": (lambda d: d["targets"][0].pop("name"), [],
+                              "targets[0] has no name: a target is an object with a 'name' string"),
+    "an unknown verdict": (lambda d: d["cells"][9].update(verdict="ok"), [],
+                           "cells[9] verdict 'ok' is none of passed, failed, not_run"),
+    "a selection that is a string": (lambda d: d.update(selection="lnd"), ["--selection"],
+                                     "'selection' is str \"lnd\", not an object"),
+}
+
+
+@pytest.mark.parametrize("change, args, message", REFUSED.values(), ids=REFUSED.keys())
+def test_refused_in_one_line(tmp_path, change, args, message):
+    f = tmp_path / "cells.json"
+    f.write_text(json.dumps(_mangled(change)))
+    r = subprocess.run([str(ROOT / "ci" / "gate"), str(f), *args], capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == f"gate: {f}: {message}\n"
+
+
+def test_previous_run_is_checked_too(tmp_path):
+    rc, out = gate(tmp_path, recorded(), previous=_mangled(lambda d: d.update(version=2)))
+    assert rc == 2 and out == f"gate: {tmp_path / 'prev.json'}: unknown format version 2: this harness reads " \
+                              "version 1 (use the harness that wrote the file)\n"
+
+
+def test_a_selection_requiring_no_must_cell_is_refused(tmp_path, matrix_copy):
+    from matrix.model import load, plan
+    edit(matrix_copy / "cells.yaml", "  soak:                 [MUST, MUST, MUST, MUST, MUST, MUST, MUST]",
+         "  soak:                 [SHOULD, SHOULD, SHOULD, SHOULD, SHOULD, SHOULD, SHOULD]")
+    doc = recorded(cells=plan(load(matrix_copy), events=["soak"]))
+    doc["selection"] = {"apps": None, "events": ["soak"]}
+    rc, out = gate(tmp_path, doc, "--selection", "--matrix-dir", str(matrix_copy))
+    assert (rc, out) == (2, f"gate: {tmp_path / 'cells.json'}: --selection: the run's selection requires no MUST "
+                            "cell; gate the whole matrix without --selection\n")

@@ -3,7 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers import edit
+from helpers import edit, line_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,3 +22,14 @@ def test_cli_check_ok():
     r = subprocess.run([sys.executable, "-m", "matrix", "check"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "7 apps" in r.stdout and "73 cells (73 MUST, 0 SHOULD)" in r.stdout
+
+
+def test_cli_refuses_what_no_single_field_shows(matrix_copy):
+    f = matrix_copy / "apps.yaml"
+    edit(f, "conflicts: [bitcoin-knots]", "conflicts: []")
+    r = subprocess.run([sys.executable, "-m", "matrix", "check", "--dir", str(matrix_copy)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == (f"matrix error: {f}:{line_of(f, 'conflicts: [bitcoin-core]')}: apps.bitcoin-knots.conflicts: "
+                        "one-sided conflict: bitcoin-knots conflicts with bitcoin-core but bitcoin-core's "
+                        "conflicts do not name bitcoin-knots: add it there\n")

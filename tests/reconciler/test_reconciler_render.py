@@ -101,7 +101,7 @@ def test_quadlet_unit_shape(tmp_path):
     assert "Volume=/var/lib/archipelago/config/bitcoin-knots:/config:ro\n" in text
     assert "STANDIN_PROFILE=bitcoind" in c["Environment"] and "STANDIN_APP=bitcoin-knots" in c["Environment"]
     assert cp["Service"]["Slice"] == "archipelago-apps.slice"
-    assert cp["Service"]["Restart"] == "no"          # the reconciler is the one supervisor
+    assert cp["Service"]["Restart"] == "on-failure"  # crashes: systemd; a clean stop behind its back: the tick
     assert cp["Install"]["WantedBy"] == "multi-user.target"
 
 
@@ -175,3 +175,47 @@ def test_catalog_errors_are_one_line(tmp_path):
     data["apps"]["lnd"]["profile"] = "../x"
     with pytest.raises(cat.CatalogError, match="lnd: 'profile' must be a simple name"):
         cat.parse(data)
+
+
+def test_every_unit_maps_host_archipelago_to_the_network_gateway(tmp_path):
+    """Seed 004 FM4: `--add-host=host.archipelago:<gateway>` in every unit, companions too."""
+    node, _ = _node(tmp_path, {"bitcoin-knots": STARTED, "lnd": STARTED})
+    net = next(f for p, f in node.files.items() if p.endswith("/archy.network")).content.decode()
+    assert f"Gateway={render.GATEWAY}\n" in net
+    for stem in ("archy-bitcoin-knots", "archy-bitcoin-ui", "archy-lnd", "archy-lnd-ui"):
+        assert f"AddHost=host.archipelago:{render.GATEWAY}\n" in _unit(node, stem)[1], stem
+    broken, _ = _node(tmp_path, {"bitcoin-knots": STARTED}, "unit-without-host-alias")
+    assert "host.archipelago" not in _unit(broken, "archy-bitcoin-knots")[1]
+
+
+def test_every_container_gets_its_memory_limit_from_the_catalog(tmp_path):
+    """Seed 003 C4: every container has a non-zero memory limit (PodmanArgs: podman 5.4 has no Memory=)."""
+    node, _ = _node(tmp_path, {"bitcoin-knots": STARTED, "lnd": STARTED})
+    for app in ("bitcoin-knots", "archy-bitcoin-ui", "lnd", "archy-lnd-ui"):
+        cp, _ = _unit(node, CATALOG.apps[app].stem)
+        assert cp["Container"]["PodmanArgs"] == f"--memory={CATALOG.apps[app].memory}", app
+    assert CATALOG.apps["bitcoin-knots"].memory == "512m"
+    broken, _ = _node(tmp_path, {"bitcoin-knots": STARTED}, "container-without-memory-limit")
+    cp, text = _unit(broken, "archy-bitcoin-knots")
+    assert "PodmanArgs" not in cp["Container"] and "--memory" not in text
+
+
+def test_the_imperative_variants_carry_the_limit_and_the_alias_too():
+    argv = render.podman_run_argv(CATALOG.apps["lnd"], data_dir=None, config_dir=None, stop_timeout=30, detach=True)
+    assert argv[argv.index("--memory") + 1] == "256m"
+    assert f"host.archipelago:{render.GATEWAY}" in argv
+
+
+def test_a_bad_memory_size_is_a_one_line_catalog_error():
+    data = catalog_data()
+    data["apps"]["lnd"]["memory"] = "lots"
+    with pytest.raises(cat.CatalogError, match="lnd: 'memory' must be a size such as 256m, got 'lots'"):
+        cat.parse(data)
+
+
+
+@pytest.mark.parametrize("variant,restart", [(None, "on-failure"), ("chaos-no-retry-after-failure", "no")])
+def test_a_crashed_app_stays_down_only_under_the_no_retry_variant(tmp_path, variant, restart):
+    node, _ = _node(tmp_path, {"bitcoin-knots": STARTED}, variant)
+    cp, _ = _unit(node, "archy-bitcoin-knots")
+    assert cp["Service"]["Restart"] == restart

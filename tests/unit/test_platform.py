@@ -80,11 +80,20 @@ def _line(old: str) -> int:
     ("      stop: package.stop", "      stop: package.stop\n      halt: package.halt", ["unknown verb(s) halt"]),
     ("  prefix: archy-", "  prefix: archy-\n  colour: blue", ["apps.colour", "unknown field"]),
     ("  network: archy", "  network: [archy]", ["apps.network", "expected a string"]),
+    ("  restart: systemd", "  restart: on-failure", ["apps.restart", "expected one of systemd, unless-stopped"]),
 ])
 def test_a_bad_profile_names_file_line_and_field(tmp_path, old, new, words):
     msg = _bad(tmp_path, old, new)
     assert msg.startswith(f"{tmp_path / 'bad.yaml'}:"), msg
     assert all(w in msg for w in words), msg
+
+
+def test_the_profile_says_what_restarts_a_container():
+    """The reference's Quadlet units restart through systemd (a Quadlet podman run has --rm, which
+    podman refuses with a restart policy); seed 003's node uses podman's unless-stopped."""
+    assert platform.load("reference").restart == "systemd"
+    seeds = platform.load("archipelago")
+    assert seeds.restart == "unless-stopped" and "apps.restart" in seeds.unverified
 
 
 def test_the_line_is_the_line_of_the_bad_value(tmp_path):

@@ -1,7 +1,10 @@
 """Secrets never reach logs or reports: redact() masks known values and secret-shaped text."""
+from io import StringIO
+
 import pytest
 
 from harness import artifacts
+from harness.outputs import RedactingStream
 from harness.artifacts import redact, register_secret
 
 
@@ -25,3 +28,12 @@ def test_known_values_masked_everywhere(monkeypatch):
     register_secret("abc")  # too short to be a secret: would mask ordinary words
     assert redact("leaked Zq81xWv0aa77 in a free-text line; abc stays") == "leaked *** in a free-text line; abc stays"
     assert redact("x=Zq81xWv0aa77y", extra=("notsecretvalue",)) == "x=***y"
+
+
+def test_the_console_stream_redacts_with_the_secrets_known_at_each_write():
+    known: list[str] = []
+    out = RedactingStream(StringIO(), lambda: known)
+    out.write("a Zq81xWv0aa77 b\n")          # not yet learned, not secret-shaped: printed as is
+    known.append("Zq81xWv0aa77")
+    out.write("a Zq81xWv0aa77 b, rpcpassword=x1\n")
+    assert out.getvalue() == "a Zq81xWv0aa77 b\na *** b, rpcpassword=***\n"

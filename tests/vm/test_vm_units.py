@@ -1,6 +1,5 @@
 """Pure parts of vm/: accelerator choice, cache keys, catalog rendering, reaping (no QEMU)."""
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -75,13 +74,6 @@ def test_reap_removes_run_of_dead_owner_and_keeps_live_ones(tmp_path):
     assert reaper.reap(said.append, root=tmp_path) == ["stale"]
     assert not stale.exists() and mine.exists()
     assert "reaped leftover VM stale" in said[0]
-
-
-def test_reap_refuses_a_dir_with_mounts(tmp_path, monkeypatch):
-    from vm import cache
-    monkeypatch.setattr(os.path, "realpath", lambda p: "/proc")
-    with pytest.raises(VMError, match="still mounted"):
-        cache.safe_rmtree(tmp_path)
 
 
 def _fake_golden(root, name, **manifest):
