@@ -3,6 +3,7 @@ platform profiles, the gate's results file and experiment files. Each is refused
 one line that names the problem (and where it is), never a traceback. The pytest options and
 the CLIs, in a child process, are in tests/integration/test_bad_input_cli.py."""
 
+import paramiko
 import pytest
 
 from chaos.run import ExperimentError, load_experiment, validate
@@ -52,9 +53,12 @@ KNOWN_HOSTS = {   # file text -> what the line must say
     f"@cert-authority *.lan ssh-ed25519 {ED}": "kh:1: @cert-authority lines are not supported",
     f"@revoked * ssh-ed25519 {ED}": "kh:1: @revoked lines are not supported",
     "h ssh-ed25519 AAAAB": "kh:1: the key is not valid base64",
-    f"h ssh-rsa {ED}": "kh:1: the key is not a valid ssh-rsa key",
-    f"# pinned\n\nh ssh-ed25519 {ED}\nh2 ssh-ed25519 QUJD": "kh:4: the key is not a valid ssh-ed25519 key",
+    f"h ssh-ed25519 {ED[:-3]}": "kh:1: the key is not valid base64",
+    f"# pinned\n\nh ssh-ed25519 {ED}\nh2 ssh-ed25519 {ED}x": "kh:4: the key is not valid base64",
+    f"|1|c2FsdA==|aGFzaA== ssh-ed25519 {ED}\n@cert-authority * ssh-ed25519 {ED}": "kh:2: @cert-authority",
 }
+LOADED = [f"h ssh-ed25519 {ED}", f"h ssh-rsa {ED}", f"h ssh-foo {ED}", "h", "h ssh-ed25519",
+          "# @cert-authority * ssh-ed25519 AAAAB"]   # paramiko loads (or skips) these: so must we
 
 DURATIONS = ["ten minutes", "-5m", "", "5x", "1h-30m"]
 
@@ -112,6 +116,22 @@ def test_node_url(url):
 @pytest.mark.parametrize("text", KNOWN_HOSTS, ids=range(len(KNOWN_HOSTS)))
 def test_known_hosts_line(text):
     assert KNOWN_HOSTS[text] in one_line(keyfiles.known_hosts_problem(text, "kh"))
+
+
+@pytest.mark.parametrize("text", LOADED)
+def test_known_hosts_lines_paramiko_loads_pass(text):
+    assert keyfiles.known_hosts_problem(text, "kh") is None
+
+
+@pytest.mark.parametrize("text", [*KNOWN_HOSTS, *LOADED])
+def test_refused_exactly_when_paramiko_cannot_load_the_file(tmp_path, text):
+    (tmp_path / "kh").write_text(text + "\n")
+    try:
+        paramiko.HostKeys().load(str(tmp_path / "kh"))
+        loads = True
+    except paramiko.hostkeys.InvalidHostKey:
+        loads = False
+    assert (keyfiles.known_hosts_problem(text, "kh") is None) == loads
 
 
 @pytest.mark.parametrize("what", ["known_hosts missing", "known_hosts a dir", "key missing", "key a dir"])
