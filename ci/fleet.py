@@ -34,7 +34,7 @@ import vm  # noqa: E402
 from harness import results  # noqa: E402
 from matrix.model import MatrixError, load, plan  # noqa: E402
 from node.proc import stop_group  # noqa: E402
-from node.target import TargetError, of_node, parse, to_url  # noqa: E402
+from node.target import TargetError, check_files, of_node, parse, to_url  # noqa: E402
 
 
 @dataclass
@@ -179,8 +179,14 @@ def main(argv=None) -> int:
         matrix = load()
         wanted = plan(matrix, *[[x for x in v.split(",") if x] if v else None for v in (args.apps, args.events)])
         targets = [parse(u) for u in args.node]
+        for t in targets:
+            check_files(t)
     except (MatrixError, TargetError) as e:
         print(f"fleet: {e}", file=sys.stderr)
+        return 2
+    if not wanted:
+        print(f"fleet: --apps {args.apps!r} --events {args.events!r} selects no cell; "
+              "give comma-separated ids, e.g. --apps lnd,mempool", file=sys.stderr)
         return 2
     if any(t.is_vm for t in targets):
         print("fleet: use --vms N for embedded VMs (vm:// URLs are booted by each pytest otherwise)", file=sys.stderr)
