@@ -119,7 +119,8 @@ class _Scalar(Schema):
 
 
 _NAME = Str(r"[a-z0-9][a-z0-9_-]*", "a lowercase name")
-_PATH = Str(r"(/|~/|\{)\S*", "an absolute path (or a template starting with a {field})")
+# no ".." component: the harness deletes and rewrites files under these dirs
+_PATH = Str(r"(?!\S*(?:^|/)\.\.(?:/|$))(/|~/|\{)\S*", "an absolute path without '..' (or a template starting with a {field})")
 _TEMPLATE = Str(r"\S+", "a name template without spaces")
 _SCHEMA = Record({
     "schema_version": Enum((1,)),
