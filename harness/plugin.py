@@ -368,8 +368,9 @@ def cell(request, archy, target):
         except NodeError as e:
             if not failed:
                 problems = [f"journal check could not run: {e}"]
-    _learn_secrets(n)      # after every cell: an install may have made new ones
-    if failed or problems:
+    if not (failed or problems):
+        _learn_secrets(n)  # after every cell: an install may have made new ones (collect learns them itself)
+    else:
         dest = archy.results_dir / "artifacts" / target.name / c.id
         try:
             since = request.node.stash.get(ARTIFACTS_SINCE, cursor)
