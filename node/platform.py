@@ -48,8 +48,12 @@ class Health:
     ok: tuple[tuple[str, Any], ...] = (("http_status", 200),)
     progress: str | None = "last_good_tick"
 
+    def wrong(self, body: dict) -> list[str]:
+        """The ok fields the body does not have as the profile says, named with what it has."""
+        return [f"{k} is {body.get(k)!r}, not {v!r}" for k, v in self.ok if body.get(k) != v]
+
     def is_ok(self, body: dict) -> bool:
-        return all(body.get(k) == v for k, v in self.ok)
+        return not self.wrong(body)
 
 
 @dataclass(frozen=True)
