@@ -9,7 +9,7 @@ import time
 
 from .catalog import CatalogError
 from .daemon import Reconciler, SettingsError, load_settings
-from .runner import Runner
+from .runner import Runner, Stopping
 from .sdnotify import notify
 from .server import make_server
 from .store import Paths, StoreError
@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     paths = Paths(root)
     try:
         settings = load_settings(paths.settings)
-        rec = Reconciler(paths, Runner(), settings)
+        runner = Runner()
+        rec = Reconciler(paths, runner, settings)
     except (SettingsError, StoreError, CatalogError, OSError) as e:
         log.error("cannot start: %s", e)
         return 2
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def on_term(signum, frame):
         stop.set()
+        runner.stop()   # the tick in flight ends now, not after its remaining podman/systemctl calls
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
@@ -59,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             report = rec.tick()
             for app, why in report.failed.items():
                 log.warning("%s: %s", app, why)
+        except Stopping:
+            break
         except (CatalogError, StoreError, OSError, RuntimeError, ValueError) as e:
             log.error("tick failed: %s", e)
         if not ready:
