@@ -23,6 +23,7 @@ from chaoslib.exceptions import ChaosException
 from chaoslib.experiment import ensure_experiment_is_valid
 
 from node.proc import stop_group
+from node.target import TargetError, parse
 
 from . import verdict
 
@@ -209,6 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if not a.node:
         print("error: no node: pass --node or set ARCHY_NODE_URL", file=sys.stderr)
+        return 2
+    try:   # a bad URL is one line here, before any experiment starts the toolkit on it
+        parse(a.node)
+    except TargetError as e:
+        print(f"error: --node: {e}", file=sys.stderr)
         return 2
     worst = 0
     for path in a.experiments:

@@ -34,7 +34,7 @@ import vm  # noqa: E402
 from harness import results  # noqa: E402
 from matrix.model import MatrixError, load, plan  # noqa: E402
 from node.proc import stop_group  # noqa: E402
-from node.target import TargetError, of_node, parse, to_url  # noqa: E402
+from node.target import TargetError, check_files, of_node, parse, to_url  # noqa: E402
 
 
 @dataclass
@@ -163,6 +163,26 @@ def start(m: Member, args, extra: list[str]) -> None:
     say(f"{m.name}: pytest started (pid {m.proc.pid}, log {m.log})")
 
 
+def _checked(args) -> tuple[list, list]:
+    """The cells and nodes the arguments name; ValueError (one line) for anything unusable."""
+    try:
+        matrix = load()
+        wanted = plan(matrix, *[[x for x in v.split(",") if x] if v else None for v in (args.apps, args.events)])
+        targets = [parse(u) for u in args.node]
+        for t in targets:
+            check_files(t)
+    except (MatrixError, TargetError) as e:
+        raise ValueError(str(e)) from None
+    if not wanted:
+        raise ValueError(f"--apps {args.apps!r} --events {args.events!r} selects no cell; "
+                         "give comma-separated ids, e.g. --apps lnd,mempool")
+    if any(t.is_vm for t in targets):
+        raise ValueError("use --vms N for embedded VMs (vm:// URLs are booted by each pytest otherwise)")
+    if not targets and not args.vms:
+        raise ValueError("no nodes: give --node URL (repeatable) and/or --vms N")
+    return wanted, targets
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="ci/fleet.py", description="the grid on several nodes, one merged grid")
     ap.add_argument("--node", action="append", default=[], help="ssh://... target, repeatable")
@@ -176,17 +196,9 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=6 * 3600, help="the whole fleet's time limit (seconds)")
     args, extra = ap.parse_known_args(argv)
     try:
-        matrix = load()
-        wanted = plan(matrix, *[[x for x in v.split(",") if x] if v else None for v in (args.apps, args.events)])
-        targets = [parse(u) for u in args.node]
-    except (MatrixError, TargetError) as e:
+        wanted, targets = _checked(args)
+    except ValueError as e:
         print(f"fleet: {e}", file=sys.stderr)
-        return 2
-    if any(t.is_vm for t in targets):
-        print("fleet: use --vms N for embedded VMs (vm:// URLs are booted by each pytest otherwise)", file=sys.stderr)
-        return 2
-    if not targets and not args.vms:
-        print("fleet: no nodes: give --node URL (repeatable) and/or --vms N", file=sys.stderr)
         return 2
     rdir = Path(args.results_dir)
     members = [Member(u, t.name, rdir / t.name) for u, t in zip(args.node, targets)]

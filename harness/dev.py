@@ -32,7 +32,7 @@ import vm
 from matrix.model import load
 from node.api import NodeError
 from node.driver import PlatformDriver
-from node.target import connect, of_node, parse, to_url
+from node.target import TargetError, check_files, connect, of_node, parse, to_url
 from node.proc import stop_group
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -367,6 +367,12 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = ap.parse_known_args(argv)
     if args.node and args.node.startswith("vm://"):
         args.node = None                      # the loop boots and restores the VM itself
+    try:   # a bad URL or key file is one line now, not a pytest run that says "unreachable"
+        if args.node:
+            check_files(parse(args.node))
+    except TargetError as e:
+        print(f"dev: --node: {e}", file=sys.stderr)
+        return 2
     loop = Loop(args, extra)
     try:
         return loop.main()

@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import tempfile
 import time
 from contextlib import nullcontext as _nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 import allure
 import pytest
@@ -26,7 +28,7 @@ from node.driver import PlatformDriver
 from node import conformance
 from node.names import HARNESS
 from node.platform import PlatformError
-from node.target import Target, TargetError, connect, parse, vm_name
+from node.target import Target, TargetError, check_files, connect, parse, vm_name
 
 from . import artifacts, broken, goss_session, journal, outputs, results
 from .events import EVENTS
@@ -75,8 +77,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--results-dir", default=None, metavar="DIR", help="results directory (default results/)")
 
 
-def _csv(v: str | None) -> list[str] | None:
-    return [x.strip() for x in v.split(",") if x.strip()] if v else None
+def _csv(option: str, v: str | None) -> list[str] | None:
+    """The ids of a comma-separated option; one that names none (`--apps ,`) is a usage error."""
+    if v is None:
+        return None
+    ids = [x.strip() for x in v.split(",") if x.strip()]
+    if not ids:
+        example = "lnd,mempool" if option == "--apps" else "fresh_install,ui_iframe"
+        raise pytest.UsageError(f"{option} {v!r} names no id; give comma-separated ids, e.g. {option} {example}")
+    return ids
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -87,9 +96,13 @@ def _is_worker(config: pytest.Config) -> bool:
 def pytest_cmdline_main(config: pytest.Config) -> None:
     """Several --node values: one xdist worker per node (`--dist each`; loadgroup does not
     group on pytest 9.2). Runs before xdist's own cmdline_main turns -n into workers."""
-    if _is_worker(config) or len(config.option.node) < 2 or config.option.collectonly:
+    if _is_worker(config) or config.option.collectonly:
         return
     n = len(config.option.node)
+    if n == 1 and not config.option.vm:
+        _one_worker_per_node(config)
+    if n < 2:
+        return
     if not config.pluginmanager.hasplugin("xdist"):
         raise pytest.UsageError("several --node values need pytest-xdist (pip install pytest-xdist)")
     if config.option.numprocesses not in (None, 0, n):
@@ -99,25 +112,23 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     config.option.dist = "each"
 
 
+def _one_worker_per_node(config: pytest.Config) -> None:
+    """-n N on one real node would run N workers' cells on it at once (installs racing each
+    other); the embedded VM is the exception: one VM per worker."""
+    workers = getattr(config.option, "numprocesses", None)
+    if workers in (None, 0, 1) or urlparse(config.option.node[0].strip()).scheme == "vm":
+        return
+    raise pytest.UsageError(f"-n {workers} with one --node: one worker per node; drop -n, or give "
+                            f"one --node per worker")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     for line in ("journal_allow(*regex): journal lines a cell may log",
                  "must: a MUST cell of the lifecycle matrix", "should: a SHOULD cell of the lifecycle matrix"):
         config.addinivalue_line("markers", line)
-    try:   # ARCHY_VM_NAME: another name, for parallel sessions on one host
-        default_vm = f"vm://{vm_name(os.environ.get('ARCHY_VM_NAME', 'vm0'), 'ARCHY_VM_NAME')}"
-    except TargetError as e:
-        raise pytest.UsageError(str(e)) from None
-    try:
-        urls = list(config.option.node) + ([default_vm] if config.option.vm or not config.option.node else [])
-        targets = [parse(u, config.option.platform) for u in urls]
-    except TargetError as e:
-        raise pytest.UsageError(f"--node: {e}") from None
-    if len({t.name for t in targets}) != len(targets):
-        raise pytest.UsageError("--node: two targets share a name; add &name=... to tell them apart")
-    if len({t.platform for t in targets}) > 1:
-        raise pytest.UsageError("--node: the nodes of one run must share a platform profile; run each kind apart")
-    apps, events = _csv(config.option.apps), _csv(config.option.events)
+    targets = _targets(config)
+    apps, events = _csv("--apps", config.option.apps), _csv("--events", config.option.events)
     try:
         m = targets[0].platform.apply(load(os.environ.get("ARCHY_MATRIX_DIR") or None))
         cells = plan(m, apps, events)
@@ -125,6 +136,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--platform: {e}") from None
     except MatrixError as e:
         raise pytest.UsageError(f"matrix: {e}") from None
+    if not cells and (apps or events):
+        raise pytest.UsageError(f"--apps/--events: {','.join(apps or ['(all)'])} x {','.join(events or ['(all)'])} "
+                                "selects no cell (every one is '-' in the matrix); pick another app or event")
     try:
         soak_seconds = parse_duration(config.option.soak_duration, zero_ok=True)
     except DurationError as e:
@@ -135,6 +149,27 @@ def pytest_configure(config: pytest.Config) -> None:
     _output_paths(config, rdir)
     if not _is_worker(config):
         config.pluginmanager.register(Recorder(config), HARNESS.mark("recorder"))
+
+
+def _targets(config: pytest.Config) -> list[Target]:
+    """The session's targets, each checked as far as it can be without connecting (its URL, its
+    known_hosts and client key): a bad one is one line before any cell, not an error in each."""
+    try:   # ARCHY_VM_NAME: another name, for parallel sessions on one host
+        default_vm = f"vm://{vm_name(os.environ.get('ARCHY_VM_NAME', 'vm0'), 'ARCHY_VM_NAME')}"
+    except TargetError as e:
+        raise pytest.UsageError(str(e)) from None
+    try:
+        urls = list(config.option.node) + ([default_vm] if config.option.vm or not config.option.node else [])
+        targets = [parse(u, config.option.platform) for u in urls]
+        for t in targets:
+            check_files(t)
+    except TargetError as e:
+        raise pytest.UsageError(f"--node: {e}") from None
+    if len({t.name for t in targets}) != len(targets):
+        raise pytest.UsageError("--node: two targets share a name; add &name=... to tell them apart")
+    if len({t.platform for t in targets}) > 1:
+        raise pytest.UsageError("--node: the nodes of one run must share a platform profile; run each kind apart")
+    return targets
 
 
 def _output_paths(config: pytest.Config, rdir: Path) -> None:
@@ -148,9 +183,23 @@ def _output_paths(config: pytest.Config, rdir: Path) -> None:
     if _is_worker(config) or config.option.collectonly:
         return
     allure_dir = getattr(config.option, "allure_report_dir", None)
+    for option, path in (("--results-dir", rdir), ("--junitxml", Path(config.option.xmlpath).parent),
+                         ("--alluredir", allure_dir)):
+        if path:
+            _writable_dir(option, Path(path))
     if allure_dir:
-        Path(allure_dir).mkdir(parents=True, exist_ok=True)
         clear_allure(allure_dir)
+
+
+def _writable_dir(option: str, path: Path) -> None:
+    """`path` exists (made if need be) and takes a file, or one usage error line naming it."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise pytest.UsageError(f"{option} {path}: not a writable directory ({e.strerror or e}); "
+                                f"pass {option} a directory you can write to") from None
 
 
 # ---------------------------------------------------------------- target per process
@@ -319,8 +368,9 @@ def cell(request, archy, target):
         except NodeError as e:
             if not failed:
                 problems = [f"journal check could not run: {e}"]
-    _learn_secrets(n)      # after every cell: an install may have made new ones
-    if failed or problems:
+    if not (failed or problems):
+        _learn_secrets(n)  # after every cell: an install may have made new ones (collect learns them itself)
+    else:
         dest = archy.results_dir / "artifacts" / target.name / c.id
         try:
             since = request.node.stash.get(ARTIFACTS_SINCE, cursor)

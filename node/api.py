@@ -264,12 +264,18 @@ class Node(ABC):
 
 
 def poll(cond: Callable[[], bool], timeout: float, interval: float) -> bool:
-    """Call cond until it is true or the deadline passes; the only waiting loop in the harness."""
+    """Call cond until it is true or the deadline passes; the only waiting loop in the harness.
+
+    The pause starts at `interval` and grows by half each miss up to 4x (at most 5 s, never below
+    `interval`): a quick answer is seen quickly, and a long wait does not spend the node's CPU on
+    a command a second (each one an SSH session; under TCG about half a second of guest CPU)."""
     deadline = time.monotonic() + timeout
+    pause, cap = interval, max(interval, min(4 * interval, 5.0))
     while True:
         if cond():
             return True
         left = deadline - time.monotonic()
         if left <= 0:
             return False
-        time.sleep(min(interval, left))
+        time.sleep(min(pause, left))
+        pause = min(pause * 1.5, cap)

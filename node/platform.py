@@ -48,8 +48,12 @@ class Health:
     ok: tuple[tuple[str, Any], ...] = (("http_status", 200),)
     progress: str | None = "last_good_tick"
 
+    def wrong(self, body: dict) -> list[str]:
+        """The ok fields the body does not have as the profile says, named with what it has."""
+        return [f"{k} is {body.get(k)!r}, not {v!r}" for k, v in self.ok if body.get(k) != v]
+
     def is_ok(self, body: dict) -> bool:
-        return all(body.get(k) == v for k, v in self.ok)
+        return not self.wrong(body)
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,8 @@ class _Scalar(Schema):
 
 
 _NAME = Str(r"[a-z0-9][a-z0-9_-]*", "a lowercase name")
-_PATH = Str(r"(/|~/|\{)\S*", "an absolute path (or a template starting with a {field})")
+# no ".." component: the harness deletes and rewrites files under these dirs
+_PATH = Str(r"(?!\S*(?:^|/)\.\.(?:/|$))(/|~/|\{)\S*", "an absolute path without '..' (or a template starting with a {field})")
 _TEMPLATE = Str(r"\S+", "a name template without spaces")
 _SCHEMA = Record({
     "schema_version": Enum((1,)),

@@ -22,7 +22,9 @@ import testinfra.backend
 import testinfra.host
 
 from . import capabilities as caps
+from . import keyfiles
 from .api import CommandResult, CommandTimeout, HostKeyMismatch, Node, NodeUnreachable, _short
+from .keyfiles import KeyFileError
 from .platform import Platform
 from .platform import load as load_platform
 
@@ -74,10 +76,11 @@ class SSHNode(Node):
     def _connect(self) -> None:
         client = paramiko.SSHClient()
         try:
+            keyfiles.check(self.known_hosts, self.identity_file)
             client.load_host_keys(self.known_hosts)
-        except OSError as e:
-            raise NodeUnreachable(f"{self.url}: cannot read known_hosts {self.known_hosts}: "
-                                  f"{e.strerror}") from None
+        except (KeyFileError, OSError) as e:
+            why = e.strerror if isinstance(e, OSError) else str(e)
+            raise NodeUnreachable(f"{self.url}: {why}") from None
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
         try:
             client.connect(self.hostname, self.port, username=self.user,

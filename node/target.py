@@ -11,13 +11,14 @@ attach): node/ sits below vm/ and never imports it.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field, replace
 from typing import Callable
 from urllib.parse import parse_qs, quote, urlparse
 
-from . import capabilities, preflight
+from . import capabilities, keyfiles, preflight
 from .api import Node, NodeError
 from .names import Names
 from .platform import Platform, PlatformError, default_name
@@ -82,6 +83,30 @@ def _flag(url: str, key: str, value: str) -> bool:
     raise TargetError(f"{url}: {key}={value!r} is not a boolean (use 1 or 0)")
 
 
+def _port(url: str, u) -> int:
+    """The URL's port, 22 when it names none; 0 or 65536 is refused, not turned into 22."""
+    text = u.netloc.rpartition("@")[2].rpartition("]")[2]
+    if ":" not in text:
+        return 22
+    text = text.rpartition(":")[2]
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise TargetError(f"{url}: port {text!r} is not a port number (use 1..65535, e.g. ssh://host:2222)")
+    return int(text)
+
+
+def _seconds(url: str, value: str | None) -> float:
+    if value is None:
+        return DEFAULT_CONNECT_TIMEOUT
+    try:
+        s = float(value)
+    except ValueError:
+        s = math.nan
+    if not 0 < s <= 3600:   # nan and inf fail too
+        raise TargetError(f"{url}: connect_timeout={value!r} is not a number of seconds "
+                          "(use 0 < seconds <= 3600, e.g. connect_timeout=10)")
+    return s
+
+
 def _platform(url: str, name: str) -> Platform:
     try:
         return load_platform(name)
@@ -92,6 +117,9 @@ def _platform(url: str, name: str) -> Platform:
 def parse(url: str, platform: str | None = None) -> Target:
     """The target of a node URL; `platform` is the profile when the URL's ?platform= names none."""
     u = urlparse(url.strip())
+    if u.password is not None:    # the message shows the URL without it
+        raise TargetError(f"{u.scheme}://{u.username}@{u.hostname}: a password in the URL is refused (it would "
+                          "show in ps and logs); log in with a key: ?key=PATH")
     q = {k: v[-1] for k, v in parse_qs(u.query, keep_blank_values=True).items()}
     plat = _platform(url, q.get("platform") or platform or default_name())
     if u.scheme == "vm":
@@ -104,10 +132,7 @@ def parse(url: str, platform: str | None = None) -> Target:
                           "use ssh://user@host[:port]?disposable=1&key=...&known_hosts=... or vm://NAME")
     if not u.hostname:
         raise TargetError(f"{url}: no host (expected ssh://user@host[:port])")
-    try:
-        port = u.port or 22
-    except ValueError:
-        raise TargetError(f"{url}: invalid port") from None
+    port = _port(url, u)
     if unknown := set(q) - _SSH_PARAMS:
         raise TargetError(f"{url}: unknown parameter(s) {', '.join(sorted(unknown))} "
                           f"(known: {', '.join(sorted(_SSH_PARAMS))})")
@@ -116,7 +141,18 @@ def parse(url: str, platform: str | None = None) -> Target:
                   disposable, capabilities.ssh(disposable), host=u.hostname, port=port, user=u.username,
                   known_hosts=os.path.expanduser(q.get("known_hosts", DEFAULT_KNOWN_HOSTS)),
                   identity_file=os.path.expanduser(q["key"]) if q.get("key") else None,
-                  connect_timeout=float(q.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)), platform=plat)
+                  connect_timeout=_seconds(url, q.get("connect_timeout")), platform=plat)
+
+
+def check_files(t: Target) -> None:
+    """The files an ssh target's login reads (known_hosts, ?key=), checked once before any cell:
+    TargetError naming the URL, the file and the fix."""
+    if t.is_vm:
+        return
+    try:
+        keyfiles.check(t.known_hosts, t.identity_file)
+    except keyfiles.KeyFileError as e:
+        raise TargetError(f"{t.url}: {e}") from None
 
 
 def to_url(t: Target) -> str:

@@ -17,6 +17,7 @@ from . import desired as des
 from . import diff, render
 from .apply import Applier
 from .model import STARTED, USER_STOPPED, Catalog, DesiredState, UnitState, frozen_map
+from .runner import Stopping
 from .store import Paths, Store, StoreError, read_bytes, remove_path, atomic_write
 from .variants import REFERENCE, Variant, parse as parse_variant
 
@@ -304,8 +305,12 @@ class Reconciler:
             time.sleep(min(self.poll, max(0.01, deadline - time.monotonic())))
 
     def _safe_tick(self) -> TickReport | None:
+        if self.runner.stopping:
+            raise OpError(FAILED, "the reconciler is stopping")
         try:
             return self.tick()
+        except Stopping:
+            raise OpError(FAILED, "the reconciler is stopping") from None
         except Exception as e:  # a broken tick is logged by the loop too; the caller keeps polling
             log.error("tick failed: %s", e)
             return None

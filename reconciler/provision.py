@@ -382,7 +382,10 @@ def ensure_tor() -> None:
     if TORRC_MARK not in text:
         changed = write_if_changed(TORRC, (text.rstrip("\n") + "\n" + TORRC_BLOCK).encode())
     changed |= write_if_changed(TOR_DROPIN, TOR_DROPIN_TEXT.encode())
-    run(["tor", "--verify-config", "-f", str(TORRC)], timeout=120)
+    # with the service's defaults (User debian-tor), as its ExecStartPre checks: as plain root the
+    # check refuses the apps' hidden-service dirs (owned by debian-tor) on a node with apps installed
+    run(["tor", "--defaults-torrc", "/usr/share/tor/tor-service-defaults-torrc", "-f", str(TORRC),
+         "--verify-config"], timeout=120)
     if changed:
         run(["systemctl", "daemon-reload"], timeout=SYSTEMCTL_TIMEOUT)
     enable("tor.service")

@@ -71,12 +71,15 @@ def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int, data_d
         f"Environment=STANDIN_PROFILE={spec.profile} STANDIN_APP={spec.id} STANDIN_PORTS={ports}",
         f"Exec={STANDIN} {spec.profile}",
         f"HealthCmd={HEALTHCHECK}",
-        # generous: under load (TCG, a busy disk) a slow probe must not get a healthy app killed
-        "HealthInterval=30s",
-        "HealthTimeout=30s",
-        "HealthRetries=5",
+        # Each probe is a `podman healthcheck run` plus an exec in the container: about 4 s of CPU
+        # under TCG, so with the full line (9 containers) 30 s probes took most of the VM and startup
+        # probes timed out (docs/performance.md). A hung app is still killed within 3 minutes;
+        # generous timeouts: under load a slow probe must not get a healthy app killed.
+        "HealthInterval=60s",
+        "HealthTimeout=60s",
+        "HealthRetries=3",
         f"HealthStartupCmd={HEALTHCHECK}",
-        "HealthStartupInterval=2s",
+        "HealthStartupInterval=5s",
         "HealthStartupSuccess=1",
         "HealthOnFailure=kill",
         "Notify=healthy",

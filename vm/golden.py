@@ -232,6 +232,8 @@ def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Ca
 def _provision(node, repo: Path, progress: Callable[[str], None]) -> None:
     n = node.names
     progress(f"copying reconciler/ to {n.code_dir} and the catalog to {n.catalog}")
+    if n.code_dir.count("/") < 2 or ".." in n.code_dir.split("/"):   # rm -rf below: never / or /opt
+        raise VMError(f"refusing to replace code dir {n.code_dir!r}: want an absolute path two levels deep or more")
     code = shlex.quote(n.code_dir)
     node.succeed(f"rm -rf {code} && mkdir -p {code} && tar -xzf - -C {code}", input=reconciler_tar(repo / "reconciler"), timeout=120)
     node.put_file(n.catalog, render_catalog(repo / "matrix/apps.yaml"))

@@ -25,6 +25,7 @@ from harness.checks import probes
 from harness.journal import DEFAULT_ALLOW
 from matrix.model import Matrix
 from node.api import NodeError, poll
+from node.platform import Health
 
 LOG_LINES = 30
 # Whole words, any case: "errors=0", "0 errors", "error_count" or "panicked" are no hit (a word
@@ -68,12 +69,12 @@ def log_problems(container: str, text: str, allow: Iterable[str] = ()) -> list[s
             + " | ".join(redact(b)[:160] for b in bad[:3])]
 
 
-def health_problems(reply: dict, ok: Iterable[tuple[str, object]]) -> list[str]:
+def health_problems(reply: dict, health: Health) -> list[str]:
     """A /health reply (node.driver's: the JSON body plus "http_status", or {"body": text} when the
     body is no JSON object) against the profile's ok fields."""
     if "body" in reply and set(reply) <= {"body", "http_status"}:
         return [f"/health answered no JSON object (HTTP {reply.get('http_status')}): {str(reply['body'])[:80]!r}"]
-    wrong = [f"{k} is {reply.get(k)!r}, not {v!r}" for k, v in ok if reply.get(k) != v]
+    wrong = health.wrong(reply)
     return [f"/health is not ok: {', '.join(wrong)}"] if wrong else []
 
 
@@ -151,7 +152,7 @@ def health_now(driver) -> list[str]:
             reply = driver.health()
         except NodeError as e:
             reply = {"body": f"no answer: {e}", "http_status": None}
-        last = health_problems(reply, driver.platform.health.ok)
+        last = health_problems(reply, driver.platform.health)
         return not last
 
     poll(ok, HEALTH_WINDOW, 3.0)

@@ -74,7 +74,7 @@ class Bitcoind(Standin):
     def background(self, stop: threading.Event) -> None:
         next_block = time.monotonic() + self.s.block_seconds
         next_disk = time.monotonic() + DISK_CHECK_SECONDS
-        while not stop.wait(0.2):
+        while not stop.wait(1.0):   # blocks and disk checks are per second at most
             now = time.monotonic()
             if self.state == "reindexing" and now >= self.reindex_done:
                 self.write_chainstate()

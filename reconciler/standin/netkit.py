@@ -9,6 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
 MAX_BODY = 1 << 20
+# how often an idle listener thread wakes to check for shutdown: 9 stand-ins with 2-5 listeners
+# each at 0.2 s kept a TCG guest measurably busy doing nothing (docs/performance.md)
+POLL_INTERVAL = 1.0
 
 
 @dataclass
@@ -110,7 +113,7 @@ class Listeners:
 
     def _start(self, server):
         self._servers.append(server)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": POLL_INTERVAL}, daemon=True).start()
 
     def http(self, port: int, route: Route, name: str) -> None:
         try:

@@ -45,7 +45,7 @@ def main(argv: list[str]) -> int:
         return 1
     threading.Thread(target=_every, args=(settings.check_interval, svc.refresh_integrations, stop), daemon=True).start()
     threading.Thread(target=svc.background, args=(stop,), daemon=True).start()
-    while not stop.wait(0.5):
+    while not stop.wait(2.0):   # SIGTERM sets stop at once; this only bounds the wait
         pass
     if svc.fatal:
         log_error(svc.fatal)

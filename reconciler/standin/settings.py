@@ -32,7 +32,7 @@ class Settings:
     flush_seconds: float = 15.0
     block_seconds: float = 5.0
     reindex_seconds: float = 10.0
-    check_interval: float = 2.0
+    check_interval: float = 5.0
     min_free_mb: float = 50.0
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -89,7 +89,7 @@ def load_settings(env: Mapping[str, str], profile_arg: str | None = None) -> Set
         flush_seconds=_number(env, "STANDIN_FLUSH_SECONDS", 15.0),
         block_seconds=_number(env, "STANDIN_BLOCK_SECONDS", 5.0),
         reindex_seconds=_number(env, "STANDIN_REINDEX_SECONDS", 10.0),
-        check_interval=max(0.1, _number(env, "STANDIN_CHECK_INTERVAL", 2.0)),
+        check_interval=max(0.1, _number(env, "STANDIN_CHECK_INTERVAL", 5.0)),
         min_free_mb=_number(env, "STANDIN_MIN_FREE_MB", 50.0),
         env=dict(env),
     )

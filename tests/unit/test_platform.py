@@ -81,6 +81,7 @@ def _line(old: str) -> int:
     ("  prefix: archy-", "  prefix: archy-\n  colour: blue", ["apps.colour", "unknown field"]),
     ("  network: archy", "  network: [archy]", ["apps.network", "expected a string"]),
     ("  restart: systemd", "  restart: on-failure", ["apps.restart", "expected one of systemd, unless-stopped"]),
+    ("  state: /var/lib/archipelago", "  state: /var/lib/../../etc", ["paths.state", "without '..'"]),
 ])
 def test_a_bad_profile_names_file_line_and_field(tmp_path, old, new, words):
     msg = _bad(tmp_path, old, new)

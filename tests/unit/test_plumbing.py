@@ -27,7 +27,7 @@ def test_parse_ssh_target():
     ("node.lan", "unknown scheme (none)"),
     ("ssh://admin@node?disposible=1", "unknown parameter(s) disposible"),
     ("ssh://admin@node?disposable=maybe", "disposable='maybe' is not a boolean"),
-    ("ssh://admin@node:99999", "invalid port"),
+    ("ssh://admin@node:99999", "port '99999' is not a port number (use 1..65535"),
 ])
 def test_bad_targets(url, msg):
     with pytest.raises(TargetError, match=msg.replace("(", r"\(").replace(")", r"\)")):

