@@ -469,7 +469,7 @@ class Recorder:
         st = self.config.stash[STATE]
         if st.meta:        # no grid cell ran: keep the last grid run's results
             self._write_cells(st)
-        self._redact_outputs(st)
+        self._redact_outputs(st, session)
 
     def _write_cells(self, st: Archy) -> None:
         cells = []
@@ -491,14 +491,24 @@ class Recorder:
             tr.write_line(f"archy: {len(cells)} cell result(s) -> {st.results_dir / 'cells.json'} "
                           f"({n['passed']} passed, {n['failed']} failed, {n['not_run']} not run)")
 
-    def _redact_outputs(self, st: Archy) -> None:
+    def _redact_outputs(self, st: Archy, session: pytest.Session) -> None:
+        """Redact, then audit: a secret still found in any output fails the run (exit 1)."""
         roots = [st.results_dir, *(Path(p) for p in (getattr(self.config.option, "xmlpath", None),
                                                      getattr(self.config.option, "allure_report_dir", None)) if p)]
-        sweep = outputs.redact_outputs(roots, st.started, artifacts.known())
+        secrets = artifacts.known()
+        sweep = outputs.redact_outputs(roots, st.started, secrets)
+        found = outputs.audit(roots, st.started, secrets)
         tr = self.config.pluginmanager.get_plugin("terminalreporter")
+        say = tr.write_line if tr else (lambda *_a, **_k: None)
         for problem in sweep.errors:
-            if tr:
-                tr.write_line(f"archy: could not redact {problem}", red=True)
+            say(f"archy: could not redact {problem}", red=True)
+        for leak in found.leaks:
+            say(f"archy: SECRET LEAK after redaction: {leak}", red=True)
+        if found.secrets:
+            say(f"archy: secret audit: {found.files} output file(s) searched for {found.secrets} node "
+                f"secret value(s): {len(found.leaks)} leak(s)", red=bool(found.leaks))
+        if found.leaks and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _reported_targets(st: Archy) -> list[Target]:
