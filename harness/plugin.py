@@ -219,6 +219,14 @@ def current_target(config: pytest.Config) -> Target:
     return t
 
 
+def reported_node(config: pytest.Config) -> str:
+    """The node a cell's record counts for: the target the user named. `-n N` against the one
+    embedded VM shards that node's grid over N VMs (vm0-w0, vm0-w1), which the gate must see
+    as one grid of vm0, not N partial ones."""
+    st = config.stash[STATE]
+    return st.targets[0].name if len(st.targets) == 1 else current_target(config).name
+
+
 def missing_capability(cell: Cell, target: Target, allow_destructive: bool, soak_seconds: float,
                        changes_node: bool = True) -> str | None:
     """Why `cell` cannot run on `target`, or None; pure. A node not marked disposable is never
@@ -267,9 +275,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     before `cell` runs) is recorded against the right cell and node; a cell the target cannot
     run gets a skip mark, so no fixture touches the node for it."""
     target = current_target(config)
+    reported = reported_node(config)
     for item in items:
         if c := _item_cell(item):
-            info = {"app": c.app, "event": c.event, "requirement": c.requirement, "node": target.name}
+            info = {"app": c.app, "event": c.event, "requirement": c.requirement, "node": reported}
+            if target.name != reported:
+                info["machine"] = target.name     # which worker's VM ran it (its artifacts' dir)
             item.user_properties.append(("archy_cell", json.dumps(info)))
             if why := why_not_run(c, config):
                 item.add_marker(pytest.mark.skip(reason=why))
