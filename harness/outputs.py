@@ -73,6 +73,30 @@ def redact_outputs(roots: Iterable[Path], since: float, secrets: Iterable[str]) 
     return sweep
 
 
+@dataclass
+class Audit:
+    files: int = 0
+    secrets: int = 0
+    leaks: list[str] = field(default_factory=list)   # "path: N occurrence(s) of secret #k" (never the value)
+
+
+def audit(roots: Iterable[Path], since: float, secrets: Iterable[str]) -> Audit:
+    """After the sweep: every byte of every file the run wrote, binary ones included (the sweep
+    skips those), searched for every secret's raw value. The proof that redaction held."""
+    needles = sorted({s.encode() for s in secrets if s})
+    out = Audit(secrets=len(needles))
+    for p in written_files(roots, since):
+        try:
+            data = p.read_bytes()
+        except OSError:
+            continue
+        out.files += 1
+        for k, needle in enumerate(needles, 1):
+            if n := data.count(needle):
+                out.leaks.append(f"{p}: {n} occurrence(s) of secret #{k} ({len(needle)} bytes)")
+    return out
+
+
 class RedactingStream:
     """A text stream redacting every write: the console, and the pytest.log a CI step pipes it to,
     is written after the files are swept (pytest's summary follows sessionfinish)."""

@@ -219,6 +219,14 @@ def current_target(config: pytest.Config) -> Target:
     return t
 
 
+def reported_node(config: pytest.Config) -> str:
+    """The node a cell's record counts for: the target the user named. `-n N` against the one
+    embedded VM shards that node's grid over N VMs (vm0-w0, vm0-w1), which the gate must see
+    as one grid of vm0, not N partial ones."""
+    st = config.stash[STATE]
+    return st.targets[0].name if len(st.targets) == 1 else current_target(config).name
+
+
 def missing_capability(cell: Cell, target: Target, allow_destructive: bool, soak_seconds: float,
                        changes_node: bool = True) -> str | None:
     """Why `cell` cannot run on `target`, or None; pure. A node not marked disposable is never
@@ -267,9 +275,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     before `cell` runs) is recorded against the right cell and node; a cell the target cannot
     run gets a skip mark, so no fixture touches the node for it."""
     target = current_target(config)
+    reported = reported_node(config)
     for item in items:
         if c := _item_cell(item):
-            info = {"app": c.app, "event": c.event, "requirement": c.requirement, "node": target.name}
+            info = {"app": c.app, "event": c.event, "requirement": c.requirement, "node": reported}
+            if target.name != reported:
+                info["machine"] = target.name     # which worker's VM ran it (its artifacts' dir)
             item.user_properties.append(("archy_cell", json.dumps(info)))
             if why := why_not_run(c, config):
                 item.add_marker(pytest.mark.skip(reason=why))
@@ -469,7 +480,7 @@ class Recorder:
         st = self.config.stash[STATE]
         if st.meta:        # no grid cell ran: keep the last grid run's results
             self._write_cells(st)
-        self._redact_outputs(st)
+        self._redact_outputs(st, session)
 
     def _write_cells(self, st: Archy) -> None:
         cells = []
@@ -491,14 +502,24 @@ class Recorder:
             tr.write_line(f"archy: {len(cells)} cell result(s) -> {st.results_dir / 'cells.json'} "
                           f"({n['passed']} passed, {n['failed']} failed, {n['not_run']} not run)")
 
-    def _redact_outputs(self, st: Archy) -> None:
+    def _redact_outputs(self, st: Archy, session: pytest.Session) -> None:
+        """Redact, then audit: a secret still found in any output fails the run (exit 1)."""
         roots = [st.results_dir, *(Path(p) for p in (getattr(self.config.option, "xmlpath", None),
                                                      getattr(self.config.option, "allure_report_dir", None)) if p)]
-        sweep = outputs.redact_outputs(roots, st.started, artifacts.known())
+        secrets = artifacts.known()
+        sweep = outputs.redact_outputs(roots, st.started, secrets)
+        found = outputs.audit(roots, st.started, secrets)
         tr = self.config.pluginmanager.get_plugin("terminalreporter")
+        say = tr.write_line if tr else (lambda *_a, **_k: None)
         for problem in sweep.errors:
-            if tr:
-                tr.write_line(f"archy: could not redact {problem}", red=True)
+            say(f"archy: could not redact {problem}", red=True)
+        for leak in found.leaks:
+            say(f"archy: SECRET LEAK after redaction: {leak}", red=True)
+        if found.secrets:
+            say(f"archy: secret audit: {found.files} output file(s) searched for {found.secrets} node "
+                f"secret value(s): {len(found.leaks)} leak(s)", red=bool(found.leaks))
+        if found.leaks and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _reported_targets(st: Archy) -> list[Target]:

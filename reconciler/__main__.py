@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
             notify("READY=1\nSTATUS=reconciling")
             ready = True
         notify("WATCHDOG=1")
-        wait_next(stop, pause_after(report, settings.tick_interval), settings.variant.off("monotonic-ticks"))
+        rec.pause = pause_after(report, settings.tick_interval)   # /health judges staleness by it
+        wait_next(stop, rec.pause, settings.variant.off("monotonic-ticks"))
     notify("STOPPING=1")
     server.shutdown()
     if settings.variant.off("desired-written-at-once"):

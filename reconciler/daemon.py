@@ -93,6 +93,7 @@ class Reconciler:
         self.last_good_tick: float | None = None     # wall clock, for the /health body
         self.last_good_mono: float | None = None     # monotonic, for the age check
         self.tick_started_mono: float | None = None  # set while a tick runs
+        self.pause = settings.tick_interval          # the loop's wait after the latest tick (__main__.pause_after)
         self.last_report = TickReport()
         self.last_view = None   # (catalog, desired, node, current) seen by the latest tick
         self.abandoned: frozenset[str] = frozenset()
@@ -184,12 +185,13 @@ class Reconciler:
         return {p: self.paths.p(p) for p in cur.DISK_PATHS}
 
     def healthy(self) -> bool:
-        """The last good tick ended within 2 x interval, or the tick running now began within that
-        window (a slow node is progress, not a stall) and has run for less than TICK_STALL."""
+        """The last good tick ended within 2 x the loop's current pause (at least the interval), or
+        the tick running now began within that window (a slow node is progress, not a stall) and
+        has run for less than TICK_STALL."""
         if self.variant.off("health-honest"):
             return True
         last, started, now = self.last_good_mono, self.tick_started_mono, time.monotonic()
-        limit = 2 * self.settings.tick_interval
+        limit = 2 * max(self.settings.tick_interval, self.pause)
         if last is None:
             return False
         if now - last <= limit:

@@ -115,7 +115,7 @@ def _error(rid, code: int, message: str, data=None) -> dict:
 
 def health_body(rec: Reconciler) -> tuple[int, dict]:
     ok = rec.healthy()
-    body = {"ok": ok, "last_good_tick": rec.last_good_tick, "interval": rec.settings.tick_interval}
+    body = {"ok": ok, "last_good_tick": rec.last_good_tick, "interval": rec.pause}
     if rec.last_report.disk_pressure:    # a node condition, not a reconciler fault: the status stays
         body["disk_pressure"] = rec.last_report.disk_pressure
     return (200 if ok else 503), body

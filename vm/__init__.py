@@ -70,6 +70,8 @@ def attach(name: str = "vm0", platform: Platform | None = None):
 
 def _holder(vm: VM) -> str | None:
     """Who runs vm.name right now (a live owner or a detached `vm up`), or None."""
+    if reaper.lock_held(vm.run_dir):
+        return "another run (its run.lock is held)"
     record = reaper.read_owner(vm.run_dir)
     if not record or not vm.alive():
         return None

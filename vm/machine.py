@@ -65,6 +65,8 @@ class VM:
         self.run_dir = paths.run_root() / name
         self.ports: dict[int, int] = {}         # guest port -> host port on 127.0.0.1
         self.accel = accel_mod.detect()
+        self._lock: int | None = None           # run.lock held from the first start to destroy
+        self._qemu: subprocess.Popen | None = None
 
     # files of the run
     overlay = property(lambda self: self.run_dir / "overlay.qcow2")
@@ -72,6 +74,7 @@ class VM:
     serial_log = property(lambda self: self.run_dir / "serial.log")
     pidfile = property(lambda self: self.run_dir / reaper.PIDFILE)
     known_hosts = property(lambda self: self.run_dir / "known_hosts")
+    qemu_log = property(lambda self: self.run_dir / "qemu.log")
     ssh_port = property(lambda self: self.ports[22])
 
     @property
@@ -88,7 +91,13 @@ class VM:
         prereq.require_tools("qemu-system-x86_64", "qemu-img")
         if self.alive():
             raise VMError(f"VM {self.name} is already running (pid {self.pid}): `python -m vm down {self.name}`")
+        prereq.require_tools("setpriv")
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self._lock is None:
+            try:
+                self._lock = reaper.claim(self.run_dir)
+            except reaper.RunDirBusy as e:
+                raise VMError(f"VM {self.name}: {e}: pick another name (ARCHY_VM_NAME)") from None
         for f in (self.overlay, self.qmp_sock, self.pidfile):
             f.unlink(missing_ok=True)
         prereq.require_free_space(self.run_dir, 2)
@@ -100,21 +109,22 @@ class VM:
             wanted = (22, *self.guest_forwards)
             if attempt or not all(g in self.ports and _port_free(self.ports[g]) for g in wanted):
                 self.ports = {g: free_port() for g in wanted}
-            p = subprocess.run(self._argv(incoming), capture_output=True, text=True, timeout=timeout)
-            if p.returncode == 0:
+            err = self._spawn(incoming, timeout)
+            if err is None:
                 break
             # a free port can be taken before QEMU binds it: pick others
-            if "host forwarding" not in p.stderr:
-                raise VMError(f"QEMU failed to start {self.name}: {p.stderr.strip()[-400:]}")
+            if "host forwarding" not in err:
+                raise VMError(f"QEMU failed to start {self.name}: {err[-400:]}")
             if attempt == 2:
                 raise PrerequisiteMissing(f"no free TCP port on 127.0.0.1 for {self.name}'s forwards after 3 tries "
-                                          f"({p.stderr.strip()[-200:]}): free some ports")
+                                          f"({err[-200:]}): free some ports")
         reaper.write_owner(self.run_dir, detached=self.detached,
                            info={"name": self.name, "ports": self.ports, "qemu_pid": self.pid,
                                  "backing": str(backing), "accel": self.accel.name})
         self.known_hosts.write_text(self.image.known_hosts_line(self.ssh_port))
         if self.detached:
             reaper.untrack(id(self))
+            self._unlock()                      # a detached VM has no owner to hold its lock
         if incoming:
             self._finish_incoming(timeout)
 
@@ -130,11 +140,37 @@ class VM:
             "-nodefaults", "-display", "none",     # no VGA, CD-ROM, parallel port: less to probe at boot
             "-chardev", f"file,id=ser0,path={self.serial_log},append=on", "-serial", "chardev:ser0",
             "-qmp", f"unix:{self.qmp_sock},server=on,wait=off",
-            "-pidfile", str(self.pidfile), "-daemonize",
+            "-pidfile", str(self.pidfile),       # no -daemonize: QEMU stays our child (proc.spawn)
         ]
         if incoming:
             argv += ["-incoming", f"exec:cat {shlex.quote(str(incoming))}"]
         return argv
+
+    def _spawn(self, incoming: Path | None, timeout: float) -> str | None:
+        """Start QEMU; None once its QMP socket accepts, else what it printed before it exited."""
+        start = self.qemu_log.stat().st_size if self.qemu_log.exists() else 0
+        self._qemu = proc.spawn(self._argv(incoming), self.qemu_log, tied=not self.detached)
+        deadline = time.monotonic() + timeout
+        while self._qemu.poll() is None:
+            if self.qmp_sock.exists() and qmp.accepts(self.qmp_sock):
+                return None
+            if time.monotonic() > deadline:
+                proc.terminate(self._qemu.pid)
+                self._qemu.wait(timeout=10)
+                raise VMTimeout(f"{self.name}: QEMU started but its QMP socket did not answer within {timeout:.0f} s")
+            time.sleep(0.05)
+        with open(self.qemu_log, "rb") as fh:
+            fh.seek(start)
+            return fh.read().decode(errors="replace").strip() or f"QEMU exited {self._qemu.returncode}"
+
+    def _reap_child(self) -> None:
+        """Collect our exited QEMU (no zombie left per restore)."""
+        if self._qemu is not None and self._qemu.poll() is not None:
+            self._qemu = None
+
+    def _unlock(self) -> None:
+        reaper.release(self._lock)
+        self._lock = None
 
     def _finish_incoming(self, timeout: float) -> None:
         """Wait for the saved state to load, then run it (a state saved while stopped arrives paused)."""
@@ -220,6 +256,7 @@ class VM:
             time.sleep(0.05)
         if proc.alive(pid):
             proc.terminate(pid)
+        self._reap_child()
 
     def freeze_overlay(self, dest: Path) -> None:
         """Move the (stopped) VM's overlay to dest, read-only: the disk half of a snapshot."""
@@ -236,6 +273,8 @@ class VM:
             if self.run_dir.exists():
                 reaper.stop_run(self.run_dir)
             reaper.untrack(id(self))
+            self._reap_child()
+            self._unlock()
 
     def _teardown_hard(self) -> None:
         """Signal/atexit path: no QMP (an event loop may be mid-call), just kill and remove."""
@@ -243,6 +282,8 @@ class VM:
             killed = reaper.stop_run(self.run_dir)
             if killed:
                 print(f"vm: tore down {self.name} (QEMU pid {killed})")
+        self._reap_child()
+        self._unlock()
 
     def status(self) -> dict:
         info = {"name": self.name, "run_dir": str(self.run_dir), "pid": self.pid, "alive": self.alive(),

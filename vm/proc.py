@@ -1,8 +1,21 @@
-"""Host process helpers: identify a QEMU by its run dir, stop it within a deadline."""
+"""Host process helpers: start a QEMU tied to its parent, identify it by its run dir, stop it
+within a deadline."""
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
+
+
+def spawn(argv: list[str], log: Path, tied: bool) -> subprocess.Popen:
+    """QEMU as a child of this process, never `-daemonize`d. Tied: SIGKILLed by the kernel when the
+    thread that started it dies (`setpriv --pdeathsig`, util-linux; the flag survives the exec), so a
+    SIGKILLed pytest leaves no VM behind. Untied (`python -m vm up`): outlives the CLI. Either way
+    in its own session, so a terminal's Ctrl-C reaches our teardown, not QEMU directly."""
+    prefix = ["setpriv", "--pdeathsig", "KILL", "--"] if tied else []
+    with open(log, "ab") as out:
+        return subprocess.Popen(prefix + argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                start_new_session=True)
 
 
 def read_pid(pidfile: Path) -> int | None:
@@ -34,6 +47,18 @@ def start_time(pid: int) -> int | None:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
     except (OSError, IndexError, ValueError):
         return None
+
+
+def age(pid: int | None) -> float | None:
+    """Seconds since the process started; None when it is gone."""
+    started = start_time(pid) if pid else None
+    if started is None:
+        return None
+    try:
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return uptime - started / os.sysconf("SC_CLK_TCK")
 
 
 def same_process(pid: int | None, started: int | None) -> bool:

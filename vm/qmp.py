@@ -6,6 +6,7 @@ asyncio.wait_for bounds every step (the legacy sync client can block forever on 
 """
 import asyncio
 import concurrent.futures
+import socket
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -13,6 +14,17 @@ from qemu.qmp import QMPClient
 from qemu.qmp.error import QMPError
 
 from .errors import VMError, VMTimeout
+
+
+def accepts(sock: Path, timeout: float = 2) -> bool:
+    """True when QEMU listens on the QMP socket (a bare connect, closed at once: QEMU is up)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        try:
+            s.connect(str(sock))
+            return True
+        except OSError:
+            return False
 
 
 def call(sock: Path, cmd: str, args: dict | None = None, timeout: float = 10) -> Any:

@@ -1,10 +1,14 @@
 """No leaked VMs: per-run owner records, reaping of runs whose controller died, signal teardown.
 
-Every run dir ${ARCHY_RUN}/<name>/ holds owner.json naming the controller process (pid + start
-time) that owns the VM; `python -m vm up` VMs are detached (owner null) and live until `down`.
-A later run reaps VMs whose owner is gone (SIGKILLed test process, crashed worker).
+Every run dir ${ARCHY_RUN}/<name>/ holds run.lock, flock()ed by the process that claimed the VM
+until its run ends (the kernel drops it when that process dies, however it dies), and owner.json
+naming that process (pid + start time); `python -m vm up` VMs are detached (owner null, no lock
+held) and live until `down`. A later run reaps VMs with no live owner (SIGKILLed test process,
+crashed worker) and QEMUs older than a minute in a run dir without owner.json. QEMU itself dies
+with its owner (proc.spawn), so reaping is the second line.
 """
 import atexit
+import fcntl
 import json
 import os
 import signal
@@ -19,6 +23,51 @@ from . import paths, proc
 
 OWNER = "owner.json"
 PIDFILE = "qemu.pid"
+LOCK = "run.lock"
+STARTING_GRACE = 60.0   # s: a QEMU without owner.json younger than this may still be starting
+
+
+class RunDirBusy(OSError):
+    pass
+
+
+def claim(run_dir: Path, timeout: float = 5.0) -> int:
+    """Lock run_dir for this process; returns the fd to keep open until the run ends (close it to
+    release). Retries briefly: a reaper in another process holds the lock for a moment to test it."""
+    fd = os.open(run_dir / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise RunDirBusy(f"{run_dir} is in use by another run (its {LOCK} is locked)") from None
+            time.sleep(0.1)
+
+
+def release(fd: int | None) -> None:
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def lock_held(run_dir: Path) -> bool:
+    """True while some process holds run_dir's lock (a live owner)."""
+    try:
+        fd = os.open(run_dir / LOCK, os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def write_owner(run_dir: Path, *, detached: bool, info: dict) -> None:
@@ -61,6 +110,17 @@ def stop_run(run_dir: Path, timeout: float = 15, root: Path | None = None) -> in
     return killed
 
 
+def orphaned(record: dict | None, locked: bool, qemu_up: bool, qemu_age: float | None) -> bool:
+    """Whether a run dir has no live owner; pure but for owner_alive's look at the owner pid."""
+    if record and record.get("owner_pid") is None:
+        return not qemu_up                    # a detached developer VM (`vm up`) lives until `down`
+    if locked or owner_alive(record):
+        return False                          # its owner is alive (the lock; the record for old runs)
+    if record is None and qemu_up:
+        return (qemu_age or 0) >= STARTING_GRACE   # owner.json comes right after QEMU starts
+    return True
+
+
 def reap(progress: Callable[[str], None] = print, root: Path | None = None) -> list[str]:
     """Remove VMs left behind by dead controllers; report each one. Returns the names reaped."""
     root = root or paths.run_root()
@@ -70,14 +130,8 @@ def reap(progress: Callable[[str], None] = print, root: Path | None = None) -> l
     for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_")):
         record = read_owner(d)
         qemu = proc.read_pid(d / PIDFILE)
-        qemu_up = proc.is_qemu_of(qemu, d)
-        if record and record.get("owner_pid") is None:
-            if qemu_up:
-                continue                      # detached developer VM (`python -m vm up`)
-        elif owner_alive(record):
+        if not orphaned(record, lock_held(d), proc.is_qemu_of(qemu, d), proc.age(qemu)):
             continue
-        elif record is None and qemu_up:
-            continue                          # still starting: owner.json is written right after QEMU starts
         killed = stop_run(d, root=root)
         owner = record.get("owner_pid") if record else None
         progress(f"reaped leftover VM {d.name}: owner pid {owner} gone, "

@@ -24,7 +24,9 @@ except KeyboardInterrupt:
 
 @pytest.mark.parametrize("ignored, expected", [(False, ["torn down", "interrupted"]), (True, ["still running"])])
 def test_sigint_tears_down_only_when_it_is_not_ignored(ignored, expected):
-    pre = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignored else None
+    # explicit either way: a pytest started as a background job hands its children SIGINT ignored
+    disposition = signal.SIG_IGN if ignored else signal.SIG_DFL
+    pre = lambda: signal.signal(signal.SIGINT, disposition)  # noqa: E731
     r = subprocess.run([sys.executable, "-c", CHILD], cwd=ROOT, capture_output=True, text=True,
                        timeout=30, preexec_fn=pre)
     assert r.stdout.split("\n")[:len(expected)] == expected, r.stdout + r.stderr

@@ -40,9 +40,9 @@ def test_leaks(n, pytestconfig):
 '''
 
 
-def run_child(tmp_path: Path, *args: str) -> tuple[Path, str]:
+def run_child(tmp_path: Path, *args: str, source: str = LEAKY, rc: int = 1) -> tuple[Path, str]:
     (tmp_path / "conftest.py").write_text('pytest_plugins = ["harness.plugin"]\n')
-    (tmp_path / "test_leaky.py").write_text(LEAKY)
+    (tmp_path / "test_leaky.py").write_text(source)
     results = tmp_path / "results"
     results.mkdir()
     old = results / "previous-run.txt"               # an earlier run's file: not this run's to rewrite
@@ -52,7 +52,7 @@ def run_child(tmp_path: Path, *args: str) -> tuple[Path, str]:
     r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-o", "junit_logging=all",
                         "--results-dir", str(results), *args], cwd=tmp_path, capture_output=True, text=True,
                        timeout=180, env=env)
-    assert r.returncode == 1, r.stdout + r.stderr            # the two tests fail, nothing else
+    assert r.returncode == rc, r.stdout + r.stderr
     return results, r.stdout + r.stderr
 
 
@@ -66,6 +66,9 @@ def test_a_planted_secret_is_in_no_output(tmp_path, workers):
     results, out = run_child(tmp_path, *workers)
     assert hits(results) == ["artifacts/cell1/core.bin", "artifacts/cell2/core.bin", "previous-run.txt"], out
     assert SECRET not in out and "assert 'value ***' == 'expected'" in out      # the console too
+    # the audit after the sweep names what redaction cannot rewrite (a binary file), never the value
+    leaks = [line for line in out.splitlines() if "SECRET LEAK after redaction" in line]
+    assert len(leaks) == 2 and all("core.bin: 1 occurrence(s) of secret #1" in line for line in leaks), out
     junit = ET.parse(results / "junit.xml").getroot()              # still well-formed
     failures = [f.get("message") for f in junit.iter("failure")]
     assert len(failures) == 2 and all("***" in m for m in failures)
@@ -92,3 +95,27 @@ def test_the_sweep_takes_only_this_runs_regular_files(tmp_path):
     assert sweep.redacted == [new] and sweep.errors == []
     assert new.read_text() == "rpcpassword=***\n"
     assert old.read_text() == outside.read_text() == "rpcpassword=Zq81xWv0aa77\n"
+
+
+PASSING_BUT_LEAKY = f'''
+from pathlib import Path
+
+from harness import artifacts
+
+
+def test_passes(pytestconfig):
+    artifacts.register_secret({SECRET!r})
+    d = Path(pytestconfig.option.results_dir) / "artifacts"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "clean.txt").write_text("a line with {SECRET}\\n")      # redacted by the sweep
+    CORE
+'''
+
+
+@pytest.mark.parametrize("leak", [False, True], ids=["clean", "binary leak"])
+def test_a_secret_left_after_redaction_fails_a_passing_run(tmp_path, leak):
+    core = f'(d / "core.bin").write_bytes(b"\\0ELF" + {SECRET!r}.encode())' if leak else "pass"
+    results, out = run_child(tmp_path, source=PASSING_BUT_LEAKY.replace("CORE", core), rc=1 if leak else 0)
+    assert hits(results) == (["artifacts/core.bin"] if leak else []) + ["previous-run.txt"], out
+    assert f"searched for 1 node secret value(s): {int(leak)} leak(s)" in out, out
+    assert SECRET not in out

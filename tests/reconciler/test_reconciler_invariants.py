@@ -600,6 +600,16 @@ def test_health_goes_stale_after_two_intervals(env):
     assert not rec.healthy()
 
 
+def test_a_longer_pause_after_a_slow_converged_tick_widens_the_window(env):
+    rec, fake = env
+    rec.tick()
+    rec.pause = 20.0                                  # the loop waits 4x a 5 s tick (__main__.pause_after)
+    rec.last_good_mono -= 2 * rec.settings.tick_interval + 0.1
+    assert rec.healthy()                              # waiting as planned is not a stall
+    rec.last_good_mono -= 2 * rec.pause
+    assert not rec.healthy()
+
+
 def test_health_counts_a_slow_tick_in_flight_but_not_a_stalled_one(env):
     import time
     from reconciler.daemon import TICK_STALL
