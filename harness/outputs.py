@@ -23,6 +23,9 @@ SLACK = 2.0      # seconds: file systems with a coarse mtime
 class Sweep:
     redacted: list[Path] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    files: int = 0                                   # files searched after redaction
+    secrets: int = 0                                 # distinct secret values searched for
+    leaks: list[str] = field(default_factory=list)   # "path: N occurrence(s) of secret #k" (never the value)
 
 
 def written_files(roots: Iterable[Path], since: float) -> list[Path]:
@@ -47,54 +50,40 @@ def _walk(root: Path):
         yield from (Path(d) / f for f in files)
 
 
-def redact_file(path: Path, secrets: Iterable[str]) -> bool:
-    """Rewrite `path` redacted (atomically, its mode kept); False when nothing needed masking."""
+def redact_file(path: Path, secrets: Iterable[str]) -> bytes | None:
+    """Rewrite `path` redacted (atomically, its mode kept); returns the new bytes, None when
+    nothing needed masking."""
     data = path.read_bytes()
     new = redact_bytes(data, path.name, secrets)
     if new is None:
-        return False
+        return None
     tmp = path.with_name(f".{path.name}.redacting")
     tmp.write_bytes(new)
     os.chmod(tmp, path.stat().st_mode & 0o7777)
     os.replace(tmp, path)
-    return True
+    return new
 
 
 def redact_outputs(roots: Iterable[Path], since: float, secrets: Iterable[str]) -> Sweep:
-    """Redact every file the run wrote under `roots`; an unreadable file is named, never fatal."""
+    """Redact every file the run wrote under `roots`, then search what each file holds now,
+    binary ones included (redaction skips those), for every secret's raw value: the proof that
+    redaction held, in the same pass. An unreadable file is named, never fatal."""
     secrets = tuple(secrets)
-    sweep = Sweep()
+    needles = sorted({s.encode() for s in secrets if s})
+    sweep = Sweep(secrets=len(needles))
     for p in written_files(roots, since):
         try:
-            if redact_file(p, secrets):
-                sweep.redacted.append(p)
+            new = redact_file(p, secrets)
+            data = new if new is not None else p.read_bytes()
         except OSError as e:
             sweep.errors.append(f"{p}: {e.strerror or e}")
-    return sweep
-
-
-@dataclass
-class Audit:
-    files: int = 0
-    secrets: int = 0
-    leaks: list[str] = field(default_factory=list)   # "path: N occurrence(s) of secret #k" (never the value)
-
-
-def audit(roots: Iterable[Path], since: float, secrets: Iterable[str]) -> Audit:
-    """After the sweep: every byte of every file the run wrote, binary ones included (the sweep
-    skips those), searched for every secret's raw value. The proof that redaction held."""
-    needles = sorted({s.encode() for s in secrets if s})
-    out = Audit(secrets=len(needles))
-    for p in written_files(roots, since):
-        try:
-            data = p.read_bytes()
-        except OSError:
             continue
-        out.files += 1
-        for k, needle in enumerate(needles, 1):
-            if n := data.count(needle):
-                out.leaks.append(f"{p}: {n} occurrence(s) of secret #{k} ({len(needle)} bytes)")
-    return out
+        if new is not None:
+            sweep.redacted.append(p)
+        sweep.files += 1
+        sweep.leaks += [f"{p}: {n} occurrence(s) of secret #{k} ({len(needle)} bytes)"
+                        for k, needle in enumerate(needles, 1) if (n := data.count(needle))]
+    return sweep
 
 
 class RedactingStream:

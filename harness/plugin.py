@@ -506,19 +506,17 @@ class Recorder:
         """Redact, then audit: a secret still found in any output fails the run (exit 1)."""
         roots = [st.results_dir, *(Path(p) for p in (getattr(self.config.option, "xmlpath", None),
                                                      getattr(self.config.option, "allure_report_dir", None)) if p)]
-        secrets = artifacts.known()
-        sweep = outputs.redact_outputs(roots, st.started, secrets)
-        found = outputs.audit(roots, st.started, secrets)
+        sweep = outputs.redact_outputs(roots, st.started, artifacts.known())
         tr = self.config.pluginmanager.get_plugin("terminalreporter")
         say = tr.write_line if tr else (lambda *_a, **_k: None)
         for problem in sweep.errors:
             say(f"archy: could not redact {problem}", red=True)
-        for leak in found.leaks:
+        for leak in sweep.leaks:
             say(f"archy: SECRET LEAK after redaction: {leak}", red=True)
-        if found.secrets:
-            say(f"archy: secret audit: {found.files} output file(s) searched for {found.secrets} node "
-                f"secret value(s): {len(found.leaks)} leak(s)", red=bool(found.leaks))
-        if found.leaks and session.exitstatus == 0:
+        if sweep.secrets:
+            say(f"archy: secret audit: {sweep.files} output file(s) searched for {sweep.secrets} node "
+                f"secret value(s): {len(sweep.leaks)} leak(s)", red=bool(sweep.leaks))
+        if sweep.leaks and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

@@ -93,7 +93,7 @@ class Reconciler:
         self.last_good_tick: float | None = None     # wall clock, for the /health body
         self.last_good_mono: float | None = None     # monotonic, for the age check
         self.tick_started_mono: float | None = None  # set while a tick runs
-        self.pause = settings.tick_interval          # the loop's wait after the latest tick (__main__.pause_after)
+        self.pause = settings.tick_interval          # the loop's wait after the latest tick, >= the interval (__main__.pause_after)
         self.last_report = TickReport()
         self.last_view = None   # (catalog, desired, node, current) seen by the latest tick
         self.abandoned: frozenset[str] = frozenset()
@@ -191,7 +191,7 @@ class Reconciler:
         if self.variant.off("health-honest"):
             return True
         last, started, now = self.last_good_mono, self.tick_started_mono, time.monotonic()
-        limit = 2 * max(self.settings.tick_interval, self.pause)
+        limit = 2 * self.pause
         if last is None:
             return False
         if now - last <= limit:
@@ -307,8 +307,6 @@ class Reconciler:
             time.sleep(min(self.poll, max(0.01, deadline - time.monotonic())))
 
     def _safe_tick(self) -> TickReport | None:
-        if self.runner.stopping:
-            raise OpError(FAILED, "the reconciler is stopping")
         try:
             return self.tick()
         except Stopping:

@@ -8,10 +8,11 @@ import hashlib
 import io
 import json
 import os
+import posixpath
 import shlex
 import tarfile
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable
 
 import yaml
@@ -20,6 +21,7 @@ from matrix import model
 from node.api import CommandTimeout
 from node.deletion import safe_rmtree
 from node.names import HARNESS
+from node.platform import DEFAULT as REFERENCE_PROFILE, load as load_platform
 
 from . import accel, cache, machine, paths, reaper
 from .errors import VMError
@@ -186,7 +188,7 @@ def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Ca
         if seed:
             progress(f"building golden state {name} from {seed.dir.name} (restore + re-provision)")
             vm.start(seed.disk, incoming=seed.state, progress=progress)
-            node = VMNode(vm, golden=None)
+            node = VMNode(vm, golden=None, platform=load_platform(REFERENCE_PROFILE))
             node.fix_clock()
             # as on a fresh node: the old daemon and its state must not leak into the new golden
             n = node.names
@@ -196,7 +198,7 @@ def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Ca
             progress(f"building golden state {name}: cold boot (minutes under TCG)")
             vm.start(base.disk, progress=progress)
             vm.wait_ssh(900, progress)
-            node = VMNode(vm, golden=None)
+            node = VMNode(vm, golden=None, platform=load_platform(REFERENCE_PROFILE))
             progress(f"SSH up after {time.monotonic() - t0:.0f} s; waiting for boot to settle")
             # snapshot a settled system, not one still starting units
             state = node.run("systemctl is-system-running --wait", timeout=900).stdout.strip()
@@ -229,12 +231,22 @@ def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Ca
         vm.destroy()
 
 
+def replaceable_code_dir(path: str) -> str:
+    """The code dir provisioning replaces wholesale (rm -rf); pure. Refused unless absolute,
+    normalized (no `..`, `.`, `//` or trailing /) and three levels deep or more: a profile typo
+    never empties /, /opt or /opt/<vendor>."""
+    if not path.startswith("/") or posixpath.normpath(path) != path or len(PurePosixPath(path).parts) < 4:
+        raise VMError(f"refusing to replace code dir {path!r}: want a normalized absolute path "
+                      "three levels deep or more (e.g. /opt/archipelago/reconciler)")
+    return path
+
+
 def _provision(node, repo: Path, progress: Callable[[str], None]) -> None:
+    """Always the bundled reference profile's names (_build): the golden state is the reference
+    node whatever $ARCHY_PLATFORM says, so no user option reaches the rm -rf below."""
     n = node.names
     progress(f"copying reconciler/ to {n.code_dir} and the catalog to {n.catalog}")
-    if n.code_dir.count("/") < 2 or ".." in n.code_dir.split("/"):   # rm -rf below: never / or /opt
-        raise VMError(f"refusing to replace code dir {n.code_dir!r}: want an absolute path two levels deep or more")
-    code = shlex.quote(n.code_dir)
+    code = shlex.quote(replaceable_code_dir(n.code_dir))
     node.succeed(f"rm -rf {code} && mkdir -p {code} && tar -xzf - -C {code}", input=reconciler_tar(repo / "reconciler"), timeout=120)
     node.put_file(n.catalog, render_catalog(repo / "matrix/apps.yaml"))
     progress(f"running {PROVISION} on the node (builds the stand-in image; minutes under TCG)")

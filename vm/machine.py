@@ -88,10 +88,9 @@ class VM:
     def start(self, backing: Path, incoming: Path | None = None,
               progress: Callable[[str], None] = print, timeout: float = 120) -> None:
         """Start QEMU on a fresh overlay of `backing`; with `incoming`, resume that saved state."""
-        prereq.require_tools("qemu-system-x86_64", "qemu-img")
+        prereq.require_tools("qemu-system-x86_64", "qemu-img", "setpriv")
         if self.alive():
             raise VMError(f"VM {self.name} is already running (pid {self.pid}): `python -m vm down {self.name}`")
-        prereq.require_tools("setpriv")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self._lock is None:
             try:

@@ -110,12 +110,13 @@ def stop_run(run_dir: Path, timeout: float = 15, root: Path | None = None) -> in
     return killed
 
 
-def orphaned(record: dict | None, locked: bool, qemu_up: bool, qemu_age: float | None) -> bool:
-    """Whether a run dir has no live owner; pure but for owner_alive's look at the owner pid."""
+def orphaned(record: dict | None, owner_live: bool, qemu_up: bool, qemu_age: float | None) -> bool:
+    """Whether a run dir has no live owner; pure. owner_live: its lock is held, or (a run from
+    before the lock) its owner record names a live process."""
     if record and record.get("owner_pid") is None:
         return not qemu_up                    # a detached developer VM (`vm up`) lives until `down`
-    if locked or owner_alive(record):
-        return False                          # its owner is alive (the lock; the record for old runs)
+    if owner_live:
+        return False
     if record is None and qemu_up:
         return (qemu_age or 0) >= STARTING_GRACE   # owner.json comes right after QEMU starts
     return True
@@ -130,7 +131,8 @@ def reap(progress: Callable[[str], None] = print, root: Path | None = None) -> l
     for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_")):
         record = read_owner(d)
         qemu = proc.read_pid(d / PIDFILE)
-        if not orphaned(record, lock_held(d), proc.is_qemu_of(qemu, d), proc.age(qemu)):
+        live = lock_held(d) or owner_alive(record)
+        if not orphaned(record, live, proc.is_qemu_of(qemu, d), proc.age(qemu)):
             continue
         killed = stop_run(d, root=root)
         owner = record.get("owner_pid") if record else None

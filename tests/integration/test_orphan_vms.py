@@ -69,23 +69,22 @@ def test_the_run_dir_lock_is_held_until_released_and_dropped_by_a_dead_owner(tmp
     assert not reaper.lock_held(tmp_path)
 
 
-LIVE = {"owner_pid": os.getpid(), "owner_start": proc.start_time(os.getpid())}
-DEAD = {"owner_pid": 2 ** 22 + 7, "owner_start": 1}
 DETACHED = {"owner_pid": None}
+OWNED = {"owner_pid": 4242, "owner_start": 1}
 
 
-@pytest.mark.parametrize("record, locked, qemu_up, age, orphan", [
+@pytest.mark.parametrize("record, owner_live, qemu_up, age, orphan", [
     (DETACHED, False, True, 999, False),   # `vm up`: lives until `down`
     (DETACHED, False, False, None, True),  # its QEMU is gone: only the dir is left
-    (DEAD, True, True, 999, False),        # the lock says the owner lives (pid record is stale)
-    (DEAD, False, True, 999, True),        # no live owner
-    (LIVE, False, True, 999, False),       # a run from before the lock, owner alive
+    (OWNED, True, True, 999, False),       # a live owner (its lock, or an old run's record)
+    (OWNED, False, True, 999, True),       # no live owner
+    (OWNED, False, False, None, True),     # no live owner, QEMU gone too
     (None, False, True, 10, False),        # QEMU just started, owner.json not yet written
     (None, False, True, 61, True),         # no owner file and a QEMU older than a minute
     (None, False, False, None, True),      # an empty leftover dir
 ])
-def test_orphan_rules(record, locked, qemu_up, age, orphan):
-    assert reaper.orphaned(record, locked, qemu_up, age) is orphan
+def test_orphan_rules(record, owner_live, qemu_up, age, orphan):
+    assert reaper.orphaned(record, owner_live, qemu_up, age) is orphan
 
 
 def test_age_of_this_process_is_small_and_of_a_gone_pid_none():

@@ -56,7 +56,6 @@ class FakeSystem:
     ipam_stale: set = field(default_factory=set)       # container names whose fixed IP the IPAM DB still holds
     disk_free: dict = field(default_factory=dict)      # node path -> bytes available (default: plenty)
     timing_out: set = field(default_factory=set)       # argv prefixes (joined) that time out (rc 124)
-    stopping: bool = False                             # the real Runner's flag after SIGTERM
 
     # ---- helpers for tests ----
     def count(self, *prefix: str) -> int:

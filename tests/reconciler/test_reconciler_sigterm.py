@@ -8,11 +8,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+import reconciler.runner as runner_mod
 from reconciler.runner import Runner, Stopping
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,7 +23,6 @@ REPO = Path(__file__).resolve().parents[2]
 def test_stop_cuts_a_running_command_short_and_refuses_the_next():
     runner = Runner()
     t0 = time.monotonic()
-    import threading
     threading.Timer(0.5, runner.stop).start()
     with pytest.raises(Stopping):
         runner.run(["sleep", "60"], timeout=60)
@@ -31,10 +32,8 @@ def test_stop_cuts_a_running_command_short_and_refuses_the_next():
 
 
 def test_a_child_ignoring_sigterm_is_killed_after_the_grace(monkeypatch):
-    import reconciler.runner as mod
-    monkeypatch.setattr(mod, "STOP_GRACE", 1.0)
+    monkeypatch.setattr(runner_mod, "STOP_GRACE", 1.0)
     runner = Runner()
-    import threading
     threading.Timer(0.5, runner.stop).start()
     t0 = time.monotonic()
     with pytest.raises(Stopping):

@@ -152,7 +152,8 @@ def test_second_vm_runs_alongside(vm_node, vm_progress):
 
 # --- no leaks ------------------------------------------------------------------------------
 CHILD = """
-import sys, time
+import signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)   # a background pytest hands it SIGINT ignored
 sys.path.insert(0, {repo!r})
 from vm.image import ensure_base
 from vm.machine import VM

@@ -184,3 +184,22 @@ def test_tcg_threading_is_chosen_by_env(tmp_path, monkeypatch):
     monkeypatch.setenv(accel.TCG_THREAD_ENV, "many")
     with pytest.raises(VMError, match="ARCHY_VM_TCG='many': use one of multi, single"):
         accel.detect(tmp_path / "absent", tmp_path, override="")
+
+
+@pytest.mark.parametrize("path, ok", [
+    ("/opt/archipelago/reconciler", True), ("/srv/a/b/c", True),
+    ("/", False), ("/opt", False), ("/opt/archipelago", False), ("/opt/archipelago/", False),
+    ("/opt/x/../reconciler", False), ("/opt//archipelago/reconciler", False), ("/opt/./a/b", False),
+    ("opt/archipelago/reconciler", False), ("~/archipelago/reconciler/x", False),
+])
+def test_the_code_dir_golden_replaces_is_deep_and_normalized(path, ok):
+    if ok:
+        assert golden.replaceable_code_dir(path) == path
+    else:
+        with pytest.raises(VMError, match="refusing to replace code dir"):
+            golden.replaceable_code_dir(path)
+
+
+def test_the_reference_profiles_code_dir_is_replaceable():
+    from node.platform import load
+    assert golden.replaceable_code_dir(load("reference").names.code_dir)
