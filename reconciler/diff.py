@@ -149,10 +149,11 @@ def podman_wait(current: CurrentState) -> Batch:
     return Batch(waits=(Wait(reason=f"podman unavailable: {current.podman_error[:120]}"),))
 
 
-def file_writes(dirs: Mapping[str, tuple[int, str]], wanted: Mapping[str, FileSpec], current: CurrentState) -> Batch:
+def file_writes(dirs: Mapping[str, tuple[int, str, str | None]], wanted: Mapping[str, FileSpec],
+                current: CurrentState) -> Batch:
     """Missing dirs, and every file whose content is not the desired one."""
-    made = tuple(EnsureDir(app=app, path=path, mode=mode)
-                 for path, (mode, app) in sorted(dirs.items()) if path not in current.dirs)
+    made = tuple(EnsureDir(app=app, path=path, mode=mode, owner=owner)
+                 for path, (mode, app, owner) in sorted(dirs.items()) if path not in current.dirs)
     writes = tuple(WriteFile(app=spec.app, spec=spec, drift=current.files.get(path) is not None)
                    for path, spec in sorted(wanted.items()) if current.files.get(path) != spec.content)
     kinds = {w.spec.kind for w in writes}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import re
 
 import pytest
 
@@ -210,4 +211,44 @@ def test_a_bad_memory_size_is_a_one_line_catalog_error():
     data = catalog_data()
     data["apps"]["lnd"]["memory"] = "lots"
     with pytest.raises(cat.CatalogError, match="lnd: 'memory' must be a size such as 256m, got 'lots'"):
+        cat.parse(data)
+
+
+def test_every_container_drops_every_capability_and_gets_back_only_the_catalogs(tmp_path):
+    """Seed 003 C2: --cap-drop=ALL everywhere; electrumx alone needs DAC_OVERRIDE back."""
+    node, _ = _node(tmp_path, {"bitcoin-knots": STARTED, "electrumx": STARTED})
+    for stem in ("archy-bitcoin-knots", "archy-bitcoin-ui", "archy-electrumx", "archy-electrs-ui"):
+        assert "DropCapability=all\n" in _unit(node, stem)[1], stem
+    assert re.findall(r"(?m)^AddCapability=.*", _unit(node, "archy-electrumx")[1]) == ["AddCapability=DAC_OVERRIDE"]
+    assert "AddCapability" not in _unit(node, "archy-bitcoin-knots")[1]
+    broken, _ = _node(tmp_path, {"bitcoin-knots": STARTED, "electrumx": STARTED}, "electrumx-without-dac-override")
+    text = _unit(broken, "archy-electrumx")[1]
+    assert "DropCapability=all\n" in text and "AddCapability" not in text
+
+
+def test_the_imperative_argv_drops_capabilities_too():
+    argv = render.podman_run_argv(CATALOG.apps["electrumx"], data_dir=None, config_dir=None, stop_timeout=30,
+                                  detach=True)
+    assert argv[argv.index("--cap-drop") + 1] == "all" and argv[argv.index("--cap-add") + 1] == "DAC_OVERRIDE"
+
+
+def test_electrumx_data_dir_is_made_for_container_uid_1(tmp_path):
+    """Seed 003: the volume belongs to container uid 1; the config dir stays the daemon's."""
+    node, _ = _node(tmp_path, {"bitcoin-knots": STARTED, "electrumx": STARTED})
+    paths = Paths(str(tmp_path))
+    assert node.dirs[paths.data_dir("electrumx")][2] == "1:1"
+    assert node.dirs[paths.config_dir("electrumx")][2] is None
+    assert node.dirs[paths.data_dir("bitcoin-knots")][2] is None
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("caps", ["CAP_DAC_OVERRIDE"], "'caps' must be capability names such as DAC_OVERRIDE"),
+    ("caps", ["dac_override"], "'caps' must be capability names"),
+    ("data_owner", "electrumx", "'data_owner' must be uid:gid such as 1:1, got 'electrumx'"),
+    ("data_owner", 1, "'data_owner' must be uid:gid"),
+])
+def test_bad_caps_or_owner_are_one_line_catalog_errors(field, value, message):
+    data = catalog_data()
+    data["apps"]["electrumx"][field] = value
+    with pytest.raises(cat.CatalogError, match=re.escape(f"electrumx: {message}")):
         cat.parse(data)
