@@ -19,10 +19,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from node.names import HARNESS  # noqa: E402  (the one owner of the VM's process name)
 
 
 def qemus(name: str) -> list[int]:
-    out = subprocess.run(["pgrep", "-f", f"qemu-system-x86_64 -name archy-{name} "], capture_output=True,
+    out = subprocess.run(["pgrep", "-f", f"qemu-system-x86_64 -name {HARNESS.mark(name)} "], capture_output=True,
                          text=True, timeout=10).stdout
     return [int(p) for p in out.split()]
 

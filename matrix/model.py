@@ -36,19 +36,22 @@ _IFRAME = Record({"frame_ancestors": Str(), "x_frame_options": Str()},
 _TOR = Record({"onion_port": Int(1, 65535), "target": _ID}, required=("onion_port", "target"))
 _VERSION = Int(1, 1)
 _MEMORY = Str(r"[1-9][0-9]*[bkmg]", "a memory size such as 256m (podman --memory)")
+_CAPS = List(Str(r"(?!CAP_)[A-Z][A-Z_]*", "a capability name such as DAC_OVERRIDE (no CAP_ prefix)"), unique=True)
+_OWNER = Str(r"[0-9]+:[0-9]+", "uid:gid such as 1:1")
 
 _APP = Record({
     "title": Str(), "provides": _ID, "conflicts": List(_ID, unique=True),
     "depends": List(_ID, unique=True), "companions": List(_ID, unique=True), "grace": _ID,
     "profile": _ID, "ports": _PORTS, "ui": _ID, "tor": _TOR, "data_dirs": List(_ABS),
     "status_url": _URL, "integrations": List(_ID, unique=True), "goss": Str(r"[\w.-]+\.yaml"),
-    "proxy_path": _ABS, "iframe": _IFRAME, "image": Str(), "memory": _MEMORY,
+    "proxy_path": _ABS, "iframe": _IFRAME, "image": Str(), "memory": _MEMORY, "caps": _CAPS,
+    "data_owner": _OWNER,
 }, required=("title", "provides", "depends", "grace", "profile", "ports", "ui", "data_dirs",
              "status_url", "goss", "memory"))
 _COMPANION = Record({
     "title": Str(), "companion_of": _ID, "grace": _ID, "profile": _ID, "ports": _PORTS,
     "status_url": _URL, "data_dirs": List(_ABS), "proxy_path": _ABS, "iframe": _IFRAME,
-    "image": Str(), "memory": _MEMORY,
+    "image": Str(), "memory": _MEMORY, "caps": _CAPS,
 }, required=("title", "companion_of", "grace", "profile", "ports", "status_url", "memory"))
 
 SCHEMAS = {

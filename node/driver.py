@@ -17,6 +17,9 @@ from .platform import load as load_platform
 # The harness speaks the reference's method names; a platform profile maps each to its own.
 _VERB = {method: verb for verb, method in Rpc().methods}
 
+# The client's deadline for install/uninstall/stop. A node's own deadline must be shorter, so that
+# its answer ("did not become healthy") arrives instead of a curl timeout (the reference's is 840 s).
+INSTALL_DEADLINE = 900.0
 _STATUS_MARK = "\narchy_http_status="  # curl -w: a leading "@" would name a file
 
 
@@ -119,16 +122,16 @@ class PlatformDriver:
         return self.platform.health.is_ok(self.health(timeout))
 
     # -- the methods of the contract -----------------------------------------------------
-    def install(self, app: str, timeout: float = 900):
+    def install(self, app: str, timeout: float = INSTALL_DEADLINE):
         return self.call("package.install", timeout=timeout, id=app)
 
-    def uninstall(self, app: str, timeout: float = 900):
+    def uninstall(self, app: str, timeout: float = INSTALL_DEADLINE):
         return self.call("package.uninstall", timeout=timeout, id=app)
 
     def start(self, app: str, timeout: float = 300):
         return self.call("package.start", timeout=timeout, id=app)
 
-    def stop(self, app: str, timeout: float = 900):
+    def stop(self, app: str, timeout: float = INSTALL_DEADLINE):
         return self.call("package.stop", timeout=timeout, id=app)
 
     def containers(self, timeout: float = 60) -> list[dict]:

@@ -83,6 +83,9 @@ class Applier:
         if isinstance(step, EnsureDir):
             os.makedirs(step.path, mode=step.mode, exist_ok=True)
             os.chmod(step.path, step.mode)
+            if step.owner:   # rootful: the container's uid is the host's (no user namespace)
+                uid, gid = (int(x) for x in step.owner.split(":"))
+                os.chown(step.path, uid, gid)
             return ""
         if isinstance(step, WriteFile):
             atomic_write(step.spec.path, step.spec.content, step.spec.mode)

@@ -9,6 +9,8 @@ from .model import ID_RE, AppSpec, Catalog, Port, Tor, frozen_map
 
 
 MEMORY_RE = re.compile(r"^[1-9][0-9]*[bkmg]$")   # what podman --memory takes
+CAP_RE = re.compile(r"^[A-Z][A-Z_]*$")             # a capability as podman --cap-add takes it, no CAP_
+OWNER_RE = re.compile(r"^[0-9]+:[0-9]+$")
 
 
 class CatalogError(ValueError):
@@ -71,6 +73,13 @@ def _app(app_id: str, raw: Any, image: str, grace: Mapping, source: str, compani
     memory = raw.get("memory")
     if memory is not None and not (isinstance(memory, str) and MEMORY_RE.match(memory)):
         raise CatalogError(f"{where}: 'memory' must be a size such as 256m, got {memory!r}")
+    caps = _names(raw.get("caps"))
+    bad = [c for c in caps if not CAP_RE.match(c) or c.startswith("CAP_")]
+    if bad:
+        raise CatalogError(f"{where}: 'caps' must be capability names such as DAC_OVERRIDE, got {bad!r}")
+    owner = raw.get("data_owner")
+    if owner is not None and not (isinstance(owner, str) and OWNER_RE.match(owner)):
+        raise CatalogError(f"{where}: 'data_owner' must be uid:gid such as 1:1, got {owner!r}")
     profile = raw.get("profile")
     if not isinstance(profile, str) or not ID_RE.match(profile):
         raise CatalogError(f"{where}: 'profile' must be a simple name")
@@ -92,6 +101,8 @@ def _app(app_id: str, raw: Any, image: str, grace: Mapping, source: str, compani
         status_url=raw.get("status_url"),
         integrations=_names(raw.get("integrations")),
         memory=memory,
+        caps=caps,
+        data_owner=owner,
     )
 
 

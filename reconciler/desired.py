@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from . import render
 from .catalog import providers
-from .model import (STARTED, AppPlan, Catalog, DesiredNode, DesiredState, FileSpec, Secrets,
+from .model import (STARTED, AppPlan, AppSpec, Catalog, DesiredNode, DesiredState, FileSpec, Secrets,
                     frozen_map, spec_hash)
 from .store import Paths
 from .variants import REFERENCE, Variant
@@ -32,30 +32,39 @@ def installed_members(catalog: Catalog, desired: DesiredState) -> dict[str, tupl
     return out
 
 
+def _as_variant(spec: AppSpec, variant: Variant) -> AppSpec:
+    """The catalog entry as a broken variant renders it: no memory limit, no capability added back."""
+    if variant.off("memory-limit"):
+        spec = replace(spec, memory=None)
+    if variant.off("added-caps"):
+        spec = replace(spec, caps=())
+    return spec
+
+
 def build(catalog: Catalog, desired: DesiredState, secrets: Secrets, paths: Paths,
           variant: Variant = REFERENCE) -> DesiredNode:
     members = installed_members(catalog, desired)
     top = [a for a, (_, parent) in members.items() if parent is None]
     files: dict[str, FileSpec] = {}
-    dirs: dict[str, tuple[int, str]] = {}
+    dirs: dict[str, tuple[int, str, str | None]] = {}   # path -> (mode, app, owner)
     apps: dict[str, AppPlan] = {}
     no_units = variant.off("own-cgroup")
     stop_timeout = (lambda s: 10) if variant.off("stop-grace") else (lambda s: s.grace)
     hosts = render.addresses(s.container for s in catalog.apps.values())
-    host_alias, no_memory = not variant.off("host-alias"), variant.off("memory-limit")
+    host_alias = not variant.off("host-alias")
     restart = "no" if variant.off("retry-failed") else "on-failure"   # a crashed app stays down
 
     def add(path: str, text: str, mode: int, app: str | None, kind: str) -> None:
         files[path] = FileSpec(path, text.encode(), mode, app, kind)
 
     for app, (state, parent) in members.items():
-        spec = replace(catalog.apps[app], memory=None) if no_memory else catalog.apps[app]
+        spec = _as_variant(catalog.apps[app], variant)
         config_files: list[bytes] = []
         data_dir = config_dir = None
         if parent is None:
             data_dir, config_dir = paths.data_dir(app), paths.config_dir(app)
-            dirs[data_dir] = (DIR_MODE, app)
-            dirs[config_dir] = (DIR_MODE, app)
+            dirs[data_dir] = (DIR_MODE, app, spec.data_owner)
+            dirs[config_dir] = (DIR_MODE, app, None)
             for name, text in _config_files(catalog, app, top, secrets).items():
                 add(f"{config_dir}/{name}", text, CONFIG_MODE, app, "config")
                 config_files.append(text.encode())
@@ -71,10 +80,10 @@ def build(catalog: Catalog, desired: DesiredState, secrets: Secrets, paths: Path
         imperative = no_units or (parent is not None and variant.off("companion-units"))
         if not imperative:
             add(paths.unit_file(spec.stem), unit_text, 0o644, app, "unit")
-        # WantedBy does not change what runs, so it stays out of the restart/backoff hash
+        # WantedBy and Restart do not change what runs (diff.RELOAD_ONLY_KEYS): out of the restart/backoff hash
         run_text = render.quadlet_container(spec, enabled=True, stop_timeout=stop_timeout(spec), data_dir=data_dir,
                                             config_dir=config_dir, hosts=hosts, host_alias=host_alias,
-                                            restart=restart)
+                                            restart="on-failure")
         apps[app] = AppPlan(app=app, unit=spec.unit, container=spec.container, run=state == STARTED,
                             deps=deps, missing=missing,
                             spec_hash=spec_hash(run_text.encode(), *config_files),

@@ -151,17 +151,33 @@ def podman_wait(current: CurrentState) -> Batch:
     return Batch(waits=(Wait(reason=f"podman unavailable: {current.podman_error[:120]}"),))
 
 
-def file_writes(dirs: Mapping[str, tuple[int, str]], wanted: Mapping[str, FileSpec], current: CurrentState) -> Batch:
+def file_writes(dirs: Mapping[str, tuple[int, str, str | None]], wanted: Mapping[str, FileSpec],
+                current: CurrentState) -> Batch:
     """Missing dirs, and every file whose content is not the desired one."""
-    made = tuple(EnsureDir(app=app, path=path, mode=mode)
-                 for path, (mode, app) in sorted(dirs.items()) if path not in current.dirs)
-    writes = tuple(WriteFile(app=spec.app, spec=spec, drift=current.files.get(path) is not None)
+    made = tuple(EnsureDir(app=app, path=path, mode=mode, owner=owner)
+                 for path, (mode, app, owner) in sorted(dirs.items()) if path not in current.dirs)
+    writes = tuple(WriteFile(app=spec.app, spec=spec, drift=runs_differently(current.files.get(path), spec.content))
                    for path, spec in sorted(wanted.items()) if current.files.get(path) != spec.content)
     kinds = {w.spec.kind for w in writes}
     return Batch(dirs=made, writes=writes, decided=Decided(
         reload=bool(kinds & {"unit", "network"}), nginx="nginx" in kinds, tor="tor" in kinds,
         unit_drift=frozenset(w.app for w in writes if w.spec.kind in ("unit", "network") and w.drift and w.app),
         config_drift=frozenset(w.app for w in writes if w.spec.kind == "config")))
+
+
+# Unit keys systemd applies at daemon-reload without a restart: when to start it (WantedBy=) and
+# whether to start it again after it exits (Restart=, RestartSec=). A change to them alone does
+# not touch the running container, so it is no drift: a variant switch must not restart the stack.
+RELOAD_ONLY_KEYS = (b"WantedBy=", b"Restart=", b"RestartSec=")
+
+
+def runs_differently(old: bytes | None, new: bytes) -> bool:
+    """An existing file whose rewrite changes what runs (any line but RELOAD_ONLY_KEYS differs)."""
+    if old is None:
+        return False
+    def running(text: bytes) -> list[bytes]:
+        return [line for line in text.splitlines() if not line.strip().startswith(RELOAD_ONLY_KEYS)]
+    return running(old) != running(new)
 
 
 def shared_network_teardown(desired: DesiredNode, current: CurrentState) -> Batch:

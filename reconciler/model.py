@@ -56,6 +56,8 @@ class AppSpec:
     status_url: str | None = None
     integrations: tuple[str, ...] = ()
     memory: str | None = None       # podman --memory (e.g. "256m"); None: no limit
+    caps: tuple[str, ...] = ()      # capabilities added back after --cap-drop=all (e.g. DAC_OVERRIDE)
+    data_owner: str | None = None   # "uid:gid" owning the data dir, as the container sees it; None: root
 
     @property
     def stem(self) -> str:
@@ -231,9 +233,10 @@ class HealPodman(Step):
 class EnsureDir(Step):
     path: str = ""
     mode: int = 0o755
+    owner: str | None = None   # "uid:gid" (the catalog's data_owner); None: the daemon's own
 
     def describe(self) -> str:
-        return f"mkdir {self.path}"
+        return f"mkdir {self.path}" + (f" (owner {self.owner})" if self.owner else "")
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,9 @@ def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int, data_d
         "HealthOnFailure=kill",
         "Notify=healthy",
         "RunInit=yes",
+        # every capability dropped, the catalog's added back (seed 003: electrumx needs DAC_OVERRIDE)
+        "DropCapability=all",
+        *(f"AddCapability={c}" for c in spec.caps),
         f"StopTimeout={stop_timeout}",
         # podman 5.4 (Debian trixie) has no Quadlet Memory= key (5.5 added it): the flag itself
         *([f"PodmanArgs=--memory={spec.memory}"] if spec.memory else []),
@@ -208,6 +211,7 @@ def podman_run_argv(spec: AppSpec, *, data_dir: str | None, config_dir: str | No
         if name != spec.container:
             argv += ["--add-host", f"{name}:{ip}"]
     argv += ["--add-host", f"{HOST_ALIAS}:{GATEWAY}"] + (["--memory", spec.memory] if spec.memory else [])
+    argv += ["--cap-drop", "all"] + [a for c in spec.caps for a in ("--cap-add", c)]
     for p in spec.ports:
         argv += ["-p", f"{p.port}:{p.port}"]
     if data_dir:

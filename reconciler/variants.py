@@ -28,6 +28,7 @@ VARIANTS: dict[str, str] = {
     "chaos-no-disk-pressure": "disk-pressure",                  # full disk neither reported nor waited out
     "container-without-memory-limit": "memory-limit",           # no --memory: seed 003 C4 wants one on all
     "unit-without-host-alias": "host-alias",                    # no AddHost=host.archipelago (seed 004 FM4)
+    "electrumx-without-dac-override": "added-caps",             # --cap-drop=all, nothing added back (seed 003)
 }
 
 

@@ -12,7 +12,7 @@ import posixpath
 import shlex
 import tarfile
 import time
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Callable
 
 import yaml
@@ -21,6 +21,7 @@ from matrix import model
 from node.api import CommandTimeout
 from node.deletion import safe_rmtree
 from node.names import HARNESS
+from node.names import REFERENCE as REFERENCE_NAMES
 from node.platform import DEFAULT as REFERENCE_PROFILE, load as load_platform
 
 from . import accel, cache, machine, paths, reaper
@@ -232,12 +233,13 @@ def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Ca
 
 
 def replaceable_code_dir(path: str) -> str:
-    """The code dir provisioning replaces wholesale (rm -rf); pure. Refused unless absolute,
-    normalized (no `..`, `.`, `//` or trailing /) and three levels deep or more: a profile typo
-    never empties /, /opt or /opt/<vendor>."""
-    if not path.startswith("/") or posixpath.normpath(path) != path or len(PurePosixPath(path).parts) < 4:
-        raise VMError(f"refusing to replace code dir {path!r}: want a normalized absolute path "
-                      "three levels deep or more (e.g. /opt/archipelago/reconciler)")
+    """The code dir provisioning replaces wholesale (rm -rf); pure. Refused unless it is a
+    normalized absolute path (no `..`, `.`, `//` or trailing /) strictly inside the reference
+    daemon's own prefix on the guest (/opt/archipelago): the one tree there the project installs."""
+    own = posixpath.dirname(REFERENCE_NAMES.code_dir)
+    if not path.startswith("/") or posixpath.normpath(path) != path or not path.startswith(own + "/"):
+        raise VMError(f"refusing to replace code dir {path!r}: want a normalized absolute path inside {own}/ "
+                      f"(e.g. {REFERENCE_NAMES.code_dir})")
     return path
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from matrix.model import App, Matrix
+from node.driver import INSTALL_DEADLINE
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,7 @@ class Options:
     soak_interval: float = 30.0        # seconds between soak samples
     soak_memory_growth: float = 0.25   # fraction of the first sample ...
     soak_memory_slack: int = 16 << 20  # ... plus this many bytes before growth fails the soak
-    install_timeout: float = 720.0     # package.install RPC: above the reconciler's own 600 s
+    install_timeout: float = INSTALL_DEADLINE   # package.install RPC: the node answers first
     settle_window: float = 15.0        # after install: the app must stay up this long
     integration_window: float = 120.0  # dependents report their integration healthy again
     boot_timeout: float = 600.0

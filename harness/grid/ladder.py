@@ -13,6 +13,7 @@ from typing import Callable
 from harness import inventory
 from harness.checks import probes
 from harness.grid import reset
+from node.driver import INSTALL_DEADLINE
 
 GOLDEN = "golden"
 
@@ -29,7 +30,7 @@ def rung_name(installed: tuple[str, ...]) -> str:
 
 class Ladder:
     def __init__(self, node, driver, matrix, *, use_snapshots: bool = True,
-                 install_timeout: float = 720, progress: Callable[[str], None] = lambda _m: None,
+                 install_timeout: float = INSTALL_DEADLINE, progress: Callable[[str], None] = lambda _m: None,
                  on_golden: Callable | None = None):
         self.node, self.driver, self.matrix = node, driver, matrix
         self.use_snapshots = use_snapshots and "snapshot" in node.capabilities

@@ -16,8 +16,12 @@ class ElectrumX(Standin):
         super().prepare()
         self.env = read_env_file(self.s, "electrumx.env", ("DAEMON_URL",))
         lock = self.s.data / "LOCK"
-        stale = lock.exists()
-        self.lock_fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            stale = lock.exists()
+            self.lock_fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except PermissionError:
+            # plyvel's words on the seeds' node (003): root without DAC_OVERRIDE in a dir it does not own
+            raise Fatal(f"IO error: {lock.name}: Permission denied") from None
         try:
             fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

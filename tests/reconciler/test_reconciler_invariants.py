@@ -17,6 +17,7 @@ from reconciler.daemon import DEPENDENCY, OpError, Reconciler
 from reconciler.model import RemoveContainer, RestartUnit, StartUnit, StopUnit
 from reconciler.store import atomic_write
 from recfake import FakeContainer, FakeUnit, converge, make
+from reconciler.variants import parse as parse_variant
 
 STACK = ("bitcoin-knots", "lnd", "electrumx", "btcpay", "mempool", "fedimint")
 
@@ -138,6 +139,32 @@ def test_changed_unit_restarted_once(env):
     converge(rec, fake)
     assert fake.count("systemctl", "restart", "--no-block", "archy-bitcoin-knots.service") == 1
     assert fake.count("systemctl", "daemon-reload") == 1
+
+
+def test_restart_policy_change_reloads_but_restarts_nothing(env):
+    """A variant switch to Restart=no (chaos-no-retry-after-failure) rewrites every unit; systemd
+    applies Restart= at daemon-reload, so no running app is restarted for it."""
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots", "lnd"))
+    converge(rec, fake)
+    before = open(unit_path(rec, "archy-lnd")).read()
+    rec.variant = parse_variant("chaos-no-retry-after-failure")
+    fake.reset_calls()
+    converge(rec, fake)
+    assert "Restart=no" in open(unit_path(rec, "archy-lnd")).read() != before
+    assert fake.count("systemctl", "daemon-reload") == 1
+    assert [c for c in fake.calls if c[:2] == ("systemctl", "restart")] == []
+
+
+@pytest.mark.parametrize("old, new, differs", [
+    (None, b"[Service]\nRestart=no\n", False),
+    (b"[Service]\nRestart=on-failure\nRestartSec=5\n", b"[Service]\nRestart=no\nRestartSec=9\n", False),
+    (b"[Install]\nWantedBy=multi-user.target\n", b"[Install]\n", False),
+    (b"[Container]\nImage=a\nRestart=no\n", b"[Container]\nImage=b\nRestart=no\n", True),
+    (b"[Service]\nTimeoutStopSec=600\n", b"[Service]\nTimeoutStopSec=10\n", True),
+])
+def test_only_a_change_to_what_runs_is_unit_drift(old, new, differs):
+    assert diff.runs_differently(old, new) is differs
 
 
 def test_one_daemon_reload_per_tick_for_many_writes(env):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import re
 
 import pytest
 
@@ -171,10 +172,6 @@ def test_catalog_errors_are_one_line(tmp_path):
     bad.write_text('{"apps": {\n  "x": 1,\n}')
     with pytest.raises(cat.CatalogError, match=r"catalog.json:3: invalid JSON"):
         cat.load(str(bad))
-    data = catalog_data()
-    data["apps"]["lnd"]["profile"] = "../x"
-    with pytest.raises(cat.CatalogError, match="lnd: 'profile' must be a simple name"):
-        cat.parse(data)
 
 
 def test_every_unit_maps_host_archipelago_to_the_network_gateway(tmp_path):
@@ -206,10 +203,45 @@ def test_the_imperative_variants_carry_the_limit_and_the_alias_too():
     assert f"host.archipelago:{render.GATEWAY}" in argv
 
 
-def test_a_bad_memory_size_is_a_one_line_catalog_error():
+def test_every_container_drops_every_capability_and_gets_back_only_the_catalogs(tmp_path):
+    """Seed 003 C2: --cap-drop=ALL everywhere; electrumx alone needs DAC_OVERRIDE back."""
+    node, _ = _node(tmp_path, {"bitcoin-knots": STARTED, "electrumx": STARTED})
+    for stem in ("archy-bitcoin-knots", "archy-bitcoin-ui", "archy-electrumx", "archy-electrs-ui"):
+        assert "DropCapability=all\n" in _unit(node, stem)[1], stem
+    assert re.findall(r"(?m)^AddCapability=.*", _unit(node, "archy-electrumx")[1]) == ["AddCapability=DAC_OVERRIDE"]
+    assert "AddCapability" not in _unit(node, "archy-bitcoin-knots")[1]
+    broken, _ = _node(tmp_path, {"bitcoin-knots": STARTED, "electrumx": STARTED}, "electrumx-without-dac-override")
+    text = _unit(broken, "archy-electrumx")[1]
+    assert "DropCapability=all\n" in text and "AddCapability" not in text
+
+
+def test_the_imperative_argv_drops_capabilities_too():
+    argv = render.podman_run_argv(CATALOG.apps["electrumx"], data_dir=None, config_dir=None, stop_timeout=30,
+                                  detach=True)
+    assert argv[argv.index("--cap-drop") + 1] == "all" and argv[argv.index("--cap-add") + 1] == "DAC_OVERRIDE"
+
+
+def test_electrumx_data_dir_is_made_for_container_uid_1(tmp_path):
+    """Seed 003: the volume belongs to container uid 1; the config dir stays the daemon's."""
+    node, _ = _node(tmp_path, {"bitcoin-knots": STARTED, "electrumx": STARTED})
+    paths = Paths(str(tmp_path))
+    assert node.dirs[paths.data_dir("electrumx")][2] == "1:1"
+    assert node.dirs[paths.config_dir("electrumx")][2] is None
+    assert node.dirs[paths.data_dir("bitcoin-knots")][2] is None
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("profile", "../x", "'profile' must be a simple name"),
+    ("memory", "lots", "'memory' must be a size such as 256m, got 'lots'"),
+    ("caps", ["CAP_DAC_OVERRIDE"], "'caps' must be capability names such as DAC_OVERRIDE"),
+    ("caps", ["dac_override"], "'caps' must be capability names"),
+    ("data_owner", "electrumx", "'data_owner' must be uid:gid such as 1:1, got 'electrumx'"),
+    ("data_owner", 1, "'data_owner' must be uid:gid"),
+])
+def test_bad_fields_are_one_line_catalog_errors(field, value, message):
     data = catalog_data()
-    data["apps"]["lnd"]["memory"] = "lots"
-    with pytest.raises(cat.CatalogError, match="lnd: 'memory' must be a size such as 256m, got 'lots'"):
+    data["apps"]["electrumx"][field] = value
+    with pytest.raises(cat.CatalogError, match=re.escape(f"electrumx: {message}")):
         cat.parse(data)
 
 

@@ -77,6 +77,7 @@ class Proc:
         self.profile, self.app, self.data, self.config, self.ports, self.env = profile, app, data, config, ports, env
         self.proc: subprocess.Popen | None = None
         self.log = data.parent / f"{app}.log"
+        self.prefix: list[str] = []   # e.g. setpriv, to run it as a capability-dropped container root
 
     @property
     def status_port(self) -> int:
@@ -88,7 +89,7 @@ class Proc:
                "STANDIN_BIND": "127.0.0.1", "STANDIN_PORTS": ",".join(f"{k}={v}" for k, v in self.ports.items()),
                **self.env}
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "standin"], env=env, stdout=log, stderr=log)
+            self.proc = subprocess.Popen([*self.prefix, sys.executable, "-m", "standin"], env=env, stdout=log, stderr=log)
         if wait:
             self.wait_status()
         return self

@@ -1,5 +1,7 @@
 """lnd, electrumx, btcpay/mempool/fedimint and UI companions against a real bitcoind stand-in on loopback."""
 import json
+import os
+import shutil
 import socket
 
 import pytest
@@ -91,6 +93,26 @@ def test_electrumx_lock_and_daemon(standin, bitcoind):
     assert electrum(ex.ports["ssl"], "server.version", ["t", "1.4"])["result"][1] == "1.4"
     ex.stop()
     assert not lock.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv")
+def test_electrumx_needs_dac_override_for_a_data_dir_it_does_not_own(standin, bitcoind, tmp_path):
+    """Seed 003: the data dir belongs to container uid 1, electrumx runs as container root and
+    --cap-drop=ALL took DAC_OVERRIDE: it dies on its LOCK. setpriv makes this process that root."""
+    data = tmp_path / "owned-by-1"
+    data.mkdir(mode=0o750)
+    os.chown(data, 1, 1)
+    denied = standin("electrumx", start=False, data=data)
+    denied.prefix = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"]
+    (denied.config / "electrumx.env").write_text(f"DAEMON_URL=http://127.0.0.1:{bitcoind.ports['rpc']}/\n")
+    denied.start(wait=False)
+    assert denied.wait_exit(15) == 1
+    assert "IO error: LOCK: Permission denied" in denied.log_text()
+    allowed = standin("electrumx", "electrumx-2", start=False, data=data)
+    allowed.prefix = ["setpriv", "--bounding-set", "-dac_read_search", "--"]   # DAC_OVERRIDE kept, as the catalog adds it
+    (allowed.config / "electrumx.env").write_text(f"DAEMON_URL=http://127.0.0.1:{bitcoind.ports['rpc']}/\n")
+    allowed.start()
+    assert (data / "LOCK").exists() and allowed.status()["healthy"]
 
 
 def test_electrumx_second_instance_on_same_data_refuses(standin, bitcoind):

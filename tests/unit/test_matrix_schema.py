@@ -27,6 +27,13 @@ def test_wrong_type(matrix_copy):
                                   "expected an integer, got str 'nine'")
 
 
+def test_a_capability_with_its_cap_prefix_is_named(matrix_copy):
+    f = matrix_copy / "apps.yaml"
+    edit(f, "caps: [DAC_OVERRIDE]", "caps: [CAP_DAC_OVERRIDE]")
+    assert error(matrix_copy) == (f"{f}:{line_of(f, 'CAP_DAC_OVERRIDE')}: apps.electrumx.caps[0]: 'CAP_DAC_OVERRIDE' "
+                                  "is not a capability name such as DAC_OVERRIDE (no CAP_ prefix)")
+
+
 def test_unknown_field_is_named_with_the_known_ones(matrix_copy):
     f = matrix_copy / "apps.yaml"
     edit(f, "    grace: lnd\n", "    grace: lnd\n    graec: 10\n")
