@@ -380,6 +380,64 @@ def kill_tor(configuration: Mapping, unit: str = "", timeout: float = 30) -> dic
     return {"pid": pid, "onion_services": len(before)}
 
 
+# -- an app's container, behind the reconciler's back ---------------------------------------------
+def _member(app: str, companion: bool) -> str:
+    """The app itself, or its UI companion (the catalog's first): an id the node's names resolve."""
+    if not companion:
+        return app
+    companions = observe.catalog().get(app) or []
+    if not companions:
+        _interrupt(f"{app} has no companion in the catalog")
+    return companions[0]
+
+
+def _running(node, container: str) -> tuple[str, int]:
+    """(container id, host pid of its PID 1); interrupts unless it runs now."""
+    fmt = "'{{.Id}} {{.State.Running}} {{.State.Pid}}'"
+    r = node.run(f"{node.cmd.podman} inspect --format {fmt} {shlex.quote(container)}", timeout=60)
+    parts = r.stdout.split()
+    if r.rc != 0 or len(parts) != 3 or parts[1] != "true" or not parts[2].isdigit() or int(parts[2]) <= 0:
+        _interrupt(f"container {container} is not running: {(r.stdout + r.stderr).strip()[:200]}")
+    return parts[0], int(parts[2])
+
+
+def stop_container(configuration: Mapping, app: str, companion: bool = False, timeout: float = 660) -> dict:
+    """`podman stop` of the app's (or its companion's) container, as a user or script would, not
+    through the reconciler or systemd. Its own stop timeout applies (bitcoind's is long: no -t)."""
+    node = _node(configuration)
+    member = _member(app, companion)
+    container = node.names.container(member)
+    cid, _ = _running(node, container)
+    node.succeed(f"{node.cmd.podman} stop {shlex.quote(container)}", timeout=timeout)
+    # by id: a repair may already have started a new container under the same name
+    r = node.run(f"{node.cmd.podman} inspect --format '{{{{.State.Running}}}}' {shlex.quote(cid)}", timeout=60)
+    if r.rc == 0 and r.stdout.strip() == "true":
+        _interrupt(f"container {container} ({cid[:12]}) still runs after podman stop")
+    return {"app": member, "container": container, "stopped": cid[:12]}
+
+
+def kill_container_init(configuration: Mapping, app: str, companion: bool = False, timeout: float = 30) -> dict:
+    """SIGKILL of the container's PID 1 as the host sees it (`podman inspect .State.Pid`): the
+    app's main process dies without a shutdown, as in a crash or an OOM kill."""
+    node = _node(configuration)
+    member = _member(app, companion)
+    container = node.names.container(member)
+    cid, pid = _running(node, container)
+    node.succeed(node.cmd.as_root(f"kill -9 {pid}"), timeout=30)
+    if not poll(lambda: node.run(f"test -d /proc/{pid}", timeout=30).rc != 0, timeout, 0.2):
+        _interrupt(f"pid {pid} of {container} survived SIGKILL")
+    return {"app": member, "container": container, "killed_pid": pid, "id": cid[:12]}
+
+
+def start_app(configuration: Mapping, app: str, companion: bool = False) -> dict:
+    """Rollback: ask systemd to start the member's unit (a no-op when it runs), so a node whose
+    repair failed is usable again. Not a repair the experiment credits: the method judged first."""
+    node = _node(configuration)
+    unit = node.names.unit(_member(app, companion))
+    node.succeed(f"{node.cmd.systemctl} start --no-block {shlex.quote(unit)}", timeout=60)
+    return {"unit": unit}
+
+
 # -- power ---------------------------------------------------------------------------------------
 def power_cut(configuration: Mapping, timeout: float = 600) -> dict:
     """Hypervisor reset (no shutdown, unsynced writes lost); returns once the node booted again."""

@@ -130,6 +130,31 @@ def data_records(health: Mapping[str, Mapping]) -> list[dict]:
     return recs
 
 
+# how an app that follows bitcoind's chain reports bitcoind's height (lnd's getinfo, electrumx's daemon)
+FOLLOWER_HEIGHTS = ("block_height", "daemon_height")
+
+
+def chain_tip(health: Mapping[str, Mapping]) -> int | None:
+    """The chain's height as the app holding it (bitcoind) reports it; pure."""
+    tips = [int(h["status"]["chain_height"]) for h in health.values()
+            if (h.get("status") or {}).get("chain_height") is not None]
+    return max(tips) if tips else None
+
+
+def followers_behind(health: Mapping[str, Mapping], floor: int) -> list[str]:
+    """Each app following the chain whose view of it is below `floor`, or that says it is not
+    synced (lnd's synced_to_chain); pure."""
+    out = []
+    for app, h in sorted(health.items()):
+        st = h.get("status") or {}
+        for key in FOLLOWER_HEIGHTS:
+            if key in st and (st[key] is None or int(st[key]) < floor):
+                out.append(f"{app}: sees height {st[key]}, below {floor}")
+        if st.get("synced_to_chain") is False:
+            out.append(f"{app}: not synced to chain")
+    return out
+
+
 def integration_problems(health: Mapping[str, Mapping]) -> list[str]:
     """Every installed app healthy with every integration ok; pure."""
     out = []

@@ -140,6 +140,34 @@ def wait_converged(configuration: Mapping, stack: str = "", timeout: float = 300
     return {**last, "waited": round(time.monotonic() - t0, 1)}
 
 
+def followers_caught_up(configuration: Mapping, timeout: float = 120, interval: float = 3.0) -> dict:
+    """The apps that follow bitcoind's chain (lnd, electrumx) talk to it now: each reports a height
+    bitcoind reached only after this probe started (a block found since: the stand-in finds one
+    every few seconds), and lnd says synced_to_chain. A view kept from before a fault cannot pass."""
+    d = target.driver(configuration)
+    seen: dict = {}
+
+    def caught_up() -> bool:
+        try:
+            health = d.container_health(timeout=120)
+        except NodeError as e:
+            seen["problems"] = [f"node: {str(e)[:200]}"]
+            return False
+        tip = observe.chain_tip(health)
+        if tip is None:
+            seen["problems"] = ["no app reports a chain height"]
+            return False
+        seen.setdefault("floor", tip + 1)
+        seen["tip"] = tip
+        seen["problems"] = observe.followers_behind(health, seen["floor"]) if tip >= seen["floor"] else \
+            [f"bitcoind at {tip}: no block found yet since {seen['floor'] - 1}"]
+        return not seen["problems"]
+
+    ok = poll(caught_up, timeout, interval)
+    return {"status": int(not ok), "problems": seen.get("problems", [])[:10],
+            "tip": seen.get("tip"), "floor": seen.get("floor")}
+
+
 def disk_pressure_reported(configuration: Mapping, path: str = "", timeout: float = 180) -> dict:
     """While the disk is full the reconciler reports it (/health disk_pressure names the path, by
     default the platform's state dir): the seeds' "graceful degradation, disk-pressure report".

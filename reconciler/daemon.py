@@ -97,6 +97,7 @@ class Reconciler:
         self.last_report = TickReport()
         self.last_view = None   # (catalog, desired, node, current) seen by the latest tick
         self.abandoned: frozenset[str] = frozenset()
+        self.requested: frozenset[str] = frozenset()   # apps an install or start asks for right now
         self.children: dict = {}
         self.applier = Applier(runner, root=paths.root, imperative_start=self._run_imperative,
                                imperative_stop=self._stop_imperative)
@@ -159,7 +160,7 @@ class Reconciler:
         current = cur.snapshot(self.runner, node, disk=self._disk_paths())
         self.last_view = (catalog, desired, node, current)
         now = self.clock()
-        steps = diff.plan(node, current, self.backoff, now, self.variant)
+        steps = diff.plan(node, current, self.backoff, now, self.variant, self.requested)
         outcomes, entries = self.applier.apply(steps, self.backoff, now)
         if entries != dict(self.backoff):
             self.backoff = frozen_map(entries)
@@ -260,6 +261,7 @@ class Reconciler:
                 raise OpError(DEPENDENCY, f"{app_id} requires {', '.join(missing)} first ({hint})",
                               {"missing": missing})
             self._mark_in_flight(app_id, True)
+            self._ask((app_id, *spec.companions), True)
             self._set_desired(self.desired.with_app(app_id, STARTED))
         log.info("install %s", app_id)
         try:
@@ -273,6 +275,12 @@ class Reconciler:
             return self._install_result(app_id, spec)
         finally:
             self._mark_in_flight(app_id, False)
+            self._ask((app_id, *spec.companions), False)
+
+    def _ask(self, apps, on: bool) -> None:
+        """Mark apps as asked for by an install or start (chaos-stopped-app-not-restarted starts only these)."""
+        with self._state_lock:
+            self.requested = self.requested | set(apps) if on else self.requested - set(apps)
 
     def _install_result(self, app_id: str, spec) -> dict:
         catalog = self.catalog()
@@ -368,7 +376,12 @@ class Reconciler:
                 raise OpError(INVALID, f"{app_id} is not installed")
             self._set_desired(self.desired.with_app(app_id, state))
         log.info("%s %s", "start" if run else "stop", app_id)
-        self._safe_tick()
+        members = (app_id, *catalog.apps[app_id].companions) if run else ()
+        self._ask(members, True)
+        try:
+            self._safe_tick()
+        finally:
+            self._ask(members, False)
         return {"id": app_id, "desired": state}
 
     # ---- broken variants: containers created with `podman run`, not units ----

@@ -52,6 +52,7 @@ def build(catalog: Catalog, desired: DesiredState, secrets: Secrets, paths: Path
     stop_timeout = (lambda s: 10) if variant.off("stop-grace") else (lambda s: s.grace)
     hosts = render.addresses(s.container for s in catalog.apps.values())
     host_alias = not variant.off("host-alias")
+    restart = "no" if variant.off("retry-failed") else "on-failure"   # a crashed app stays down
 
     def add(path: str, text: str, mode: int, app: str | None, kind: str) -> None:
         files[path] = FileSpec(path, text.encode(), mode, app, kind)
@@ -74,13 +75,15 @@ def build(catalog: Catalog, desired: DesiredState, secrets: Secrets, paths: Path
         unit_text = render.quadlet_container(
             spec, enabled=state == STARTED, stop_timeout=stop_timeout(spec),
             data_dir=paths.host(data_dir) if data_dir else None,
-            config_dir=paths.host(config_dir) if config_dir else None, hosts=hosts, host_alias=host_alias)
+            config_dir=paths.host(config_dir) if config_dir else None, hosts=hosts, host_alias=host_alias,
+            restart=restart)
         imperative = no_units or (parent is not None and variant.off("companion-units"))
         if not imperative:
             add(paths.unit_file(spec.stem), unit_text, 0o644, app, "unit")
-        # WantedBy does not change what runs, so it stays out of the restart/backoff hash
+        # WantedBy and Restart do not change what runs (diff.RELOAD_ONLY_KEYS): out of the restart/backoff hash
         run_text = render.quadlet_container(spec, enabled=True, stop_timeout=stop_timeout(spec), data_dir=data_dir,
-                                            config_dir=config_dir, hosts=hosts, host_alias=host_alias)
+                                            config_dir=config_dir, hosts=hosts, host_alias=host_alias,
+                                            restart="on-failure")
         apps[app] = AppPlan(app=app, unit=spec.unit, container=spec.container, run=state == STARTED,
                             deps=deps, missing=missing,
                             spec_hash=spec_hash(run_text.encode(), *config_files),

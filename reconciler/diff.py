@@ -115,7 +115,8 @@ NOTHING = Batch()
 # ---- the pipeline ----
 
 def plan(desired: DesiredNode, current: CurrentState, backoff: Mapping[str, bo.Entry], now: float,
-         variant: Variant = REFERENCE) -> tuple[Step, ...]:
+         variant: Variant = REFERENCE, requested: frozenset[str] = frozenset()) -> tuple[Step, ...]:
+    """requested: apps an install or start is asking for right now (only a broken variant reads it)."""
     if current.system_stopping:
         # a tick racing the shutdown would start units systemd is stopping (refused, logged as
         # errors) or restart an app mid-flush; after the boot the next tick converges again
@@ -132,7 +133,8 @@ def plan(desired: DesiredNode, current: CurrentState, backoff: Mapping[str, bo.E
     if selfheal:
         done += podman_cleanup(desired, current)
     starter = Starter(desired.apps, current, backoff, now, disk_pressure(current, variant), done.decided.cleared)
-    return (done + app_decisions(desired, current, done.decided, _start_for(variant, starter))).steps()
+    start = _start_for(variant, starter, requested)
+    return (done + app_decisions(desired, current, done.decided, start)).steps()
 
 
 def podman_self_heal(current: CurrentState) -> Batch:
@@ -154,13 +156,28 @@ def file_writes(dirs: Mapping[str, tuple[int, str, str | None]], wanted: Mapping
     """Missing dirs, and every file whose content is not the desired one."""
     made = tuple(EnsureDir(app=app, path=path, mode=mode, owner=owner)
                  for path, (mode, app, owner) in sorted(dirs.items()) if path not in current.dirs)
-    writes = tuple(WriteFile(app=spec.app, spec=spec, drift=current.files.get(path) is not None)
+    writes = tuple(WriteFile(app=spec.app, spec=spec, drift=runs_differently(current.files.get(path), spec.content))
                    for path, spec in sorted(wanted.items()) if current.files.get(path) != spec.content)
     kinds = {w.spec.kind for w in writes}
     return Batch(dirs=made, writes=writes, decided=Decided(
         reload=bool(kinds & {"unit", "network"}), nginx="nginx" in kinds, tor="tor" in kinds,
         unit_drift=frozenset(w.app for w in writes if w.spec.kind in ("unit", "network") and w.drift and w.app),
         config_drift=frozenset(w.app for w in writes if w.spec.kind == "config")))
+
+
+# Unit keys systemd applies at daemon-reload without a restart: when to start it (WantedBy=) and
+# whether to start it again after it exits (Restart=, RestartSec=). A change to them alone does
+# not touch the running container, so it is no drift: a variant switch must not restart the stack.
+RELOAD_ONLY_KEYS = (b"WantedBy=", b"Restart=", b"RestartSec=")
+
+
+def runs_differently(old: bytes | None, new: bytes) -> bool:
+    """An existing file whose rewrite changes what runs (any line but RELOAD_ONLY_KEYS differs)."""
+    if old is None:
+        return False
+    def running(text: bytes) -> list[bytes]:
+        return [line for line in text.splitlines() if not line.strip().startswith(RELOAD_ONLY_KEYS)]
+    return running(old) != running(new)
 
 
 def shared_network_teardown(desired: DesiredNode, current: CurrentState) -> Batch:
@@ -359,9 +376,13 @@ class Starter:
 
 # ---- what the broken variants change ----
 
-def _start_for(variant: Variant, starter: Starter) -> StartFn:
+def _start_for(variant: Variant, starter: Starter, requested: frozenset[str]) -> StartFn:
     if variant.off("retry-failed"):
         return replace(starter, gates=START_GATES[:-1] + (_never_retried,))
+    if variant.off("restart-stopped"):
+        # no monitor: an app that stopped cleanly behind the reconciler's back (podman stop) stays
+        # down; only an install or start asking for it starts it (failed units are still retried)
+        return lambda app, p, failed: starter(app, p, failed) if failed or app in requested else None
     if variant.off("companion-units"):
         # fm1: companions were created once at install, nobody looks again
         return lambda app, p, failed: starter(app, p, failed) if p.managed_by_unit else None

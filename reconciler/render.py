@@ -42,7 +42,8 @@ def rpcauth(user: str, salt: str, password: str) -> str:
 
 
 def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int, data_dir: str | None,
-                      config_dir: str | None, hosts: dict[str, str] | None = None, host_alias: bool = True) -> str:
+                      config_dir: str | None, hosts: dict[str, str] | None = None, host_alias: bool = True,
+                      restart: str = "on-failure") -> str:
     hosts = hosts or {}
     ports = ",".join(f"{p.name}={p.port}" for p in spec.ports)
     lines = [
@@ -51,7 +52,7 @@ def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int, data_d
         f"Description=Archipelago app {spec.id} ({spec.title})",
         "Wants=network-online.target",
         "After=network-online.target",
-        # a crash loop ends in "failed" so the reconciler's backoff takes over from systemd's
+        # a last guard behind the reconciler's backoff: a unit started 5 times in 120 s is refused
         "StartLimitIntervalSec=120",
         "StartLimitBurst=5",
         "",
@@ -92,7 +93,12 @@ def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int, data_d
         "",
         "[Service]",
         f"Slice={APPS_SLICE}",
-        "Restart=always",
+        # systemd brings a crashed app back (kill -9, HealthOnFailure=kill), as podman's unless-stopped
+        # does on the seeds' node; a clean stop behind the reconciler's back (`podman stop`, exit 0)
+        # stays down until the tick starts the desired-running app again, as the seeds' backend does
+        # for the stop unless-stopped ignores (003). Restart=always would undo that stop within 5 s
+        # and the reconciler's repair would never be exercised.
+        f"Restart={restart}",
         "RestartSec=5",
         # Notify=healthy: the first probe can be slow on a loaded node
         "TimeoutStartSec=900",

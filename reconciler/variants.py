@@ -18,7 +18,8 @@ VARIANTS: dict[str, str] = {
     "chaos-state-flushed-on-exit": "desired-written-at-once",   # desired.json written only on SIGTERM
     "chaos-install-not-resumed": "install-resumed",             # in-flight installs dropped at start
     "chaos-no-podman-selfheal": "podman-selfheal",              # no storage-container removal, no migrate
-    "chaos-no-retry-after-failure": "retry-failed",             # failed units never started again
+    "chaos-no-retry-after-failure": "retry-failed",             # a crashed app stays down: Restart=no, no retry
+    "chaos-stopped-app-not-restarted": "restart-stopped",      # started only on install/start, never after a stop behind its back
     "chaos-network-not-recreated": "network-recreate",          # vanished archy network left alone
     "chaos-tor-not-supervised": "tor-supervised",               # tor not started when inactive
     "chaos-snippet-not-rerendered": "nginx-rerender",           # nginx snippets written only when missing

@@ -93,4 +93,6 @@ if VARIANTS:
         assert not outcome.passed, f"{experiment.stem} PASSED against {variant}: this experiment cannot fail"
         # It must fail for the repair, not because nothing ran (trap 1) or the injection broke.
         bad = [p for p in outcome.problems if "BEFORE the method" in p or "injection failed" in p]
+        if bad:   # what the variant did to the node before the fault: its journal, units, podman state
+            artifacts.collect(chaos_node.node, chaos_node.results / "variants" / f"{experiment.stem}.node")
         assert not bad, f"{experiment.stem} on {variant} failed for the wrong reason: {bad}"

@@ -17,6 +17,7 @@ from reconciler.daemon import DEPENDENCY, OpError, Reconciler
 from reconciler.model import RemoveContainer, RestartUnit, StartUnit, StopUnit
 from reconciler.store import atomic_write
 from recfake import FakeContainer, FakeUnit, converge, make
+from reconciler.variants import parse as parse_variant
 
 STACK = ("bitcoin-knots", "lnd", "electrumx", "btcpay", "mempool", "fedimint")
 
@@ -138,6 +139,32 @@ def test_changed_unit_restarted_once(env):
     converge(rec, fake)
     assert fake.count("systemctl", "restart", "--no-block", "archy-bitcoin-knots.service") == 1
     assert fake.count("systemctl", "daemon-reload") == 1
+
+
+def test_restart_policy_change_reloads_but_restarts_nothing(env):
+    """A variant switch to Restart=no (chaos-no-retry-after-failure) rewrites every unit; systemd
+    applies Restart= at daemon-reload, so no running app is restarted for it."""
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots", "lnd"))
+    converge(rec, fake)
+    before = open(unit_path(rec, "archy-lnd")).read()
+    rec.variant = parse_variant("chaos-no-retry-after-failure")
+    fake.reset_calls()
+    converge(rec, fake)
+    assert "Restart=no" in open(unit_path(rec, "archy-lnd")).read() != before
+    assert fake.count("systemctl", "daemon-reload") == 1
+    assert [c for c in fake.calls if c[:2] == ("systemctl", "restart")] == []
+
+
+@pytest.mark.parametrize("old, new, differs", [
+    (None, b"[Service]\nRestart=no\n", False),
+    (b"[Service]\nRestart=on-failure\nRestartSec=5\n", b"[Service]\nRestart=no\nRestartSec=9\n", False),
+    (b"[Install]\nWantedBy=multi-user.target\n", b"[Install]\n", False),
+    (b"[Container]\nImage=a\nRestart=no\n", b"[Container]\nImage=b\nRestart=no\n", True),
+    (b"[Service]\nTimeoutStopSec=600\n", b"[Service]\nTimeoutStopSec=10\n", True),
+])
+def test_only_a_change_to_what_runs_is_unit_drift(old, new, differs):
+    assert diff.runs_differently(old, new) is differs
 
 
 def test_one_daemon_reload_per_tick_for_many_writes(env):
@@ -337,6 +364,41 @@ def test_failed_variant_never_retries(tmp_path):
     for _ in range(3):
         rec.tick()
     assert fake.count("systemctl", "start", "--no-block", "archy-bitcoin-knots.service") == 0
+
+
+def podman_stop(fake, unit):
+    """`podman stop` behind the reconciler's back: the app exits cleanly, the unit (no Restart=) is inactive."""
+    fake.units[unit] = FakeUnit("inactive", "dead", "success", fake.units[unit].restarts)
+    fake.containers.pop(unit.removesuffix(".service"), None)
+
+
+@pytest.mark.parametrize("unit", ["archy-bitcoin-knots.service", "archy-bitcoin-ui.service"])
+def test_app_stopped_behind_the_back_is_started_again(env, unit):
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    podman_stop(fake, unit)
+    fake.reset_calls()
+    converge(rec, fake)
+    assert fake.count("systemctl", "start", "--no-block", unit) == 1
+    assert fake.units[unit].active == "active"
+
+
+def test_stopped_app_variant_leaves_it_down_but_installs_starts_and_retries(tmp_path):
+    rec, fake = make(tmp_path, variant="chaos-stopped-app-not-restarted")
+    install_all(rec, ("bitcoin-knots",))                       # asked for: started, companion too
+    assert fake.units["archy-bitcoin-ui.service"].active == "active"
+    fake.crash("archy-bitcoin-knots.service")                  # a crash is still retried
+    fake.reset_calls()
+    converge(rec, fake)
+    assert fake.count("systemctl", "start", "--no-block", "archy-bitcoin-knots.service") == 1
+    podman_stop(fake, "archy-bitcoin-knots.service")
+    fake.reset_calls()
+    for _ in range(3):
+        rec.tick()
+    assert fake.count("systemctl", "start", "--no-block", "archy-bitcoin-knots.service") == 0
+    rec.set_run("bitcoin-knots", True)                         # a start asks for it
+    assert fake.count("systemctl", "start", "--no-block", "archy-bitcoin-knots.service") == 1
+    assert rec.requested == frozenset()
 
 
 # seeds scenario 6: a full /var degrades gracefully and is reported

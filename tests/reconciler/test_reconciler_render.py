@@ -102,7 +102,7 @@ def test_quadlet_unit_shape(tmp_path):
     assert "Volume=/var/lib/archipelago/config/bitcoin-knots:/config:ro\n" in text
     assert "STANDIN_PROFILE=bitcoind" in c["Environment"] and "STANDIN_APP=bitcoin-knots" in c["Environment"]
     assert cp["Service"]["Slice"] == "archipelago-apps.slice"
-    assert cp["Service"]["Restart"] == "always"
+    assert cp["Service"]["Restart"] == "on-failure"  # crashes: systemd; a clean stop behind its back: the tick
     assert cp["Install"]["WantedBy"] == "multi-user.target"
 
 
@@ -243,3 +243,11 @@ def test_bad_fields_are_one_line_catalog_errors(field, value, message):
     data["apps"]["electrumx"][field] = value
     with pytest.raises(cat.CatalogError, match=re.escape(f"electrumx: {message}")):
         cat.parse(data)
+
+
+
+@pytest.mark.parametrize("variant,restart", [(None, "on-failure"), ("chaos-no-retry-after-failure", "no")])
+def test_a_crashed_app_stays_down_only_under_the_no_retry_variant(tmp_path, variant, restart):
+    node, _ = _node(tmp_path, {"bitcoin-knots": STARTED}, variant)
+    cp, _ = _unit(node, "archy-bitcoin-knots")
+    assert cp["Service"]["Restart"] == restart

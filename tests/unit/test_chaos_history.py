@@ -153,6 +153,19 @@ def test_integration_problems_and_data_records():
             "chain_ok": True} in recs
 
 
+def test_followers_of_the_chain_tip():
+    health = {"bitcoin-knots": {"status": {"chain_height": 120}},
+              "lnd": {"status": {"block_height": 120, "synced_to_chain": True}},
+              "electrumx": {"status": {"daemon_height": 119}},
+              "archy-bitcoin-ui": {"status": {}}}
+    assert observe.chain_tip(health) == 120
+    assert observe.followers_behind(health, 120) == ["electrumx: sees height 119, below 120"]
+    assert observe.followers_behind(health, 119) == []
+    health["lnd"]["status"] = {"block_height": None, "synced_to_chain": False}   # lost bitcoind
+    assert observe.followers_behind(health, 119) == ["lnd: sees height None, below 119", "lnd: not synced to chain"]
+    assert observe.chain_tip({"lnd": health["lnd"]}) is None
+
+
 def test_shared_companion_is_not_a_half_state():
     apps = {"bitcoin-knots": ["archy-bitcoin-ui"], "bitcoin-core": ["archy-bitcoin-ui"]}
     rows = [row("bitcoin-knots"), row("archy-bitcoin-ui")]

@@ -73,8 +73,8 @@ def test_suite_experiments_fall_into_no_trap(path):
     assert all(v.get("type") == "env" for v in exp["configuration"].values())
 
 
-def test_twelve_scenarios():
-    assert len(EXPERIMENTS) == 12
+def test_fifteen_scenarios():
+    assert len(EXPERIMENTS) == 15
 
 
 def test_bad_experiment_file_gets_file_and_line(tmp_path):

@@ -145,6 +145,44 @@ def test_chaos_db_wipe_on_a_sudo_login_keeps_the_apps_with_the_login(chaos_node)
     assert n.cmds[7] == f"{USER}podman ps -a --external --format '{{{{.Names}}}}'"
 
 
+class _Running(Recorder):
+    """Answers a running container (id abc123, host pid 4242) whose pid is gone after the kill."""
+    def run(self, cmd, timeout=60, input=None):
+        if "{{.Id}} {{.State.Running}} {{.State.Pid}}" in cmd:
+            self.cmds.append(cmd)
+            return CommandResult(cmd, 0, "abc123 true 4242\n", "", 0.0)
+        if cmd.startswith("test -d /proc/"):
+            self.cmds.append(cmd)
+            return CommandResult(cmd, 1, "", "", 0.0)
+        return super().run(cmd, timeout, input)
+
+
+@pytest.mark.parametrize("cmd,user,root", [(ROOT, "", ""), (SEEDS, USER, "sudo -n ")])
+def test_chaos_out_of_band_stop_and_kill(monkeypatch, cmd, user, root):
+    n = _Running(cmd)
+    monkeypatch.setattr(actions.target, "node", lambda _configuration: n)
+    inspect = f"{user}podman inspect --format '{{{{.Id}}}} {{{{.State.Running}}}} {{{{.State.Pid}}}}'"
+    assert actions.kill_container_init({}, "bitcoin-knots")["killed_pid"] == 4242
+    assert n.cmds == [f"{inspect} archy-bitcoin-knots", f"{root}kill -9 4242", "test -d /proc/4242"]
+    n.cmds.clear()
+    assert actions.stop_container({}, "bitcoin-knots", companion=True)["container"] == "archy-bitcoin-ui"
+    assert n.cmds == [f"{inspect} archy-bitcoin-ui", f"{user}podman stop archy-bitcoin-ui",
+                      f"{user}podman inspect --format '{{{{.State.Running}}}}' abc123"]
+    n.cmds.clear()
+    actions.start_app({}, "bitcoin-knots", companion=True)
+    sysd = f"{user}systemctl --user" if user else "systemctl"
+    assert n.cmds == [f"{sysd} start --no-block archy-bitcoin-ui.service"]
+
+
+def test_chaos_stop_of_a_container_that_does_not_run_is_refused(monkeypatch):
+    from chaoslib.exceptions import InterruptExecution
+    n = Recorder()                      # inspect answers nothing: not running
+    monkeypatch.setattr(actions.target, "node", lambda _configuration: n)
+    with pytest.raises(InterruptExecution, match="archy-bitcoin-knots is not running"):
+        actions.stop_container({}, "bitcoin-knots")
+    assert not any(" stop " in c for c in n.cmds)
+
+
 def test_inventory_and_artifacts_on_a_root_login_are_unchanged():
     script = inventory.script(REFERENCE, ROOT)
     assert script == inventory.script(REFERENCE)
