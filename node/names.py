@@ -167,7 +167,7 @@ class Harness:
     def login(self) -> str:
         """The non-root login of the embedded VM (passwordless sudo): the rehearsal of the real-node
         path addresses the VM as ssh://<login>@127.0.0.1:<port>, as a user addresses a lab node."""
-        return f"{self.tag}test"
+        return "archipelago"          # the seeds' login (platforms/archipelago.yaml), also the reference's
 
     @property
     def run_root(self) -> str:
