@@ -73,13 +73,19 @@ def test_health_endpoint_503_until_a_good_tick(served):
     rec, fake, port = served
     status, body = get_health(port)
     assert status == 503 and body["ok"] is False
+    assert body["status"] == "error" and body["error"] == "no reconcile tick completed yet"
     call(port, "reconcile.tick")
     status, body = get_health(port)
     assert status == 200 and body["ok"] is True and body["interval"] == 5.0
+    # the seeds' node answers these (platforms/archipelago.yaml health.ok)
+    assert body["status"] == "ok" and body["crash_recovery_complete"] is True and "error" not in body
     first = body["last_good_tick"]
     rec.clock.t += 1
     call(port, "reconcile.tick")
     assert get_health(port)[1]["last_good_tick"] > first
+    rec.last_good_mono -= 10 * rec.pause
+    status, body = get_health(port)
+    assert status == 503 and body["error"] == "the reconcile loop stalled: no tick completed in time"
 
 
 @pytest.mark.parametrize("params,fragment", [
