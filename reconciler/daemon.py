@@ -272,10 +272,14 @@ class Reconciler:
         if app_id not in catalog.apps or (top_level and catalog.apps[app_id].is_companion):
             raise OpError(INVALID, f"unknown app {app_id[:64]!r}")
 
-    def install(self, app_id, timeout: float = INSTALL_TIMEOUT) -> dict:
+    def install(self, app_id, timeout: float = INSTALL_TIMEOUT, docker_image: str | None = None) -> dict:
+        """docker_image: the image the caller expects (the seeds' install names it); must be the catalog's."""
         catalog = self.catalog()
         self._check_id(catalog, app_id)
         spec = catalog.apps[app_id]
+        if docker_image is not None and docker_image != spec.image:
+            raise OpError(INVALID, f"dockerImage {docker_image[:200]!r} is not {app_id}'s image: the catalog "
+                                   f"installs {spec.image}")
         with self._state_lock:
             installed = tuple(self.desired.apps)
             clash = [a for a in installed if a != app_id and (a in spec.conflicts or app_id in catalog.apps[a].conflicts)]

@@ -30,7 +30,7 @@ SERVER_BUSY = -32000
 
 # method -> allowed params (name -> accepted types); anything else is invalid params
 SIGNATURES = {
-    "package.install": {"id": (str,), "timeout": (int, float)},
+    "package.install": {"id": (str,), "timeout": (int, float), "dockerImage": (str,)},
     "package.uninstall": {"id": (str,), "purge": (bool,), "timeout": (int, float)},
     "package.start": {"id": (str,)},
     "package.stop": {"id": (str,)},
@@ -65,7 +65,8 @@ def check_params(method: str, params) -> dict:
 
 def dispatch(rec: Reconciler, method: str, params: dict):
     if method == "package.install":
-        return rec.install(params["id"], **({"timeout": params["timeout"]} if "timeout" in params else {}))
+        return rec.install(params["id"], **({"timeout": params["timeout"]} if "timeout" in params else {}),
+                           docker_image=params.get("dockerImage"))
     if method == "package.uninstall":
         return rec.uninstall(params["id"], purge=params.get("purge", False), timeout=params.get("timeout"))
     if method == "package.start":

@@ -158,3 +158,18 @@ def test_uninstall_partial_failure_is_an_error(served):
     _, body = call(port, "package.uninstall", {"id": "bitcoin-knots", "timeout": 1})
     assert body["error"]["code"] == -32000
     assert "archy-bitcoin-knots.service" in body["error"]["data"]["left"]
+
+
+def test_install_accepts_the_catalogs_image_as_docker_image(served):
+    """Seed 001's install names the image; it must be the catalog's, else nothing changes."""
+    rec, fake, port = served
+    _, body = call(port, "package.install", {"id": "bitcoin-knots", "dockerImage": "docker.io/evil/bitcoind:1"})
+    assert body["error"]["code"] == -32602
+    assert body["error"]["message"] == ("dockerImage 'docker.io/evil/bitcoind:1' is not bitcoin-knots's image: "
+                                        "the catalog installs localhost/archy-standin:1")
+    assert not os.path.exists(rec.paths.desired) and fake.count("systemctl", "daemon-reload") == 0
+    _, body = call(port, "package.install", {"id": "bitcoin-knots", "dockerImage": 1})
+    assert body["error"]["code"] == -32602 and "wrong type" in body["error"]["message"]
+    _, body = call(port, "package.install", {"id": "bitcoin-knots", "dockerImage": "localhost/archy-standin:1",
+                                             "timeout": 30})
+    assert body["result"]["healthy"] is True
