@@ -156,3 +156,31 @@ def test_other_bad_settings(tmp_path, data, message):
     path.write_text(json.dumps(data))
     with pytest.raises(SettingsError, match=re.escape(message)):
         load_settings(str(path))
+
+
+def _profiles():
+    from node import platform
+    return [n for n in platform.known() if n.startswith("reference") or n == "archipelago"]
+
+
+@pytest.mark.parametrize("profile", _profiles())
+def test_the_node_block_names_everything_as_the_platform_profile_does(profile):
+    """The block provisioning writes (node.platform.reconciler_node_block) makes the reconciler call every
+    unit, container and file what the profile says; a system-scope profile without it, today's names."""
+    from node import platform
+    p = platform.load(profile)
+    make_block = getattr(platform, "reconciler_node_block", None)
+    if make_block is not None:
+        node = daemon.sc.parse({**make_block(p), **({"uid": 1000} if p.scope == "user" else {})})
+    elif p.scope == "system":
+        node = SYSTEM
+    else:
+        pytest.skip("node.platform.reconciler_node_block (stream B) is not here yet")
+    n, paths = p.names, Paths("/", node)
+    assert (node.scope, node.network, node.quadlet_dir) == (p.scope, n.network, n.quadlet_dir)
+    for app, spec in cat.parse(catalog_data(), node=node).apps.items():
+        c = spec.container
+        assert (c, spec.unit, paths.unit_file(c), paths.data_dir(app), paths.config_dir(app), paths.nginx_file(app),
+                paths.tor_file(c), paths.hs_dir(c)) == (
+            n.container(app), n.unit(app), n.quadlet(app), n.data_dir(app), n.config_dir(app), n.nginx_snippet(app),
+            n.tor_snippet(app), n.hs_dir(app)), app
