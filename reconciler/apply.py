@@ -119,7 +119,11 @@ class Applier:
         if not step.owner:
             return ""
         if self.node.user_scope:   # the owner is a uid in the containers' user namespace (subuid-mapped)
-            return self._run(["podman", "unshare", "chown", step.owner, step.path], timeout=60)
+            res = self.runner.run(["podman", "unshare", "chown", step.owner, step.path], timeout=60)
+            if not res.ok:   # an existing dir is not made again: without its owner it must not stay
+                _rmdir_if_empty(step.path)
+                raise StepFailed(res.brief())
+            return ""
         uid, gid = (int(x) for x in step.owner.split(":"))   # rootful: the container's uid is the host's
         os.chown(step.path, uid, gid)
         return ""
@@ -184,6 +188,13 @@ class Applier:
 
 _PRIV_RELOAD = {"nginx.service": "nginx-reload", "tor@default.service": "tor-reload"}
 _PRIV_START = {"tor@default.service": "tor-start"}
+
+
+def _rmdir_if_empty(path: str) -> None:
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 def _verb(verbs: Mapping[str, str], unit: str) -> str:

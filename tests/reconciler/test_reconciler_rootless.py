@@ -403,3 +403,17 @@ def test_settings_file_drives_the_daemon(tmp_path):
     rec = Reconciler(Paths(str(tmp_path)), None, settings)
     assert rec.paths.node == settings.node and rec.applier.node.user_scope
     assert rec.paths.unit_file("lnd") == str(tmp_path / "home/archipelago/.config/containers/systemd/lnd.container")
+
+
+def test_a_failed_chown_leaves_no_dir_so_the_next_tick_tries_again(user_env):
+    rec, fake = user_env
+    install_all(rec, ("bitcoin-knots",))
+    rec.desired = rec.desired.with_app("electrumx", "started")
+    fake.broken = {"podman unshare chown"}
+    report = rec.tick()
+    data = rec.paths.data_dir("electrumx")
+    assert any(s.startswith(f"mkdir {data} (owner 1:1) FAILED") for s in report.steps)
+    assert not os.path.exists(data)
+    fake.broken = set()
+    converge(rec, fake)
+    assert fake.owners == {data: "1:1"} and fake.units["electrumx.service"].active == "active"
