@@ -378,8 +378,8 @@ def ensure_user(settings: dict) -> bool:
     except RuntimeError as exc:
         raise ProvisionError(str(exc)) from None
     import priv                                     # next to this file; stdlib only
-    provision_user.install_sudoers(USER, priv.sudoers(USER.user), run)
-    progress(f"{provision_user.sudoers_path(USER.user)}: the daemon's exact-argument sudo rules")
+    provision_user.install_sudoers(Path(priv.SUDOERS_FILE), priv.sudoers(USER.user), run)
+    progress(f"{priv.SUDOERS_FILE}: the daemon's exact-argument sudo rules")
     return changed
 
 

@@ -134,13 +134,8 @@ def remove_daemon_dropin(run, systemctl_timeout: float) -> bool:
     return True
 
 
-def sudoers_path(user: str) -> str:
-    return f"/etc/sudoers.d/{user}-daemon"
-
-
-def install_sudoers(node: UserNode, text: str, run) -> None:
+def install_sudoers(path: Path, text: str, run) -> None:
     """The daemon's exact-argument sudo rules, checked by visudo before they take effect."""
-    path = Path(sudoers_path(node.user))
     tmp = path.with_name(f".{path.name}.tmp")      # sudo ignores names with a dot
     tmp.write_text(text)
     os.chmod(tmp, 0o440)
