@@ -10,7 +10,7 @@ from harness.goss import GOSS_DIR, RC_FILE_ERROR, file_error
 from harness.goss_vars import app_vars
 from helpers import edit, line_of, pinned_goss
 from matrix.model import load
-from node.names import REFERENCE, Names
+from node.names import ROOTFUL, Names
 
 M = load()
 LITERAL = "7a64fd5"        # the last commit whose goss files named everything by hand
@@ -42,13 +42,13 @@ def test_reference_vars_render_the_literal_files(app_id, tmp_path):
     (tmp_path / "literal.yaml").write_text(old.stdout)
     expected = goss(binary, "-g", str(tmp_path / "literal.yaml"), "render")
     assert expected.returncode == 0 and "service:" in expected.stdout
-    assert render(binary, GOSS_DIR / name, REFERENCE, app_id, tmp_path) == expected.stdout
+    assert render(binary, GOSS_DIR / name, ROOTFUL, app_id, tmp_path) == expected.stdout
 
 
 def test_other_names_render_other_resources(tmp_path):
     binary = pinned_goss().path
     names = Names(container_template="{app}", quadlet_dir="/home/archipelago/.config/containers/systemd")
-    ref = render(binary, GOSS_DIR / "lnd.yaml", REFERENCE, "lnd", tmp_path)
+    ref = render(binary, GOSS_DIR / "lnd.yaml", ROOTFUL, "lnd", tmp_path)
     out = render(binary, GOSS_DIR / "lnd.yaml", names, "lnd", tmp_path)
     assert "archy-lnd.service:" in ref and "archy-lnd.service" not in out
     assert "    lnd.service:" in out and "    archy-lnd-ui.service:" in out
@@ -67,7 +67,7 @@ def test_a_broken_template_names_its_file_and_line(old, new, needle, expected, t
     spec.write_text((GOSS_DIR / "lnd.yaml").read_text())
     edit(spec, old, new)
     v = tmp_path / "vars.json"
-    v.write_text(json.dumps(app_vars(REFERENCE, M.app("lnd"), [M.app("archy-lnd-ui")])))
+    v.write_text(json.dumps(app_vars(ROOTFUL, M.app("lnd"), [M.app("archy-lnd-ui")])))
     r = goss(binary, "--vars", str(v), "-g", str(spec), "validate", "-f", "json")
     assert r.returncode == RC_FILE_ERROR
     got = file_error("lnd.yaml", r.stderr + r.stdout)
@@ -81,7 +81,7 @@ def test_malformed_yaml_is_named(tmp_path):
     spec.write_text((GOSS_DIR / "lnd.yaml").read_text())
     edit(spec, "    running: true\n", "    running: [true\n")
     v = tmp_path / "vars.json"
-    v.write_text(json.dumps(app_vars(REFERENCE, M.app("lnd"), [M.app("archy-lnd-ui")])))
+    v.write_text(json.dumps(app_vars(ROOTFUL, M.app("lnd"), [M.app("archy-lnd-ui")])))
     r = goss(binary, "--vars", str(v), "-g", str(spec), "validate", "-f", "json")
     assert r.returncode == RC_FILE_ERROR
     assert file_error("lnd.yaml", r.stderr + r.stdout).startswith("goss/lnd.yaml: YAML error at line ")

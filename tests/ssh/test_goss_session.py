@@ -20,7 +20,7 @@ from harness.soak.sampler import Sampler
 from helpers import edit, line_of, pinned_goss
 from matrix.model import load
 from node.driver import PlatformDriver
-from sshd_helper import Sshd
+from sshd_helper import PROFILE, Sshd
 
 M = load()
 ROOT = Path(__file__).resolve().parents[2]
@@ -175,7 +175,8 @@ def test_the_plugin_removes_the_dir_on_ctrl_c(sshd, tmp_path):
     stand_in = tmp_path / "goss"
     stand_in.write_bytes(b"#!/bin/sh\n")
     mark = tmp_path / "mark"
-    url = f"ssh://root@127.0.0.1:{sshd.port}?key={sshd.identity}&known_hosts={sshd.known_hosts}"
+    url = (f"ssh://root@127.0.0.1:{sshd.port}?key={sshd.identity}&known_hosts={sshd.known_hosts}"
+           f"&platform={PROFILE}")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "STAND_IN": str(stand_in), "MARK": str(mark)}
     p = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--node", url,
                           "test_hold.py"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -9,7 +9,7 @@ from harness.goss_session import OURS, parse_probe
 from harness.goss_binary import GossUnavailable
 from harness.goss_vars import app_vars
 from matrix.model import load
-from node.names import REFERENCE, Names
+from node.names import ROOTFUL, Names
 
 M = load()
 FILES = sorted(GOSS_DIR.glob("*.yaml"))
@@ -24,7 +24,7 @@ def lnd_vars(names: Names, **kw) -> dict:
 
 
 def test_reference_names():
-    v = lnd_vars(REFERENCE)
+    v = lnd_vars(ROOTFUL)
     assert {k: v["app"][k] for k in ("id", "unit", "container", "container_q", "quadlet", "data_dir", "config_dir",
                                      "nginx_snippet", "tor_snippet", "hs_dir", "proxy_url", "status_url")} == {
         "id": "lnd", "unit": "archy-lnd.service", "container": "archy-lnd", "container_q": "archy-lnd",
@@ -42,7 +42,7 @@ def test_reference_names():
 
 
 def test_other_templates_change_the_vars():
-    ref, other = lnd_vars(REFERENCE), lnd_vars(ROOTLESS, podman="sudo -n podman")
+    ref, other = lnd_vars(ROOTFUL), lnd_vars(ROOTLESS, podman="sudo -n podman")
     assert (other["app"]["unit"], other["app"]["container"]) == ("lnd.service", "lnd")
     assert other["app"]["quadlet"] == "/home/archipelago/.config/containers/systemd/lnd.container"
     assert other["app"]["data_dir"] == "/var/lib/archipelago/lnd/data"
@@ -80,7 +80,7 @@ def _references(text: str) -> tuple[set[str], set[str], set[str]]:
 def test_goss_files_name_only_vars_that_exist(path: Path):
     """A misspelt var fails here, before goss on a node says `map has no entry for key`."""
     app = next(a for a in M.apps.values() if a.goss == path.name)
-    v = app_vars(REFERENCE, app, [M.app(c) for c in app.companions])
+    v = app_vars(ROOTFUL, app, [M.app(c) for c in app.companions])
     used_app, used_top, bare = _references(path.read_text())
     assert used_app <= set(v["app"]), f"unknown .Vars.app fields: {used_app - set(v['app'])}"
     assert used_top <= set(v), f"unknown .Vars fields: {used_top - set(v)}"

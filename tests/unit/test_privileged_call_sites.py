@@ -13,7 +13,7 @@ from harness.soak import node_probe, sampler
 from matrix.model import load
 from node.api import CommandResult, Node
 from node.commands import ROOT, Commands
-from node.names import REFERENCE
+from node.names import ROOTFUL
 
 SEEDS = Commands.for_login("archipelago", "sudo -n", "user", True)
 USER = "XDG_RUNTIME_DIR=/run/user/$(id -u) "
@@ -21,7 +21,7 @@ USER = "XDG_RUNTIME_DIR=/run/user/$(id -u) "
 
 class Recorder(Node):
     """A Node whose `run` records the command and answers what the call sites parse."""
-    names = REFERENCE
+    names = ROOTFUL
     capabilities = frozenset({"node", "reboot"})
 
     def __init__(self, cmd: Commands = ROOT):
@@ -184,12 +184,12 @@ def test_chaos_stop_of_a_container_that_does_not_run_is_refused(monkeypatch):
 
 
 def test_inventory_and_artifacts_on_a_root_login_are_unchanged():
-    script = inventory.script(REFERENCE, ROOT)
-    assert script == inventory.script(REFERENCE)
+    script = inventory.script(ROOTFUL, ROOT)
+    assert script == inventory.script(ROOTFUL)
     assert "\ns ports;      ss -Htlnp 2>/dev/null || true\n" in script
     assert "\ns units;      systemctl reset-failed 2>/dev/null; systemctl list-units --all --plain " \
            "--no-legend --no-pager 'archy-*' 'archipelago*' 2>/dev/null || true\n" in script
-    cmds = artifacts.commands("lnd", "s=1;i=2", REFERENCE)
+    cmds = artifacts.commands("lnd", "s=1;i=2", ROOTFUL)
     assert cmds["journal.txt"] == "journalctl --no-pager -o short-iso --after-cursor='s=1;i=2'"
     assert cmds["units.txt"] == (
         "systemctl status --no-pager -n 20 'archy-lnd*' archipelago.service 2>&1; for u in $(systemctl "
@@ -198,10 +198,10 @@ def test_inventory_and_artifacts_on_a_root_login_are_unchanged():
 
 
 def test_inventory_and_artifacts_on_a_sudo_login():
-    script = inventory.script(REFERENCE, SEEDS)
+    script = inventory.script(ROOTFUL, SEEDS)
     assert "\ns ports;      sudo -n ss -Htlnp 2>/dev/null || true\n" in script
     assert f"\ns containers; {USER}podman ps -a --external" in script
-    cmds = artifacts.commands("lnd", None, REFERENCE, SEEDS)
+    cmds = artifacts.commands("lnd", None, ROOTFUL, SEEDS)
     assert cmds["journal.txt"] == "sudo -n journalctl --no-pager -o short-iso -b -n 3000"
     # the daemon is a system unit, the app's units are the login's
     assert cmds["units.txt"].startswith("sudo -n systemctl status --no-pager -n 20 archipelago.service 2>&1; "
