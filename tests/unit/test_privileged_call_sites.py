@@ -232,3 +232,27 @@ def test_the_soak_probe_runs_tools_as_they_are_on_a_root_login_else_through_the_
     assert node_probe.tool(args, "podman", ["ps", "--format", "{{.Names}}"]) == \
         ["sh", "-c", f"{USER}podman ps --format '{{{{.Names}}}}'"]
     assert node_probe.tool(args, "goss", ["-g", "/run/x y.yaml"]) == ["sh", "-c", "sudo -n goss -g '/run/x y.yaml'"]
+
+
+def test_inventory_and_artifacts_on_the_rootless_reference():
+    """Containers named by app id: the units and tor sections name each app, never `*` (which
+    would list every user unit of the login); podman logs go by the platform's label."""
+    from node import platform
+    p = platform.load("reference")
+    c = p.commands(p.login)
+    script = inventory.script(p.names, c)
+    units = ("'archy-*' 'bitcoin-core.*' 'bitcoin-knots.*' 'btcpay-server.*' 'electrumx.*' 'fedimint.*' 'lnd.*' "
+             "'mempool.*'")
+    assert (f"\ns units;      {USER}systemctl --user reset-failed 2>/dev/null; {USER}systemctl --user list-units "
+            f"--all --plain --no-legend --no-pager {units} 'archipelago*' 2>/dev/null || true\n") in script
+    tor = inventory.tor_names(p.names)
+    assert tor.startswith("\\( -name 'archy-*' -o -name bitcoin-core -o ") and tor.endswith(" -o -name mempool.conf \\)")
+    assert "-name btcpay-server -o" in tor and "-name btcpay-server.conf -o" in tor and "-name btcpay " not in tor
+    assert f"\ns tor;        sudo -n sh -c {shlex.quote(f'find /var/lib/tor /etc/tor/torrc.d -mindepth 1 -maxdepth 1 {tor}')}" \
+        in script
+    cmds = artifacts.commands(None, None, p.names, c)
+    assert f"{USER}podman ps -a --filter label=io.archipelago.app --format" in cmds["podman-logs.txt"]
+    assert f"{USER}systemctl --user status --no-pager -n 20 {units} 2>&1; " in cmds["units.txt"]
+    one = artifacts.commands("lnd", None, p.names, c)
+    assert f"{USER}systemctl --user status --no-pager -n 20 'lnd*' 2>&1; " in one["units.txt"]
+    assert "--filter label=io.archipelago.app=lnd" in one["podman-logs.txt"]
