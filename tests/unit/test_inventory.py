@@ -3,9 +3,9 @@ from functools import partial
 
 from harness import inventory
 from harness.inventory import check_witnesses, diff, format_diff
-from node.names import REFERENCE
+from node.names import ROOTFUL
 
-parse = partial(inventory.parse, names=REFERENCE)
+parse = partial(inventory.parse, names=ROOTFUL)
 
 BEFORE = """@@section containers
 archy-bitcoin-knots
