@@ -22,7 +22,7 @@ from node.api import CommandTimeout
 from node.deletion import safe_rmtree
 from node.names import HARNESS
 from node.names import REFERENCE as REFERENCE_NAMES
-from node.platform import DEFAULT as REFERENCE_PROFILE, load as load_platform
+from node.platform import DEFAULT as REFERENCE_PROFILE, load as load_platform, reconciler_node_block
 
 from . import accel, cache, machine, paths, reaper
 from .errors import VMError
@@ -63,7 +63,6 @@ def golden_profile(name: str | None) -> str:
 def node_settings(profile: str) -> bytes:
     """/etc/archipelago/reconciler.json for a golden of `profile`: the reconciler's defaults plus
     the profile's names and scope (node.platform.reconciler_node_block), written before provision.py."""
-    from node.platform import reconciler_node_block   # INTEGRATION: top-level once stream B lands
     block = reconciler_node_block(load_platform(profile))
     return (json.dumps({"tick_interval": 5, "variant": None, "node": block}, indent=1, sort_keys=True)
             + "\n").encode()

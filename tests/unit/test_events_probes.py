@@ -81,7 +81,7 @@ def test_dependents_and_ui_target():
     assert probes.dependents(m, "bitcoin-knots", installed) == ["lnd", "electrumx", "mempool"]
     assert probes.dependents(m, "electrumx", installed) == ["mempool"]
     ui, port = probes.ui_target(m, m.apps["lnd"])
-    assert (ui.id, port) == ("archy-lnd-ui", 3002)
+    assert (ui.id, port) == ("archy-lnd-ui", 8081)
 
 
 def test_hs_ports_only_for_the_apps_dir():

@@ -40,7 +40,7 @@ def test_rootful_reference_names():
     [ui] = v["companions"]
     assert (ui["unit"], ui["container"], ui["quadlet"], ui["ports"]) == (
         "archy-lnd-ui.service", "archy-lnd-ui", "/etc/containers/systemd/archy-lnd-ui.container",
-        [{"name": "ui", "port": 3002}])
+        [{"name": "ui", "port": 8081}])
     assert (v["podman"], v["systemctl"], v["daemon_unit_re"]) == ("podman", "systemctl", r"archipelago\.service")
 
 

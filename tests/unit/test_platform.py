@@ -53,16 +53,11 @@ def _flat(d: dict, prefix: str = "") -> dict:
 DIFFERENT = {
     "name": "another profile", "description": "another profile",
     "apps.restart": "a Quadlet podman run carries --rm, which podman refuses with unless-stopped: "
-                    "Restart=always on the unit (design section 4)",
+                    "Restart=on-failure on the unit (docs/architecture.md)",
     "paths.code": "the reference's code is the reconciler's dir inside /opt/archipelago",
     "daemon.slices": "the reference puts the apps into archipelago-apps.slice of the login's user manager",
     "credentials.lnd_macaroon_file": "the stand-in lnd has no chain dir: the reconciler keeps it with the secrets",
 }
-# The UI companions' seed ports (archipelago.yaml's overrides) until matrix/apps.yaml carries them
-# (design section 5, the reconciler's stream); then the two agree and this may only shrink.
-PORTS_UNTIL_THE_MATRIX_HAS_THEM = {("archy-bitcoin-ui", "ui"), ("archy-lnd-ui", "ui"), ("archy-electrs-ui", "ui")}
-
-
 def test_the_rootless_reference_is_the_seeds_node_but_where_it_says_why():
     """Every field archipelago.yaml pins that the reference also has (names, paths, scope,
     network and its subnet, login, daemon, health, rpc) is equal, except the ones DIFFERENT names."""
@@ -84,7 +79,7 @@ def test_the_rootless_reference_publishes_the_seeds_ports():
     seeds, ref = platform.load("archipelago").apply(M), platform.load("reference").apply(M)
     differ = {(a, p.name) for a in (*M.apps, *M.companions) for p, q in zip(seeds.app(a).ports, ref.app(a).ports)
               if p.port != q.port}
-    assert differ <= PORTS_UNTIL_THE_MATRIX_HAS_THEM
+    assert differ == set()     # matrix/apps.yaml carries the seeds' ports (8334, 8081, 50002)
 
 
 def test_the_reconciler_node_block_of_each_reference_profile():
