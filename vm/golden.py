@@ -288,7 +288,7 @@ def _provision(node, repo: Path, progress: Callable[[str], None], profile: str) 
         tail = node.run(node.cmd.as_root(f"tail -n 5 {PROVISION_LOG}"), timeout=30).stdout.strip().replace("\n", " | ")
         raise VMError(f"provision.py failed on the node (exit {rc}): {tail}")
     progress(f"provisioned in {time.monotonic() - t:.0f} s; waiting for {n.daemon_unit}")
-    node.wait_for_unit(n.daemon_unit, timeout=300)
+    node.wait_for_unit(n.daemon_unit, timeout=300, system=True)
 
 
 def _run_streamed(node, cmd: str, unit: str, progress: Callable[[str], None], timeout: float) -> int:

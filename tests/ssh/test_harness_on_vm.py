@@ -11,18 +11,18 @@ pytestmark = [pytest.mark.vm, pytest.mark.usefixtures("from_golden")]
 
 
 def test_wait_for_unit(node):
-    node.wait_for_unit("archipelago.service", timeout=300)
+    node.wait_for_unit("archipelago.service", timeout=300, system=True)
     # oneshot: "activating" until the shell exits, then "failed" (a simple unit is briefly "active",
     # and a busy VM let wait_for_unit see that first)
-    node.succeed("systemd-run --no-block --unit=archy-foundation-fails --property=Type=oneshot "
-                 "--property=Restart=no sh -c 'exit 3'", timeout=60)
+    node.succeed(node.cmd.as_root("systemd-run --no-block --unit=archy-foundation-fails --property=Type=oneshot "
+                                  "--property=Restart=no sh -c 'exit 3'"), timeout=60)
     try:
         with pytest.raises(NodeError, match="unit archy-foundation-fails.service failed"):
-            node.wait_for_unit("archy-foundation-fails.service", timeout=120)  # fails fast, no 120 s wait
+            node.wait_for_unit("archy-foundation-fails.service", timeout=120, system=True)  # fails fast, no 120 s wait
         with pytest.raises(CommandTimeout, match="not active within 2s"):
-            node.wait_for_unit("archy-foundation-absent.service", timeout=2)
+            node.wait_for_unit("archy-foundation-absent.service", timeout=2, system=True)
     finally:
-        node.run("systemctl reset-failed archy-foundation-fails.service", timeout=60)
+        node.run(node.cmd.as_root("systemctl reset-failed archy-foundation-fails.service"), timeout=60)
 
 
 def test_journal_check_catches_our_errors_only(node):

@@ -65,7 +65,7 @@ def test_power_cut_brings_node_back_and_shows_unclean_shutdown(vm_node):
     vm_node.power_cut(timeout=1200)      # TCG on a shared 2-core host: boots can take minutes
     assert vm_node.boot_id() != old
     assert vm_node.get_file("/var/tmp/synced.txt") == b"survives a power cut\n"
-    vm_node.wait_for_unit("archipelago.service", timeout=600)
+    vm_node.wait_for_unit("archipelago.service", timeout=600, system=True)
     # the fsck in the initramfs replays the ext4 journal: the root fs was not unmounted
     assert RECOVERING in serial_since(vm_node, offset), "no ext4 journal recovery after a power cut"
     assert not shutdown_logged(vm_node, old), "the cut boot logged a shutdown, but the power was cut"
@@ -78,7 +78,7 @@ def test_graceful_reboot_brings_node_back_cleanly(vm_node):
     vm_node.reboot(timeout=1200)
     assert vm_node.boot_id() != old
     assert vm_node.get_file("/var/tmp/synced.txt") == b"survives a reboot\n"
-    vm_node.wait_for_unit("archipelago.service", timeout=600)
+    vm_node.wait_for_unit("archipelago.service", timeout=600, system=True)
     serial = serial_since(vm_node, offset)
     assert "archyroot: clean" in serial and RECOVERING not in serial
     assert shutdown_logged(vm_node, old)
