@@ -41,17 +41,17 @@ def test_journal_check_catches_our_errors_only(node):
 
 def test_inventory_sees_podman_quadlet_and_ports(node):
     inv = inventory.snapshot(node, timeout=300)
-    assert "archy" in inv["networks"] or "podman" in inv["networks"]
+    assert node.names.network in inv["networks"] or "podman" in inv["networks"]
     assert any(i.startswith("localhost/archy-standin:1 ") for i in inv["images"])
-    assert "archipelago.service" in inv["units"]
+    assert node.names.daemon_unit in inv["units"]
     assert any(p.startswith("127.0.0.1:5678 ") for p in inv["ports"])
     # a leftover appears in the diff
-    node.succeed("podman create --name archy-foundation-leak localhost/archy-standin:1 true", timeout=300)
+    node.succeed(f"{node.cmd.podman} create --name archy-foundation-leak localhost/archy-standin:1 true", timeout=300)
     try:
         d = inventory.diff(inv, inventory.snapshot(node, timeout=300))
         assert d["containers"] == {"added": ["archy-foundation-leak"], "removed": []}
     finally:
-        node.run("podman rm -f archy-foundation-leak", timeout=300)
+        node.run(f"{node.cmd.podman} rm -f archy-foundation-leak", timeout=300)
 
 
 def test_artifacts_include_the_serial_log(node, tmp_path):
