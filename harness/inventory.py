@@ -26,6 +26,10 @@ def script(names: Names, cmd: Commands = ROOT) -> str:
     Only what needs root runs as root (`ss -p` names other users' processes; tor's dirs are its own)."""
     units = " ".join(shlex.quote(g) for g in names.unit_globs())
     podman, systemctl = cmd.podman, cmd.systemctl
+    daemon = f"'{names.daemon}*'"
+    # the daemon is a system unit; where the apps are user units, the system manager is asked too
+    system_units = (f"; systemctl list-units --all --plain --no-legend --no-pager {daemon} 2>/dev/null || true"
+                    if cmd.user_scope else "")
     return f"""
 s() {{ echo "@@section $1"; }}
 s containers; {podman} ps -a --external --format '{{{{.Names}}}}' 2>/dev/null || true
@@ -33,7 +37,7 @@ s volumes;    {podman} volume ls --format '{{{{.Name}}}}' 2>/dev/null || true
 s networks;   {podman} network ls --format '{{{{.Name}}}}' 2>/dev/null || true
 s images;     {podman} images -a --format '{{{{.Repository}}}}:{{{{.Tag}}}} {{{{.ID}}}}' 2>/dev/null || true
 s quadlet;    find {names.quadlet_dir} -mindepth 1 -maxdepth 2 -type f 2>/dev/null || true
-s units;      {systemctl} reset-failed 2>/dev/null; {systemctl} list-units --all --plain --no-legend --no-pager {units} '{names.daemon}*' 2>/dev/null || true
+s units;      {systemctl} reset-failed 2>/dev/null; {systemctl} list-units --all --plain --no-legend --no-pager {units} {daemon} 2>/dev/null || true{system_units}
 s ports;      {cmd.as_root("ss -Htlnp")} 2>/dev/null || true
 s nginx;      find {names.nginx_dir} -mindepth 1 -maxdepth 1 2>/dev/null || true
 s tor;        {cmd.as_root(f"find {names.tor_dir} {names.torrc_dir} -mindepth 1 -maxdepth 1 {tor_names(names)}")} 2>/dev/null || true
