@@ -244,7 +244,8 @@ def test_inventory_and_artifacts_on_the_rootless_reference():
     units = ("'archy-*' 'bitcoin-core.*' 'bitcoin-knots.*' 'btcpay-server.*' 'electrumx.*' 'fedimint.*' 'lnd.*' "
              "'mempool.*'")
     assert (f"\ns units;      {USER}systemctl --user reset-failed 2>/dev/null; {USER}systemctl --user list-units "
-            f"--all --plain --no-legend --no-pager {units} 'archipelago*' 2>/dev/null || true\n") in script
+            f"--all --plain --no-legend --no-pager {units} 'archipelago*' 2>/dev/null || true; systemctl list-units "
+            f"--all --plain --no-legend --no-pager 'archipelago*' 2>/dev/null || true\n") in script
     tor = inventory.tor_names(p.names)
     assert tor.startswith("\\( -name 'archy-*' -o -name bitcoin-core -o ") and tor.endswith(" -o -name mempool.conf \\)")
     assert "-name btcpay-server -o" in tor and "-name btcpay-server.conf -o" in tor and "-name btcpay " not in tor
