@@ -3,7 +3,7 @@
 Run one experiment with the stock CLI (the node is named through the environment only; `make setup`
 installs the project's packages, so no PYTHONPATH is needed):
 
-    ARCHY_NODE_URL='ssh://root@host:22?disposable=1&known_hosts=~/.ssh/known_hosts' \\
+    ARCHY_NODE_URL='ssh://archipelago@host:22?disposable=1&known_hosts=~/.ssh/known_hosts' \\
     .venv/bin/chaos --no-version-check run --rollback-strategy always \\
         --journal-path journal.json chaos/experiments/kill9_tor.json
 

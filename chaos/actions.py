@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from chaoslib.exceptions import InterruptExecution
 
 from node.api import CapabilityMissing, NodeError, poll
+from node.commands import USER_RUNTIME
 from node.names import HARNESS
 
 from . import memo, observe, ops, target
@@ -174,6 +175,7 @@ def restart_reconciler(configuration: Mapping) -> dict:
 
 # -- podman state DB ---------------------------------------------------------------------
 _DB_FILES = {"sqlite": ["db.sql", "db.sql-wal", "db.sql-shm"], "boltdb": ["libpod/bolt_state.db"]}
+ROOTLESS_LIBPOD = f"{USER_RUNTIME}/libpod"     # as the login's shell spells it: $(id -u) expands there
 
 
 def wipe_podman_db(configuration: Mapping) -> dict:
@@ -192,14 +194,23 @@ def wipe_podman_db(configuration: Mapping) -> dict:
     if node.run(c.as_root(f"test -s {shlex.quote(main)}"), timeout=30).rc != 0:
         _interrupt(f"backend {backend} but {main} does not exist: wrong DB file")
     node.succeed(c.as_root("rm -f " + " ".join(shlex.quote(f) for f in files)), timeout=30)
-    units = node.succeed(f"{c.systemctl} list-units --plain --no-legend '{node.names.unit('*')}' | awk '{{print $1}}'",
+    globs = " ".join(map(shlex.quote, node.names.globs("unit")))
+    units = node.succeed(f"{c.systemctl} list-units --plain --no-legend {globs} | awk '{{print $1}}'",
                          timeout=30).split()
     if units:
         node.run(f"{c.systemctl} stop " + " ".join(map(shlex.quote, units)), timeout=900)
     leftover = node.succeed(f"{c.podman} ps -a --external --format '{{{{.Names}}}}'", timeout=90).split()
+    if c.rootless:    # the login's libpod runtime state goes too, as in seed 004's FM6
+        node.succeed(wipe_runtime_command(), timeout=60)
     node.succeed(c.as_root(f"systemctl start {node.names.daemon_unit}"), timeout=120)
-    return {"backend": backend, "removed": files, "units_stopped": units,
+    return {"backend": backend, "removed": files, "runtime_removed": c.rootless, "units_stopped": units,
             "storage_leftovers": [c for c in leftover if node.names.is_app(c)]}
+
+
+def wipe_runtime_command() -> str:
+    """The login's command that removes its rootless libpod runtime dir (its own: no root). The
+    path is double-quoted so the login's shell expands $(id -u) in it and nothing else; pure."""
+    return f'rm -rf "{ROOTLESS_LIBPOD}" && test ! -e "{ROOTLESS_LIBPOD}"'
 
 
 # -- files the reconciler derives ----------------------------------------------------------
@@ -348,9 +359,13 @@ def restore_clock(configuration: Mapping) -> dict:
 
 # -- network ---------------------------------------------------------------------------------
 def revoke_network(configuration: Mapping, network: str = "") -> dict:
-    """Remove the apps' podman network (default: the platform's; rootful node: -f also removes
-    the containers on it)."""
+    """Take the apps' network away. Rootful (system scope): remove the podman network (default:
+    the platform's; -f also removes the containers on it). Rootless (user scope): the bridge
+    lives in the login's rootless netns, so revoke that: kill its pasta (the pid in
+    rootless-netns-conn.pid) and the login's rootlessport processes, unmount the netns file."""
     node = _node(configuration)
+    if node.cmd.user_scope:
+        return _revoke_rootless_netns(node)
     network = network or node.names.network
     q = shlex.quote(network)
     podman = node.cmd.podman
@@ -360,6 +375,45 @@ def revoke_network(configuration: Mapping, network: str = "") -> dict:
     if node.run(f"{podman} network exists {q}", timeout=60).rc == 0:
         _interrupt(f"podman network {network} still exists")
     return {"removed": network}
+
+
+NETNS_DIR = f"{USER_RUNTIME}/containers/networks/rootless-netns"    # podman 5's, under the login's runtime dir
+_NETNS_RC = {3: "no rootless netns (rootless-netns-conn.pid missing or not a pid)",
+             4: "kill -9 of the rootless netns' pasta failed", 5: "podman unshare umount of the netns failed"}
+
+
+def revoke_netns_script(podman: str) -> str:
+    """The login's script that revokes its rootless netns and prints the pasta pid it killed:
+    exit 3/4/5 say which step failed (_NETNS_RC). The dir is double-quoted so the login's shell
+    expands $(id -u) in it and nothing else; the pid is checked to be digits; pure."""
+    return (f'd="{NETNS_DIR}"; p=$(cat "$d/rootless-netns-conn.pid" 2>/dev/null) || exit 3; '
+            'case "$p" in ""|*[!0-9]*) exit 3;; esac; '
+            'kill -9 "$p" || exit 4; '
+            'pkill -9 -u "$(id -u)" -x rootlessport; '
+            f'{podman} unshare umount "$d/rootless-netns" || exit 5; '
+            'echo "$p"')
+
+
+def netns_mounted_command(podman: str) -> str:
+    """The login's command that succeeds while the rootless netns file is still a mount; pure."""
+    return f'{podman} unshare findmnt -n "{NETNS_DIR}/rootless-netns"'
+
+
+def _revoke_rootless_netns(node) -> dict:
+    podman = node.cmd.podman
+    r = node.run(revoke_netns_script(podman), timeout=120)
+    if r.rc != 0:
+        _interrupt(_NETNS_RC.get(r.rc, f"revoking the rootless netns failed (rc {r.rc}): "
+                                       f"{(r.stderr or r.stdout).strip()[:200]}"))
+    last = (r.stdout.split() or [""])[-1]
+    if not last.isdigit():
+        _interrupt(f"revoking the rootless netns printed no pid: {r.stdout.strip()[:200]!r}")
+    pid = int(last)
+    if not poll(lambda: node.run(f"test -d /proc/{pid}", timeout=30).rc != 0, 30, 0.2):
+        _interrupt(f"the rootless netns' pasta (pid {pid}) survived SIGKILL")
+    if node.run(netns_mounted_command(podman), timeout=60).rc == 0:
+        _interrupt("the rootless netns is still mounted")
+    return {"revoked": "rootless-netns", "pasta_pid": pid}
 
 
 # -- tor ---------------------------------------------------------------------------------------

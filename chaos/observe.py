@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 import yaml
 
 from node.api import Node
+from node.commands import glob_arg
 from node.names import Names
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -97,9 +98,10 @@ def failed_units(node: Node) -> list[str]:
 def service_problems(node: Node) -> list[str]:
     """The node services the apps are reached through: nginx, and tor once an onion is configured."""
     n = node.names
+    snippets = " ".join(glob_arg(g) for g in n.globs("tor_snippet"))
     out = node.run(node.cmd.as_root("systemctl is-active nginx.service; "
-                                    f"if ls {n.tor_snippet('*')} >/dev/null 2>&1; then systemctl is-active {n.tor_unit}; "
-                                    "else echo active; fi"), timeout=30).stdout.split()
+                                    f"if ls -d {snippets} 2>/dev/null | grep -q .; then systemctl is-active "
+                                    f"{n.tor_unit}; else echo active; fi"), timeout=30).stdout.split()
     names = ["nginx", "tor"]
     return [f"{n} is {s}" for n, s in zip(names, out) if s != "active"] + \
         (["nginx/tor state unknown"] if len(out) < 2 else [])
@@ -107,7 +109,8 @@ def service_problems(node: Node) -> list[str]:
 
 def onions(node: Node) -> dict[str, list[str]]:
     """HS dir -> [onion hostname, sha256 of its secret key] (the key itself never leaves the node)."""
-    script = (f"for d in {node.names.hs_dir('*')}/; do [ -f \"$d/hostname\" ] || continue; "
+    dirs = " ".join(f"{glob_arg(g)}/" for g in node.names.globs("hs_dir"))
+    script = (f"for d in {dirs}; do [ -f \"$d/hostname\" ] || continue; "
               "printf '%s %s %s\\n' \"$(basename $d)\" \"$(cat $d/hostname)\" "
               "\"$(sha256sum $d/hs_ed25519_secret_key | cut -d' ' -f1)\"; done")
     out = node.succeed(node.cmd.as_root(script), timeout=30)

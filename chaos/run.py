@@ -204,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m chaos.run", description=__doc__.splitlines()[0])
     ap.add_argument("experiments", nargs="+")
     ap.add_argument("--node", default=os.environ.get("ARCHY_NODE_URL", ""),
-                    help="ssh://root@host:port?disposable=1&known_hosts=... or vm://NAME (an already running VM)")
+                    help="ssh://archipelago@host:port?disposable=1&known_hosts=... or vm://NAME "
+                         "(an already running VM)")
     ap.add_argument("--out", default="chaos-results")
     ap.add_argument("--timeout", type=float, default=1800)
     a = ap.parse_args(argv)

@@ -36,7 +36,7 @@ def node(configuration: Mapping | None) -> Node:
         return _nodes[key]
     url, known_hosts, identity = key
     if not url:
-        raise TargetMissing("no node: set ARCHY_NODE_URL (ssh://root@host:port?disposable=1 or vm://NAME)")
+        raise TargetMissing("no node: set ARCHY_NODE_URL (ssh://archipelago@host:port?disposable=1 or vm://NAME)")
     # vm://: the VM the test session launched, attached (not restored: the experiment runs on it as it is)
     n = connect(with_keys(parse(url), known_hosts, identity), vm=lambda t: vm.attach(name=t.name, platform=t.platform))
     # Opening a channel on a TCG guest of a loaded host can take far longer than a connect:

@@ -61,8 +61,9 @@ def _capture(node: Node, cmd: str, timeout: float = 60) -> str:
 def commands(app: str | None, cursor: str | None, names: Names, cmd: Commands = ROOT) -> dict[str, str]:
     """The artifact files and the node commands producing them (pure, for one app or all)."""
     after = f"--after-cursor={shlex.quote(cursor)}" if cursor else "-b -n 3000"
-    label = f"--filter label={names.app_label}={shlex.quote(app)}" if app else f"--filter name={names.prefix}"
-    units = f"'{names.container(app)}*'" if app else f"'{names.container('*')}'"
+    # every container of the platform carries the label, whatever its name
+    label = f"--filter label={names.app_label}={shlex.quote(app)}" if app else f"--filter label={names.app_label}"
+    units = shlex.quote(f"{names.container(app)}*") if app else " ".join(map(shlex.quote, names.unit_globs()))
     podman, systemctl = cmd.podman, cmd.systemctl
     # the daemon is a system unit: with the apps in the user scope it is asked for separately
     daemon = "" if cmd.user_scope else f" {names.daemon_unit}"

@@ -128,7 +128,9 @@ def _spec_and_vars(node: Node, matrix: Matrix, app: App) -> tuple[Path, bytes, b
         data = path.read_bytes()
     except OSError as e:
         raise GossError(f"{path}: cannot read goss file: {e.strerror}") from None
-    v = app_vars(node.names, app, [matrix.app(c) for c in app.companions], podman=node.cmd.podman)
+    # goss runs as root: the apps' tools through the login where they are its (user scope)
+    v = app_vars(node.names, app, [matrix.app(c) for c in app.companions],
+                 podman=node.cmd.root_podman, systemctl=node.cmd.root_systemctl)
     return path, data, json.dumps(v, indent=1).encode()
 
 

@@ -7,6 +7,7 @@ files planted in *other* apps' data dirs catch collateral deletion (YunoHost's w
 """
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import re
 import secrets
@@ -23,8 +24,12 @@ KINDS = ("containers", "volumes", "networks", "images", "quadlet", "units", "por
 def script(names: Names, cmd: Commands = ROOT) -> str:
     """The one inventory command. `|| true` everywhere: a node without nginx/tor simply has empty sections.
     Only what needs root runs as root (`ss -p` names other users' processes; tor's dirs are its own)."""
-    apps = names.container("*")
+    units = " ".join(shlex.quote(g) for g in names.unit_globs())
     podman, systemctl = cmd.podman, cmd.systemctl
+    daemon = f"'{names.daemon}*'"
+    # the daemon is a system unit; where the apps are user units, the system manager is asked too
+    system_units = (f"; systemctl list-units --all --plain --no-legend --no-pager {daemon} 2>/dev/null || true"
+                    if cmd.user_scope else "")
     return f"""
 s() {{ echo "@@section $1"; }}
 s containers; {podman} ps -a --external --format '{{{{.Names}}}}' 2>/dev/null || true
@@ -32,11 +37,23 @@ s volumes;    {podman} volume ls --format '{{{{.Name}}}}' 2>/dev/null || true
 s networks;   {podman} network ls --format '{{{{.Name}}}}' 2>/dev/null || true
 s images;     {podman} images -a --format '{{{{.Repository}}}}:{{{{.Tag}}}} {{{{.ID}}}}' 2>/dev/null || true
 s quadlet;    find {names.quadlet_dir} -mindepth 1 -maxdepth 2 -type f 2>/dev/null || true
-s units;      {systemctl} reset-failed 2>/dev/null; {systemctl} list-units --all --plain --no-legend --no-pager '{apps}' '{names.daemon}*' 2>/dev/null || true
+s units;      {systemctl} reset-failed 2>/dev/null; {systemctl} list-units --all --plain --no-legend --no-pager {units} {daemon} 2>/dev/null || true{system_units}
 s ports;      {cmd.as_root("ss -Htlnp")} 2>/dev/null || true
 s nginx;      find {names.nginx_dir} -mindepth 1 -maxdepth 1 2>/dev/null || true
-s tor;        {cmd.as_root(f"find {names.tor_dir} {names.torrc_dir} -mindepth 1 -maxdepth 1 -name '{apps}'")} 2>/dev/null || true
+s tor;        {cmd.as_root(f"find {names.tor_dir} {names.torrc_dir} -mindepth 1 -maxdepth 1 {tor_names(names)}")} 2>/dev/null || true
 """
+
+
+def tor_names(names: Names) -> str:
+    """find's test for the apps' hidden-service dirs and torrc snippets (`-name 'archy-*'`, or
+    one -name per app where containers are named by app id); pure."""
+    found: list[str] = []
+    for path in (*names.globs("hs_dir"), *names.globs("tor_snippet")):
+        base = path.rsplit("/", 1)[-1]
+        if not any(fnmatch.fnmatchcase(base, g) for g in found):
+            found.append(base)
+    tests = [f"-name {shlex.quote(g)}" for g in found]
+    return tests[0] if len(tests) == 1 else "\\( " + " -o ".join(tests) + " \\)"
 
 
 _PROC = re.compile(r'users:\(\("([^"]+)"')

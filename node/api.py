@@ -136,21 +136,23 @@ class Node(ABC):
         raise CommandTimeout(f"{self.name}: `{_short(cmd)}` did not succeed within {timeout:.0f}s"
                              + (f" (last rc {last.rc}{': ' + why[0] if why else ''})" if last else ""))
 
-    def wait_for_unit(self, unit: str, timeout: float = 300) -> None:
+    def wait_for_unit(self, unit: str, timeout: float = 300, *, system: bool = False) -> None:
         """Active within the timeout; fails fast when systemd marks the unit failed. An app's
-        unit: asked in the apps' scope (`cmd.systemctl`)."""
+        unit is asked in the apps' scope (`cmd.systemctl`); `system=True` asks the system manager
+        (the daemon, nginx, tor: system units on a rootless node too; reading needs no root)."""
         q = shlex.quote(unit)
+        systemctl = "systemctl" if system else self.cmd.systemctl
         state = ""
 
         def active():
             nonlocal state
             try:
-                state = self.run(f"{self.cmd.systemctl} is-active {q}", timeout=30).stdout.strip()
+                state = self.run(f"{systemctl} is-active {q}", timeout=30).stdout.strip()
             except CommandTimeout:  # systemctl stuck while the node boots: not yet, ask again
                 state = "unresponsive"
                 return False
             if state == "failed":
-                status = self.run(f"{self.cmd.systemctl} status --no-pager -n 5 {q}", timeout=30).stdout
+                status = self.run(f"{systemctl} status --no-pager -n 5 {q}", timeout=30).stdout
                 raise NodeError(f"{self.name}: unit {unit} failed: "
                                 + " | ".join(status.strip().splitlines()[-3:]))
             return state == "active"

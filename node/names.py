@@ -1,18 +1,25 @@
 """Every name on the node, in one place: units, containers, paths, snippets, the daemon, the RPC.
 
-`Names` is what a platform calls things; `REFERENCE` is the bundled reference node (the reference
-reconciler owns the same names on its side, in reconciler/). Callers take names from an instance
-(`node.names`, `target.names`, or passed in), never from literals, so another platform's names can
-be loaded as a second instance. An app id may be "*": the method then returns the shell glob
-(`REFERENCE.unit("*")` is `archy-*.service`).
+`Names` is what a platform calls things. `REFERENCE` is the bundled reference node as
+platforms/reference.yaml describes it (rootless: containers named by app id, the login's user
+units); `ROOTFUL` is platforms/reference-rootful.yaml (the dataclass defaults: `archy-<app>`
+containers, system units), which is also what the reference reconciler does without a "node"
+block in its settings. Callers take names from an instance (`node.names`, `target.names`, or passed
+in), never from literals, so another platform's names can be loaded as a second instance.
+
+An app id may be "*": the method then returns the shell glob (`ROOTFUL.unit("*")` is
+`archy-*.service`). When containers are named by app id alone, "*" would match every unit of the
+scope: `with_apps(ids)` tells the names which app ids exist (node/platform.py does it from the
+matrix), and `globs`, `is_app` and the journal's attribution use them.
 
 `HARNESS` holds the harness's own marks: scratch dirs and transient units it creates on a node,
 and the project name its local cache and run dirs carry. They are the harness's, not the platform's.
 """
 from __future__ import annotations
 
+import fnmatch
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 
@@ -54,6 +61,7 @@ class Names:
     tor_snippet_template: str = "{torrc_dir}/{container}.conf"
     hs_template: str = "{tor_dir}/{container}"
     containers: tuple[tuple[str, str], ...] = ()   # (app id, container) where the template does not fit
+    apps: tuple[str, ...] = ()                     # the app and companion ids there are (with_apps)
     # credentials the apps' own protocols need (read on the node, never copied off it)
     bitcoin_rpc_user: str = "archipelago"
     bitcoin_rpc_password_file: str = "{secrets_dir}/bitcoin-rpc-password"   # the password, one line
@@ -80,6 +88,33 @@ class Names:
     nginx_snippet = _per_app("nginx_template", "The app's HTTPS route (/apps/<id>/ on 443).")
     tor_snippet = _per_app("tor_snippet_template", "The torrc fragment of the app's hidden service.")
     hs_dir = _per_app("hs_template", "The hidden service's dir (hostname, keys).")
+
+    def with_apps(self, ids) -> "Names":
+        """These names, knowing which app (and companion) ids exist: with a container template
+        that is the app id alone, only they tell an app's unit from any other unit; pure."""
+        return replace(self, apps=tuple(sorted(set(ids))))
+
+    def globs(self, per_app: str = "container") -> tuple[str, ...]:
+        """Shell globs that together match `per_app` (container, unit, quadlet, tor_snippet,
+        hs_dir, ...) of every app: ("archy-*.service",) for `archy-<app>` containers; with
+        containers named by app id, the prefix's glob (companions) and each known app's own name.
+        A name an earlier glob already matches is left out; pure."""
+        name = getattr(self, per_app)
+        if self.container("*") != "*":
+            ids = ["*", *(a for a, _ in self.containers)]
+        else:
+            ids = [f"{self.prefix}*", *(a for a in self.apps if not a.startswith(self.prefix)),
+                   *(a for a, _ in self.containers)]
+        out: list[str] = []
+        for value in (name(a) for a in ids):
+            if not any(fnmatch.fnmatchcase(value, g) for g in out):
+                out.append(value)
+        return tuple(out)
+
+    def unit_globs(self) -> tuple[str, ...]:
+        """Globs of every unit named after an app's container, of any type (its .service, a
+        slice of its own): `archy-*`, or `lnd.*` where containers are named by app id; pure."""
+        return tuple(g if "*" in g else f"{g}.*" for g in self.globs("container"))
 
     def label(self, app: str) -> str:
         """The label every container of the app carries (podman --filter form)."""
@@ -120,9 +155,12 @@ class Names:
 
     # -- reading names back ------------------------------------------------------------
     def is_app(self, name: str) -> bool:
-        """A unit, container or file name of an app (its own or a companion's)."""
+        """A unit, container or file name of an app (its own or a companion's): the prefix, a
+        per-app container name, or the container of an app id `with_apps` gave."""
         base = name.removesuffix(".container").removesuffix(".service")
-        return base.startswith(self.prefix) or base in dict(self.containers).values()
+        if base.startswith(self.prefix) or base in dict(self.containers).values():
+            return True
+        return bool(base) and base in {self.container(a) for a in self.apps}
 
     def is_platform(self, name: str) -> bool:
         """An app's unit/container, or the daemon's unit or syslog identifier."""
@@ -147,7 +185,13 @@ class Names:
     health_url = property(lambda self: f"{self.api}{self.health_path}")
 
 
-REFERENCE = Names()
+ROOTFUL = Names()
+REFERENCE = Names(
+    container_template="{app}", containers=(("btcpay", "btcpay-server"),), network="archipelago",
+    daemon_slices=("archipelago-apps.slice",),
+    quadlet_dir="/home/archipelago/.config/containers/systemd",
+    data_template="{state_dir}/{app}/data", config_template="{state_dir}/{app}/config",
+    nginx_dir="/etc/nginx/archipelago.d")
 
 
 @dataclass(frozen=True)
@@ -167,7 +211,7 @@ class Harness:
     def login(self) -> str:
         """The non-root login of the embedded VM (passwordless sudo): the rehearsal of the real-node
         path addresses the VM as ssh://<login>@127.0.0.1:<port>, as a user addresses a lab node."""
-        return f"{self.tag}test"
+        return "archipelago"          # the seeds' login (platforms/archipelago.yaml), also the reference's
 
     @property
     def run_root(self) -> str:

@@ -6,11 +6,17 @@ read the daemon's health and call its RPC.
 `load(name_or_path)` validates the file against a schema that keeps YAML marks, so a bad profile
 is refused with `file:line: field: what is wrong`. Fields a profile marks in `unverified` are
 defaults the seeds do not pin down; the run lists them so a user checks them on their node.
+A loaded profile's names know the matrix's app ids (`Names.with_apps`): where containers are
+named by app id alone, only they tell an app's unit from any other unit of the scope.
+
+`reconciler_node_block(platform)` is the "node" block the reference reconciler reads from its
+settings (/etc/archipelago/reconciler.json): the same names, for the reconciler's own side.
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -20,6 +26,7 @@ from typing import Any
 import yaml
 
 from matrix.model import Matrix, Port
+from matrix.model import load as load_matrix
 from matrix.model import _show
 from matrix.schema import Ctx, Enum, Int, List, Map, MatrixError, Record, Schema, Str, compose, kind, locate, scalar_value
 
@@ -86,6 +93,8 @@ class Platform:
     images: tuple[tuple[str, str], ...] = ()       # app -> the image its install names (default: the matrix's)
     health: Health = field(default_factory=Health)
     rpc: Rpc = field(default_factory=Rpc)
+    subnet: str | None = None                     # the apps' network, e.g. 10.89.0.0/24 (None: not pinned)
+    gateway: str | None = None                    # its gateway: the node as the containers see it
     unverified: tuple[str, ...] = ()              # fields that are defaults, not facts of the node
 
     def commands(self, user: str) -> Commands:
@@ -111,6 +120,26 @@ class Platform:
         return dataclasses.replace(matrix, apps={i: fit(a) for i, a in matrix.apps.items()},
                                    companions={i: fit(a) for i, a in matrix.companions.items()})
 
+    def with_apps(self, ids) -> "Platform":
+        """The profile whose names know these app ids (load() gives it the matrix's); pure."""
+        return dataclasses.replace(self, names=self.names.with_apps(ids))
+
+
+def reconciler_node_block(p: Platform) -> dict:
+    """The "node" block of the reference reconciler's settings for this profile (without "uid",
+    which provisioning adds on the node): where the daemon writes its units and files and how it
+    names containers. Templates keep {app} (and {prefix} in "container"); every other field is
+    filled in. PlatformError when the profile pins no subnet; pure."""
+    if not (p.subnet and p.gateway):
+        raise PlatformError(f"{p.source}: apps.subnet and apps.gateway: the reconciler needs both")
+    n = p.names
+    return {"scope": p.scope, "user": p.login if p.scope == "user" else "root",
+            "quadlet_dir": n.quadlet_dir, "prefix": n.prefix, "container": n.container_template,
+            "names": dict(n.containers), "data": n.fill(n.data_template, "{app}"),
+            "config": n.fill(n.config_template, "{app}"), "nginx_dir": n.nginx_dir,
+            "torrc_dir": n.torrc_dir, "tor_dir": n.tor_dir, "network": n.network,
+            "subnet": p.subnet, "gateway": p.gateway}
+
 
 # ------------------------------------------------------------------------ the schema
 class _Scalar(Schema):
@@ -134,6 +163,8 @@ _SCHEMA = Record({
     "units": Record({"scope": Enum(SCOPES), "quadlet_dir": _PATH}, required=("scope", "quadlet_dir")),
     "apps": Record({
         "container": _TEMPLATE, "unit": _TEMPLATE, "label": _TEMPLATE, "network": _NAME, "prefix": _TEMPLATE,
+        "subnet": Str(r"\d{1,3}(\.\d{1,3}){3}/\d{1,2}", "an IPv4 network such as 10.89.0.0/24"),
+        "gateway": Str(r"\d{1,3}(\.\d{1,3}){3}", "an IPv4 address such as 10.89.0.1"),
         "restart": Enum(RESTARTS),
         "names": Map(_TEMPLATE, key=_NAME), "images": Map(_TEMPLATE, key=_NAME),
         "ports": Map(Map(Int(1, 65535), key=Str(r"[a-z0-9_]+", "a port name")), key=_NAME),
@@ -189,9 +220,16 @@ def _load(path: Path, name_or_path: str) -> Platform:
     try:
         root = compose(path)
         data = _SCHEMA.check(root, Ctx(_show(path)))
-        return build(data, str(_show(path)), root)
+        return build(data, str(_show(path)), root).with_apps(_app_ids())
     except MatrixError as e:
         raise PlatformError(str(e)) from None
+
+
+@functools.cache
+def _app_ids() -> tuple[str, ...]:
+    """The ids of the matrix's apps and companions (matrix/: what any node of ours may run)."""
+    m = load_matrix()
+    return tuple(sorted({*m.apps, *m.companions}))
 
 
 def build(d: dict, source: str, root: yaml.Node | None = None) -> Platform:
@@ -208,6 +246,10 @@ def build(d: dict, source: str, root: yaml.Node | None = None) -> Platform:
                                                 f"(known: {', '.join(RPC_METHODS + ('tick',))})")
     if d["login"]["user"] != "root" and d["login"]["become"] == "none":
         raise err(("login", "become"), "a non-root login needs become: sudo -n")
+    if d["login"]["user"] == "root" and d["units"]["scope"] == "user":
+        raise err(("login", "user"), "the apps are user units: the login is the user who owns them, "
+                                     "not root (root's user units and podman are not the apps')")
+    _check_network(apps, err)
     names = _names(d)
     for keys, template in _templates(d):
         try:
@@ -228,10 +270,29 @@ def build(d: dict, source: str, root: yaml.Node | None = None) -> Platform:
         health=Health(ok=tuple(h["ok"].items()), progress=h.get("progress")),
         rpc=Rpc(methods=tuple(daemon["rpc"]["methods"].items()), install=tuple(daemon["rpc"]["install"].items()),
                 purge=daemon["rpc"].get("purge")),
-        unverified=unverified)
+        subnet=apps.get("subnet"), gateway=apps.get("gateway"), unverified=unverified)
 
 
-# profile field -> Names field (the Names defaults are the reference node's)
+def _check_network(apps: dict, err) -> None:
+    """apps.subnet is a network and apps.gateway a host inside it (both or neither)."""
+    subnet, gateway = apps.get("subnet"), apps.get("gateway")
+    if (subnet is None) != (gateway is None):
+        raise err(("apps", "subnet" if subnet is None else "gateway"), "give apps.subnet and apps.gateway together")
+    if subnet is None:
+        return
+    try:
+        net = ipaddress.IPv4Network(subnet)
+    except ValueError as e:
+        raise err(("apps", "subnet"), f"{subnet}: {e}") from None
+    try:
+        gw = ipaddress.IPv4Address(gateway)
+    except ValueError as e:
+        raise err(("apps", "gateway"), f"{gateway}: {e}") from None
+    if gw not in net or gw in (net.network_address, net.broadcast_address):
+        raise err(("apps", "gateway"), f"{gateway} is not a host of {subnet}")
+
+
+# profile field -> Names field (the Names defaults are the rootful reference node's: ROOTFUL)
 _NAMES = {("apps", "prefix"): "prefix", ("apps", "container"): "container_template",
           ("apps", "unit"): "unit_template", ("apps", "label"): "app_label", ("apps", "network"): "network",
           ("units", "quadlet_dir"): "quadlet_dir",

@@ -1,9 +1,11 @@
 """Refuse a login at once, in one line, when it cannot do what the harness will ask of it.
 
 Run once by `node.target.connect` on every SSH node. A root login with system units runs
-nothing here (the embedded VM is unchanged). A sudo login must pass `sudo -n true` (no
-password, no prompt); a node whose apps are the login's user units needs the login's user
-manager running, and kept running after logout (lingering). `refusal` decides (pure); `check`
+nothing here. A root login on a node whose apps are user units is refused without asking the
+node: its `systemctl --user` and podman would be root's own units and rootful podman, never the
+apps'. A sudo login must pass `sudo -n true` (no password, no prompt); a node whose apps are
+the login's user units needs the login's user manager running, and kept running after logout
+(lingering). `refusal` decides (pure); `check`
 asks the node and raises `LoginRefused` with the one line.
 """
 from __future__ import annotations
@@ -51,6 +53,15 @@ def _manager_up(a: Answer) -> bool:
     return bool(first) and first[0].strip() in _MANAGER_UP
 
 
+def root_refusal(login: str, user: str, user_scope: bool) -> str | None:
+    """The one-line refusal of a root login on a node whose apps are user units, else None; pure."""
+    if user != "root" or not user_scope:
+        return None
+    return (f"{login}: the apps are user units of the profile's login, but root's `systemctl --user` "
+            f"and podman are root's own units and rootful podman, not the apps': log in as the "
+            f"apps' user with sudo -n (the profile's login.user, e.g. ssh://archipelago@host)")
+
+
 def refusal(login: str, user: str, become: str, sudo: Answer | None = None,
             manager: Answer | None = None, linger: Answer | None = None) -> str | None:
     """The one-line refusal for these answers, or None when the login will do; pure.
@@ -73,12 +84,14 @@ def refusal(login: str, user: str, become: str, sudo: Answer | None = None,
 
 def check(node: Node) -> None:
     """Ask the node what `refusal` needs (bounded, at most three commands) and raise
-    LoginRefused with its line; nothing is run for a root login with system units."""
+    LoginRefused with its line; nothing is run for a root login."""
     cmd = node.cmd
-    if not cmd.root and not cmd.user_scope:
-        return
     user = getattr(node, "user", None) or "root"
     login = f"{user}@{getattr(node, 'hostname', node.name)}"
+    if line := root_refusal(login, user, cmd.user_scope):
+        raise LoginRefused(line)
+    if not cmd.root and not cmd.user_scope:
+        return
 
     def ask(c: str) -> Answer:
         r = node.run(c, timeout=30)

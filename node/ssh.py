@@ -52,14 +52,14 @@ class SSHNode(Node):
                  platform: Platform | None = None):
         self.url = base_url(user, host, port)
         self.hostname, self.port = host, port
-        self.user = user or "root"
+        self.platform = platform or load_platform()
+        self.user = user or self.platform.login        # the profile's login when none is named
         self.known_hosts = known_hosts
         self.identity_file = identity_file
         self.connect_timeout = connect_timeout
         self.disposable = disposable
         self.name = name or f"{self.hostname}:{self.port}"
         self.capabilities = capabilities if capabilities is not None else caps.ssh(disposable)
-        self.platform = platform or load_platform()
         self.names = self.platform.names
         self.cmd = self.platform.commands(self.user)
         # A private Host (not testinfra.get_host's process-wide cache): two SSHNodes on one

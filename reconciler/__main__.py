@@ -40,14 +40,16 @@ def wait_next(stop: threading.Event, interval: float, wallclock: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     root = (argv or sys.argv[1:] or ["/"])[0]
-    paths = Paths(root)
     try:
-        settings = load_settings(paths.settings)
+        settings = load_settings(Paths(root).settings)
+        paths = Paths(root, settings.node)   # the node block names the rendered files and app dirs
         runner = Runner()
         rec = Reconciler(paths, runner, settings)
     except (SettingsError, StoreError, CatalogError, OSError) as e:
         log.error("cannot start: %s", e)
         return 2
+    if settings.node.user_scope:
+        log.info("rootless: %s's podman and user units (%s)", settings.node.user, settings.node.quadlet_dir)
     if settings.variant.name:
         log.warning("running the BROKEN variant %s (for make prove / chaos only)", settings.variant.name)
     try:

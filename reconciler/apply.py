@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from . import backoff as bo
-from . import podman_heal
+from . import podman_heal, priv
 from .model import (DaemonReload, DropHealthcheck, EnsureDir, HealPodman, RecreateNetwork, ReloadService,
                     RemoveContainer, RemoveNetwork, RemovePath, ResetFailed, ResetIpam, RestartUnit, StartAux,
                     StartUnit, Step, StopUnit, Wait, WriteFile)
-from .store import atomic_write, remove_path
+from .store import Paths, atomic_write, remove_path
 
 log = logging.getLogger("archipelago.apply")
 
@@ -33,12 +33,24 @@ class Outcome:
 
 class Applier:
     def __init__(self, runner, root: str = "/", imperative_start: Callable[[str], str] | None = None,
-                 imperative_stop: Callable[[str], str] | None = None):
+                 imperative_stop: Callable[[str], str] | None = None, paths: Paths | None = None):
         self.runner = runner
-        self.root = root
+        self.paths = paths or Paths(root)
+        self.root = self.paths.root
+        self.node = self.paths.node
         self.imperative_start = imperative_start
         self.imperative_stop = imperative_stop
         self._last_heal = -HEAL_EVERY
+        self.heal_failed: str | None = None   # podman still failing after the latest heal (/health: 503)
+        self._handlers = {
+            HealPodman: self._heal, EnsureDir: self._ensure_dir, WriteFile: self._write, RemovePath: self._remove,
+            DaemonReload: lambda s: self._systemctl("daemon-reload", timeout=120),
+            ReloadService: self._reload, StartAux: self._start_aux, RecreateNetwork: self._recreate_network,
+            RemoveContainer: self._remove_container, DropHealthcheck: self._drop_healthcheck,
+            ResetIpam: self._reset_ipam, RemoveNetwork: self._remove_network, ResetFailed: self._reset_failed,
+            StopUnit: self._stop, RestartUnit: lambda s: self._systemctl("restart", "--no-block", s.unit),
+            StartUnit: self._start,
+        }
 
     def apply(self, steps: tuple[Step, ...], backoff: Mapping[str, bo.Entry], now: float
               ) -> tuple[list[Outcome], dict[str, bo.Entry]]:
@@ -68,78 +80,127 @@ class Applier:
         return outcomes, entries
 
     # ---- one step ----
-    def _systemctl(self, *args: str, timeout: float = SYSTEMCTL_TIMEOUT) -> str:
-        res = self.runner.run(["systemctl", *args], timeout=timeout)
+    def _do(self, step: Step) -> str:
+        handler = self._handlers.get(type(step))
+        if handler is None:
+            raise StepFailed(f"unknown step {step!r}")
+        return handler(step)
+
+    def _run(self, argv: list[str], timeout: float = SYSTEMCTL_TIMEOUT) -> str:
+        res = self.runner.run(argv, timeout=timeout)
         if not res.ok:
             raise StepFailed(res.brief())
         return ""
 
-    def _do(self, step: Step) -> str:
-        if isinstance(step, HealPodman):
-            if time.monotonic() - self._last_heal < HEAL_EVERY:
-                return "healed recently; waiting"
-            self._last_heal = time.monotonic()
-            return podman_heal.heal(self.runner, step.reason, root=self.root)
-        if isinstance(step, EnsureDir):
-            os.makedirs(step.path, mode=step.mode, exist_ok=True)
-            os.chmod(step.path, step.mode)
-            if step.owner:   # rootful: the container's uid is the host's (no user namespace)
-                uid, gid = (int(x) for x in step.owner.split(":"))
-                os.chown(step.path, uid, gid)
+    def _systemctl(self, *args: str, timeout: float = SYSTEMCTL_TIMEOUT) -> str:
+        """The apps' units, the network unit, healthcheck timers: the user manager's when rootless."""
+        return self._run(self.node.systemctl(*args), timeout=timeout)
+
+    def _priv(self, verb: str) -> str:
+        """Rootless: nginx and tor are root's; the one way there is priv.py through its sudoers rule."""
+        res = self.runner.run(priv.command(verb), timeout=priv.CALL_TIMEOUT)
+        if not res.ok:
+            raise StepFailed(res.brief())
+        return res.stdout.strip().splitlines()[-1][:200] if res.stdout.strip() else ""
+
+    def _heal(self, step: HealPodman) -> str:
+        if time.monotonic() - self._last_heal < HEAL_EVERY:
+            return "healed recently; waiting"
+        self._last_heal = time.monotonic()
+        detail, failure = podman_heal.heal(self.runner, step.reason, paths=self.paths, units=step.units)
+        self.heal_failed = failure
+        if failure:
+            raise StepFailed(f"{detail}; podman still fails: {failure}")
+        return detail
+
+    def _ensure_dir(self, step: EnsureDir) -> str:
+        os.makedirs(step.path, mode=step.mode, exist_ok=True)
+        os.chmod(step.path, step.mode)
+        if not step.owner:
             return ""
-        if isinstance(step, WriteFile):
-            atomic_write(step.spec.path, step.spec.content, step.spec.mode)
-            return f"{len(step.spec.content)} bytes"
-        if isinstance(step, RemovePath):
-            remove_path(step.path)
-            return ""
-        if isinstance(step, DaemonReload):
-            return self._systemctl("daemon-reload", timeout=120)
-        if isinstance(step, ReloadService):
-            if step.unit.startswith("nginx"):
-                test = self.runner.run(["nginx", "-t", "-q"], timeout=30)
-                if not test.ok:
-                    raise StepFailed(f"nginx config test failed: {test.brief()}")
-            return self._systemctl("reload-or-restart", "--no-block", step.unit)
-        if isinstance(step, StartAux):
-            return self._systemctl("start", "--no-block", step.unit)
-        if isinstance(step, RecreateNetwork):
-            return self._systemctl("restart", "archy-network.service", timeout=90)
-        if isinstance(step, RemoveContainer):
-            argv = ["podman", "rm", "-f", *(["--storage"] if step.storage else []), step.name]
-            res = self.runner.run(argv, timeout=90)
-            if not res.ok:
+        if self.node.user_scope:   # the owner is a uid in the containers' user namespace (subuid-mapped)
+            res = self.runner.run(["podman", "unshare", "chown", step.owner, step.path], timeout=60)
+            if not res.ok:   # an existing dir is not made again: without its owner it must not stay
+                _rmdir_if_empty(step.path)
                 raise StepFailed(res.brief())
             return ""
-        if isinstance(step, DropHealthcheck):
-            # the timer may be gone already (a glob that matches nothing): only the reset must work
-            self.runner.run(["systemctl", "stop", f"{step.container_id}-*.timer"], timeout=SYSTEMCTL_TIMEOUT)
-            return self._systemctl("reset-failed", f"{step.container_id}-*.service")
-        if isinstance(step, ResetIpam):
-            remove_path(os.path.join(self.root, step.path.lstrip("/")))
-            return ""
-        if isinstance(step, RemoveNetwork):
-            res = self.runner.run(["podman", "network", "rm", "archy"], timeout=90)
-            if not res.ok:
-                raise StepFailed(res.brief())
-            return ""
-        if isinstance(step, ResetFailed):
-            self.runner.run(["systemctl", "reset-failed", step.unit], timeout=SYSTEMCTL_TIMEOUT)
-            return ""
-        if isinstance(step, StopUnit):
-            if step.imperative:
-                return self.imperative_stop(step.app) if self.imperative_stop else "no imperative runner"
-            # --no-block: a 600 s bitcoind flush must not hold up the tick; the next snapshot sees it
-            return self._systemctl("stop", "--no-block", step.unit)
-        if isinstance(step, RestartUnit):
-            return self._systemctl("restart", "--no-block", step.unit)
-        if isinstance(step, StartUnit):
-            if step.imperative:
-                return self.imperative_start(step.app) if self.imperative_start else "no imperative runner"
-            if step.after_failure:  # start-limit-hit units refuse to start until reset
-                self.runner.run(["systemctl", "reset-failed", step.unit], timeout=SYSTEMCTL_TIMEOUT)
-            return self._systemctl("start", "--no-block", step.unit)
-        raise StepFailed(f"unknown step {step!r}")
+        uid, gid = (int(x) for x in step.owner.split(":"))   # rootful: the container's uid is the host's
+        os.chown(step.path, uid, gid)
+        return ""
+
+    def _write(self, step: WriteFile) -> str:
+        atomic_write(step.spec.path, step.spec.content, step.spec.mode)
+        return f"{len(step.spec.content)} bytes"
+
+    def _remove(self, step: RemovePath) -> str:
+        remove_path(step.path)
+        return ""
+
+    def _reload(self, step: ReloadService) -> str:
+        if self.node.user_scope:
+            return self._priv(_verb(_PRIV_RELOAD, step.unit))
+        if step.unit.startswith("nginx"):
+            test = self.runner.run(["nginx", "-t", "-q"], timeout=30)
+            if not test.ok:
+                raise StepFailed(f"nginx config test failed: {test.brief()}")
+        return self._run(["systemctl", "reload-or-restart", "--no-block", step.unit])
+
+    def _start_aux(self, step: StartAux) -> str:
+        if self.node.user_scope:
+            return self._priv(_verb(_PRIV_START, step.unit))
+        return self._run(["systemctl", "start", "--no-block", step.unit])
+
+    def _recreate_network(self, step: RecreateNetwork) -> str:
+        return self._systemctl("restart", step.unit, timeout=90)
+
+    def _remove_container(self, step: RemoveContainer) -> str:
+        return self._run(["podman", "rm", "-f", *(["--storage"] if step.storage else []), step.name], timeout=90)
+
+    def _drop_healthcheck(self, step: DropHealthcheck) -> str:
+        # the timer may be gone already (a glob that matches nothing): only the reset must work
+        self.runner.run(self.node.systemctl("stop", f"{step.container_id}-*.timer"), timeout=SYSTEMCTL_TIMEOUT)
+        return self._systemctl("reset-failed", f"{step.container_id}-*.service")
+
+    def _reset_ipam(self, step: ResetIpam) -> str:
+        remove_path(os.path.join(self.root, step.path.lstrip("/")))
+        return ""
+
+    def _remove_network(self, step: RemoveNetwork) -> str:
+        return self._run(["podman", "network", "rm", step.network], timeout=90)
+
+    def _reset_failed(self, step: ResetFailed) -> str:
+        self.runner.run(self.node.systemctl("reset-failed", step.unit), timeout=SYSTEMCTL_TIMEOUT)
+        return ""
+
+    def _stop(self, step: StopUnit) -> str:
+        if step.imperative:
+            return self.imperative_stop(step.app) if self.imperative_stop else "no imperative runner"
+        # --no-block: a 600 s bitcoind flush must not hold up the tick; the next snapshot sees it
+        return self._systemctl("stop", "--no-block", step.unit)
+
+    def _start(self, step: StartUnit) -> str:
+        if step.imperative:
+            return self.imperative_start(step.app) if self.imperative_start else "no imperative runner"
+        if step.after_failure:  # start-limit-hit units refuse to start until reset
+            self.runner.run(self.node.systemctl("reset-failed", step.unit), timeout=SYSTEMCTL_TIMEOUT)
+        return self._systemctl("start", "--no-block", step.unit)
+
+
+_PRIV_RELOAD = {"nginx.service": "nginx-reload", "tor@default.service": "tor-reload"}
+_PRIV_START = {"tor@default.service": "tor-start"}
+
+
+def _rmdir_if_empty(path: str) -> None:
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
+def _verb(verbs: Mapping[str, str], unit: str) -> str:
+    if unit not in verbs:
+        raise StepFailed(f"{unit} is a system unit and priv.py has no verb for it")
+    return verbs[unit]
 
 
 class StepFailed(RuntimeError):

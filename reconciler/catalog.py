@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Any, Iterable, Mapping
 
 from .model import ID_RE, AppSpec, Catalog, Port, Tor, frozen_map
+from .scope import SYSTEM, Node
 
 
 MEMORY_RE = re.compile(r"^[1-9][0-9]*[bkmg]$")   # what podman --memory takes
@@ -17,7 +19,7 @@ class CatalogError(ValueError):
     pass
 
 
-def load(path: str) -> Catalog:
+def load(path: str, node: Node = SYSTEM) -> Catalog:
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -25,10 +27,11 @@ def load(path: str) -> Catalog:
         raise CatalogError(f"{path}: cannot read: {e.strerror}") from None
     except json.JSONDecodeError as e:
         raise CatalogError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
-    return parse(data, source=path)
+    return parse(data, source=path, node=node)
 
 
-def parse(data: Any, source: str = "catalog") -> Catalog:
+def parse(data: Any, source: str = "catalog", node: Node = SYSTEM) -> Catalog:
+    """node: names the apps' containers and units (its template and per-app overrides)."""
     if not isinstance(data, dict) or not isinstance(data.get("apps"), dict):
         raise CatalogError(f"{source}: expected a mapping with 'apps'")
     image = data.get("image")
@@ -41,6 +44,13 @@ def parse(data: Any, source: str = "catalog") -> Catalog:
     for section in ("apps", "companions"):
         for app_id, raw in (data.get(section) or {}).items():
             apps[app_id] = _app(app_id, raw, image, grace, source, section == "companions")
+    named: dict[str, str] = {}
+    for app_id in apps:
+        name = node.container_name(app_id)
+        if name in named:
+            raise CatalogError(f"{source}: {app_id} and {named[name]} would both be container {name!r}")
+        named[name] = app_id
+        apps[app_id] = replace(apps[app_id], name=name)
     for spec in apps.values():
         for c in spec.companions:
             if c not in apps:

@@ -11,11 +11,15 @@ import re
 from collections.abc import Mapping
 
 from .model import ContainerState, CurrentState, DesiredNode, UnitState, frozen_map
-from .store import read_bytes
+from .scope import Node
+from .store import Paths, read_bytes
 
 SHOW_PROPS = "Id,LoadState,ActiveState,SubState,Result,NRestarts,NeedDaemonReload"
-AUX_UNITS = ("tor@default.service", "nginx.service", "archy-network.service")
-DISK_PATHS = ("/var/lib/archipelago", "/var/lib/containers")   # app data, podman storage
+TOR_UNIT, NGINX_UNIT = "tor@default.service", "nginx.service"
+AUX_UNITS = (TOR_UNIT, NGINX_UNIT, "archy-network.service")   # without a node block
+DISK_PATHS = ("/var/lib/archipelago", "/var/lib/containers")   # app data, podman storage (rootful)
+NETNS_DIR = "containers/networks/rootless-netns"   # under $XDG_RUNTIME_DIR
+NETNS_PID = "rootless-netns-conn.pid"               # pasta's pid (podman 5)
 HEALTHCHECK_UNIT = re.compile(r"^([0-9a-f]{64})-[0-9a-f]+\.service$")   # podman's transient healthcheck
 
 
@@ -78,8 +82,33 @@ def known_running(rows: list[dict]) -> int:
 
 
 def snapshot(runner, desired: DesiredNode, timeout: float = 30.0,
-             disk: Mapping[str, str] | None = None) -> CurrentState:
-    """disk: node path -> local path whose free space to read (a statvfs each, no process)."""
+             disk: Mapping[str, str] | None = None, paths: Paths | None = None) -> CurrentState:
+    """disk: node path -> local path whose free space to read (a statvfs each, no process).
+    paths: the node's (scope and runtime dir); None: a rootful node at /."""
+    paths = paths or Paths()
+    files, dirs = _files(desired)
+    units = sorted(set(desired.catalog_units.values()))
+    unit_states, aux = _units(runner, paths.node, units, desired.network_unit, timeout)
+    names = {u.removesuffix(".service") for u in units}
+    podman_error, containers, running, orphans = _podman(runner, paths.node, names, timeout)
+    images = {image for image in sorted({a.image for a in desired.apps.values()})
+              if runner.run(["podman", "image", "exists", image], timeout=timeout).ok}
+    stopping = runner.run(["systemctl", "is-system-running"], timeout=timeout).stdout.strip() == "stopping"
+    network_present = True
+    if podman_error is None:
+        # exit 1 is podman's "no such network"; a timeout (124) or podman's own error (125) on a
+        # loaded node says nothing, and taking it for "missing" restarts every app onto a new network
+        network_present = runner.run(["podman", "network", "exists", desired.network], timeout=timeout).rc != 1
+    netns = podman_error is not None or not paths.node.user_scope or netns_ok(runner, paths, containers, timeout)
+    return CurrentState(files=frozen_map(files), dirs=dirs, units=frozen_map(unit_states),
+                        containers=frozen_map(containers), images=frozenset(images),
+                        podman_error=podman_error, network_present=network_present,
+                        aux_units=frozen_map(aux), system_stopping=stopping, podman_running=running,
+                        orphan_healthchecks=orphans, netns_ok=netns,
+                        disk_free=frozen_map({p: runner.free_bytes(local) for p, local in (disk or {}).items()}))
+
+
+def _files(desired: DesiredNode) -> tuple[dict[str, bytes | None], frozenset[str]]:
     paths = set(desired.files) | set(desired.shared_stale)
     dirs_of_interest = set(desired.dirs)
     for removal in desired.removals.values():
@@ -87,50 +116,62 @@ def snapshot(runner, desired: DesiredNode, timeout: float = 30.0,
             paths.add(p)
             dirs_of_interest.add(p)
     files = {p: read_bytes(p) for p in sorted(paths)}
-    dirs = frozenset(d for d in dirs_of_interest if os.path.isdir(d))
+    return files, frozenset(d for d in dirs_of_interest if os.path.isdir(d))
 
-    units = sorted(set(desired.catalog_units.values()))
-    res = runner.run(["systemctl", "show", "--property", SHOW_PROPS, "--", *units, *AUX_UNITS],
-                     timeout=timeout)
+
+def _show(runner, argv: list[str], units, timeout: float) -> dict[str, UnitState]:
+    res = runner.run([*argv, "--property", SHOW_PROPS, "--", *units], timeout=timeout)
     if not res.ok:
         raise SnapshotError(f"systemctl show failed: {res.brief()}")
-    shown = parse_show(res.stdout)
-    unit_states = {u: shown.get(u, UnitState(u)) for u in units}
-    aux = {u: shown.get(u, UnitState(u)) for u in AUX_UNITS}
+    return parse_show(res.stdout)
 
-    names = {u.removesuffix(".service") for u in units}
-    podman_error = None
-    containers: dict[str, ContainerState] = {}
-    running = 0
-    orphans: frozenset[str] = frozenset()
-    ps = runner.run(["podman", "ps", "-a", "--external", "--format", "json"], timeout=timeout)
-    if ps.ok:
-        try:
-            containers = parse_ps(ps.stdout, names)
-            rows = json.loads(ps.stdout or "[]") or []
-            running = known_running(rows)
-        except (ValueError, TypeError, AttributeError):
-            podman_error = "podman ps printed invalid JSON"
-        else:
-            failed = runner.run(["systemctl", "list-units", "--state=failed", "--plain", "--no-legend",
-                                 "--type=service"], timeout=timeout)
-            orphans = orphan_healthchecks(failed.stdout, rows) if failed.ok else frozenset()
+
+def _units(runner, node: Node, units: list[str], network_unit: str, timeout: float):
+    """(app units, aux units): tor and nginx are system units; rootless, the apps' units and the
+    network's are the user manager's (a system `show` of tor and nginx needs no privilege)."""
+    aux_units = (TOR_UNIT, NGINX_UNIT, network_unit)
+    if node.user_scope:
+        shown = _show(runner, node.systemctl("show"), [*units, network_unit], timeout)
+        shown.update(_show(runner, ["systemctl", "show"], [TOR_UNIT, NGINX_UNIT], timeout))
     else:
-        podman_error = ps.brief()
+        shown = _show(runner, ["systemctl", "show"], [*units, *aux_units], timeout)
+    return ({u: shown.get(u, UnitState(u)) for u in units}, {u: shown.get(u, UnitState(u)) for u in aux_units})
 
-    images = set()
-    for image in sorted({a.image for a in desired.apps.values()}):
-        if runner.run(["podman", "image", "exists", image], timeout=timeout).ok:
-            images.add(image)
-    stopping = runner.run(["systemctl", "is-system-running"], timeout=timeout).stdout.strip() == "stopping"
-    network_present = True
-    if podman_error is None:
-        # exit 1 is podman's "no such network"; a timeout (124) or podman's own error (125) on a
-        # loaded node says nothing, and taking it for "missing" restarts every app onto a new network
-        network_present = runner.run(["podman", "network", "exists", "archy"], timeout=timeout).rc != 1
-    return CurrentState(files=frozen_map(files), dirs=dirs, units=frozen_map(unit_states),
-                        containers=frozen_map(containers), images=frozenset(images),
-                        podman_error=podman_error, network_present=network_present,
-                        aux_units=frozen_map(aux), system_stopping=stopping, podman_running=running,
-                        orphan_healthchecks=orphans,
-                        disk_free=frozen_map({p: runner.free_bytes(local) for p, local in (disk or {}).items()}))
+
+def _podman(runner, node: Node, names: set[str], timeout: float):
+    """(error, our containers, running containers podman knows, orphaned healthcheck ids)."""
+    ps = runner.run(["podman", "ps", "-a", "--external", "--format", "json"], timeout=timeout)
+    if not ps.ok:
+        return ps.brief(), {}, 0, frozenset()
+    try:
+        containers = parse_ps(ps.stdout, names)
+        rows = json.loads(ps.stdout or "[]") or []
+        running = known_running(rows)
+    except (ValueError, TypeError, AttributeError):
+        return "podman ps printed invalid JSON", {}, 0, frozenset()
+    failed = runner.run(node.systemctl("list-units", "--state=failed", "--plain", "--no-legend", "--type=service"),
+                        timeout=timeout)
+    return None, containers, running, orphan_healthchecks(failed.stdout, rows) if failed.ok else frozenset()
+
+
+def netns_ok(runner, paths: Paths, containers: Mapping[str, ContainerState], timeout: float) -> bool:
+    """Rootless, while an app runs: podman's own test of its network namespace (common's
+    rootlessnetns): the pasta process in rootless-netns-conn.pid is alive and the namespace is still
+    mounted (in podman's mount namespace: `podman unshare findmnt`). Only a clear "no" counts:
+    a missing pid file, a timeout or podman's own error say nothing."""
+    if not any(c.state == "running" and not c.external for c in containers.values()):
+        return True
+    d = os.path.join(paths.runtime_dir, NETNS_DIR)
+    raw = read_bytes(os.path.join(d, NETNS_PID))
+    if raw is not None:
+        try:
+            pid = int(raw.strip())
+        except ValueError:
+            pid = 0
+        if pid <= 0 or not runner.pid_alive(pid):
+            return False
+    found = runner.run(["podman", "unshare", "findmnt", "-n", "-o", "FSTYPE", os.path.join(d, "rootless-netns")],
+                       timeout=timeout)
+    if found.rc == 1:          # findmnt: nothing mounted there
+        return False
+    return not found.ok or found.stdout.strip() == "nsfs"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pwd
 import threading
 import time
 import urllib.request
@@ -15,6 +16,7 @@ from . import catalog as cat
 from . import current as cur
 from . import desired as des
 from . import diff, render
+from . import scope as sc
 from .apply import Applier
 from .model import STARTED, USER_STOPPED, Catalog, DesiredState, UnitState, frozen_map
 from .runner import Stopping
@@ -26,6 +28,7 @@ log = logging.getLogger("archipelago")
 INSTALL_TIMEOUT = 840.0   # under the driver's 900 s client deadline
 POLL = 2.0   # seconds between ticks while an install/uninstall waits
 TICK_STALL = 120.0   # a tick running longer than this makes /health unhealthy
+PURGE_TIMEOUT = 600.0   # a rootless purge (podman unshare rm) of a big data dir
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Settings:
     variant: Variant = REFERENCE
     listen_host: str = "127.0.0.1"
     listen_port: int = 5678
+    node: sc.Node = sc.SYSTEM        # the "node" block: scope and names (absent: rootful, archy- names)
 
 
 def load_settings(path: str) -> Settings:
@@ -44,15 +48,30 @@ def load_settings(path: str) -> Settings:
         data = json.loads(raw)
     except ValueError as e:
         raise SettingsError(f"{path}: invalid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}: expected a JSON object")
     interval = data.get("tick_interval", 5)
-    if not isinstance(interval, (int, float)) or not 0.2 <= interval <= 3600:
+    if not isinstance(interval, (int, float)) or isinstance(interval, bool) or not 0.2 <= interval <= 3600:
         raise SettingsError(f"{path}: tick_interval must be a number of seconds in [0.2, 3600]")
+    port = data.get("listen_port", 5678)
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        raise SettingsError(f"{path}: listen_port must be a TCP port number, got {port!r}")
     try:
         variant = parse_variant(data.get("variant"))
+        node = _with_home(sc.parse(data.get("node")))
     except ValueError as e:
         raise SettingsError(f"{path}: {e}") from None
-    return Settings(tick_interval=float(interval), variant=variant,
-                    listen_port=int(data.get("listen_port", 5678)))
+    return Settings(tick_interval=float(interval), variant=variant, listen_port=port, node=node)
+
+
+def _with_home(node: sc.Node) -> sc.Node:
+    """Rootless podman keeps its storage in the user's home: the passwd entry's, unless the block names it."""
+    if not node.user_scope or node.home is not None:
+        return node
+    try:
+        return replace(node, home=pwd.getpwnam(node.user).pw_dir)
+    except KeyError:
+        return node   # no such user here (tests, a node being provisioned): /home/<user>
 
 
 class SettingsError(ValueError):
@@ -84,6 +103,8 @@ class TickReport:
 
 class Reconciler:
     def __init__(self, paths: Paths, runner, settings: Settings, clock=time.time):
+        if paths.node != settings.node:   # the settings' node block names the paths
+            paths = replace(paths, node=settings.node)
         self.paths, self.runner, self.settings, self.clock = paths, runner, settings, clock
         self.variant = settings.variant
         self.poll = POLL
@@ -99,7 +120,7 @@ class Reconciler:
         self.abandoned: frozenset[str] = frozenset()
         self.requested: frozenset[str] = frozenset()   # apps an install or start asks for right now
         self.children: dict = {}
-        self.applier = Applier(runner, root=paths.root, imperative_start=self._run_imperative,
+        self.applier = Applier(runner, paths=paths, imperative_start=self._run_imperative,
                                imperative_stop=self._stop_imperative)
         self.desired = self.store.load_desired()
         self.backoff = bo.load(paths.backoff)
@@ -138,7 +159,7 @@ class Reconciler:
             remove_path(self._in_flight_path())
 
     def catalog(self) -> Catalog:
-        return cat.load(self.paths.catalog)   # re-read every time: a changed image is an OTA
+        return cat.load(self.paths.catalog, self.paths.node)   # re-read every time: a changed image is an OTA
 
     # ---- the tick ----
     def tick(self) -> TickReport:
@@ -157,7 +178,9 @@ class Reconciler:
         node = des.build(catalog, desired, secrets, self.paths, self.variant)
         if self.abandoned:
             node = _without_removals(node, self.abandoned)
-        current = cur.snapshot(self.runner, node, disk=self._disk_paths())
+        current = cur.snapshot(self.runner, node, disk=self._disk_paths(), paths=self.paths)
+        if current.podman_error is None:
+            self.applier.heal_failed = None   # podman answers again, healed or not by us
         self.last_view = (catalog, desired, node, current)
         now = self.clock()
         steps = diff.plan(node, current, self.backoff, now, self.variant, self.requested)
@@ -182,7 +205,12 @@ class Reconciler:
         return report
 
     def _disk_paths(self) -> dict[str, str]:
-        return {p: self.paths.p(p) for p in cur.DISK_PATHS}
+        return self.paths.disk_paths
+
+    @property
+    def heal_failed(self) -> str | None:
+        """Why podman still failed after the latest self-heal (None: no heal failed, or podman answers again)."""
+        return self.applier.heal_failed
 
     def healthy(self) -> bool:
         """The last good tick ended within 2 x the loop's current pause (at least the interval), or
@@ -204,7 +232,7 @@ class Reconciler:
         with self._state_lock:
             desired = self.desired
         node = des.build(catalog, desired, self.store.load_secrets(), self.paths, self.variant)
-        return catalog, desired, node, cur.snapshot(self.runner, node, disk=self._disk_paths())
+        return catalog, desired, node, cur.snapshot(self.runner, node, disk=self._disk_paths(), paths=self.paths)
 
     def container_list(self) -> list[dict]:
         catalog, desired, node, current = self.observe()
@@ -244,10 +272,14 @@ class Reconciler:
         if app_id not in catalog.apps or (top_level and catalog.apps[app_id].is_companion):
             raise OpError(INVALID, f"unknown app {app_id[:64]!r}")
 
-    def install(self, app_id, timeout: float = INSTALL_TIMEOUT) -> dict:
+    def install(self, app_id, timeout: float = INSTALL_TIMEOUT, docker_image: str | None = None) -> dict:
+        """docker_image: the image the caller expects (the seeds' install names it); must be the catalog's."""
         catalog = self.catalog()
         self._check_id(catalog, app_id)
         spec = catalog.apps[app_id]
+        if docker_image is not None and docker_image != spec.image:
+            raise OpError(INVALID, f"dockerImage {docker_image[:200]!r} is not {app_id}'s image: the catalog "
+                                   f"installs {spec.image}")
         with self._state_lock:
             installed = tuple(self.desired.apps)
             clash = [a for a in installed if a != app_id and (a in spec.conflicts or app_id in catalog.apps[a].conflicts)]
@@ -342,11 +374,24 @@ class Reconciler:
             raise OpError(FAILED, str(e.message), {"left": left, "removed": [x for x in before if x not in left]})
         removed = list(before)
         if purge:
-            for d in (self.paths.data_dir(app_id),):
-                if read_bytes(d) is not None or _exists(d):
-                    remove_path(d)
-                    removed.append(self.paths.host(d))
+            d = self.paths.data_dir(app_id)
+            if _exists(d):
+                self._purge(d)
+                removed.append(self.paths.host(d))
         return {"id": app_id, "removed": removed}
+
+    def _purge(self, path: str) -> None:
+        """Rootless, the data holds files of the containers' subuids: only podman's user namespace may
+        remove them. Rootful: the daemon itself."""
+        if not self.paths.node.user_scope:
+            remove_path(path)
+            return
+        res = self.runner.run(["podman", "unshare", "rm", "-rf", "--one-file-system", path], timeout=PURGE_TIMEOUT)
+        if not res.ok:
+            raise OpError(FAILED, f"purge of {self.paths.host(path)} failed: {res.brief()}")
+        parent = os.path.dirname(path)   # the app's own dir (/var/lib/archipelago/<app>) once it is empty
+        if "{app}" in os.path.dirname(self.paths.node.data) and os.path.isdir(parent) and not os.listdir(parent):
+            os.rmdir(parent)
 
     def _leftovers(self, members: list[str], fresh: bool = False, units: bool = True) -> list[str]:
         catalog, desired, node, current = (self.observe() if fresh or self.last_view is None
@@ -389,13 +434,14 @@ class Reconciler:
         catalog = self.catalog()
         spec = catalog.apps[app_id]
         top = not spec.is_companion
+        node = self.paths.node
         argv = render.podman_run_argv(
             spec, data_dir=self.paths.data_dir(app_id) if top else None,
             config_dir=self.paths.config_dir(app_id) if top else None,
             stop_timeout=10 if self.variant.off("stop-grace") else spec.grace, detach=detach,
-            hosts=render.addresses(s.container for s in catalog.apps.values()))
-        self.runner.run(["podman", "network", "create", "--ignore", "--disable-dns", "--subnet",
-                         f"{render.SUBNET}.0/24", render.NETWORK], timeout=60)
+            hosts=render.addresses((s.container for s in catalog.apps.values()), node), node=node)
+        self.runner.run(["podman", "network", "create", "--ignore", "--disable-dns", "--subnet", node.subnet,
+                         node.network], timeout=60)
         if detach:
             res = self.runner.run(argv, timeout=120)
             return res.brief()

@@ -50,7 +50,8 @@ def build(catalog: Catalog, desired: DesiredState, secrets: Secrets, paths: Path
     apps: dict[str, AppPlan] = {}
     no_units = variant.off("own-cgroup")
     stop_timeout = (lambda s: 10) if variant.off("stop-grace") else (lambda s: s.grace)
-    hosts = render.addresses(s.container for s in catalog.apps.values())
+    node = paths.node
+    hosts = render.addresses((s.container for s in catalog.apps.values()), node)
     host_alias = not variant.off("host-alias")
     restart = "no" if variant.off("retry-failed") else "on-failure"   # a crashed app stays down
 
@@ -76,14 +77,14 @@ def build(catalog: Catalog, desired: DesiredState, secrets: Secrets, paths: Path
             spec, enabled=state == STARTED, stop_timeout=stop_timeout(spec),
             data_dir=paths.host(data_dir) if data_dir else None,
             config_dir=paths.host(config_dir) if config_dir else None, hosts=hosts, host_alias=host_alias,
-            restart=restart)
+            restart=restart, node=node)
         imperative = no_units or (parent is not None and variant.off("companion-units"))
         if not imperative:
             add(paths.unit_file(spec.stem), unit_text, 0o644, app, "unit")
         # WantedBy and Restart do not change what runs (diff.RELOAD_ONLY_KEYS): out of the restart/backoff hash
         run_text = render.quadlet_container(spec, enabled=True, stop_timeout=stop_timeout(spec), data_dir=data_dir,
                                             config_dir=config_dir, hosts=hosts, host_alias=host_alias,
-                                            restart="on-failure")
+                                            restart="on-failure", node=node)
         apps[app] = AppPlan(app=app, unit=spec.unit, container=spec.container, run=state == STARTED,
                             deps=deps, missing=missing,
                             spec_hash=spec_hash(run_text.encode(), *config_files),
@@ -93,14 +94,9 @@ def build(catalog: Catalog, desired: DesiredState, secrets: Secrets, paths: Path
             _proxy_files(catalog, app, paths, add)
 
     if members:
-        add(paths.network_file, render.network_unit(), 0o644, None, "network")
+        add(paths.network_file, render.network_unit(node), 0o644, None, "network")
 
-    removals: dict[str, tuple[str, ...]] = {}
-    for app, spec in catalog.apps.items():
-        if app in members:
-            continue
-        removals[app] = (paths.unit_file(spec.stem), paths.config_dir(app), paths.nginx_file(app),
-                         paths.tor_file(spec.stem), paths.hs_dir(spec.stem))
+    removals = _removals(catalog, members, paths)
     # reverse dependency order among apps being removed: companions and dependents stop first
     removal_after = {}
     for app in removals:
@@ -114,7 +110,22 @@ def build(catalog: Catalog, desired: DesiredState, secrets: Secrets, paths: Path
         shared_stale=() if members else (paths.network_file,),
         catalog_units=frozen_map({a: s.unit for a, s in catalog.apps.items()}),
         tor_wanted=any(f.kind == "tor" for f in files.values()),
+        network=node.network, ipam_db=paths.host(paths.ipam_db), nginx_dir=paths.nginx_dir,
+        torrc_dir=paths.tor_dir, user_scope=node.user_scope,
     )
+
+
+def _removals(catalog: Catalog, members, paths: Paths) -> dict[str, tuple[str, ...]]:
+    """What an app that is not installed may have left. Rootless, the daemon cannot even stat the
+    hidden-service dirs (debian-tor, 02700): priv.py's tor-reload prunes them instead."""
+    removals: dict[str, tuple[str, ...]] = {}
+    for app, spec in catalog.apps.items():
+        if app in members:
+            continue
+        hs = () if paths.node.user_scope else (paths.hs_dir(spec.stem),)
+        removals[app] = (paths.unit_file(spec.stem), paths.config_dir(app), paths.nginx_file(app),
+                         paths.tor_file(spec.stem), *hs)
+    return removals
 
 
 def _deps(catalog: Catalog, app: str, top: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -21,12 +21,12 @@ from .model import (AppPlan, CurrentState, DaemonReload, DesiredNode, DropHealth
                     HealPodman, RecreateNetwork, ReloadService, RemoveContainer, RemoveNetwork, RemovePath,
                     ResetFailed, ResetIpam, RestartUnit, StartAux, StartUnit, Step, StopUnit, UnitState, Wait,
                     WriteFile)
-from .podman_heal import CORRUPT_HINTS, IPAM_DB
+from .podman_heal import CORRUPT_HINTS
 from .variants import REFERENCE, Variant
 
 TOR_UNIT = "tor@default.service"
 NGINX_UNIT = "nginx.service"
-NETWORK_UNIT = "archy-network.service"
+NETWORK_UNIT = "archy-network.service"   # without a node block (DesiredNode.network_unit)
 RUNNING = ("active", "activating", "reloading", "deactivating", "refreshing")  # as UnitState.running
 
 
@@ -122,7 +122,7 @@ def plan(desired: DesiredNode, current: CurrentState, backoff: Mapping[str, bo.E
         # errors) or restart an app mid-flush; after the boot the next tick converges again
         return ()
     selfheal = not variant.off("podman-selfheal")
-    done = ((podman_self_heal if selfheal else podman_wait)(current)
+    done = ((podman_self_heal(desired, current) if selfheal else podman_wait(current))
             + file_writes(desired.dirs, _rerendered(desired, current, variant), current)
             + shared_network_teardown(desired, current)
             + removals(desired, current, _removed_paths(desired, variant)))
@@ -130,6 +130,9 @@ def plan(desired: DesiredNode, current: CurrentState, backoff: Mapping[str, bo.E
                             tor_wanted=desired.tor_wanted and not variant.off("tor-supervised"))
     if not variant.off("network-recreate"):
         done += recreate_network(desired, current)
+        revoked = revoked_netns(desired, current)
+        if revoked.steps():   # every app stops this tick; the next tick starts them on a new namespace
+            return (done + revoked).steps()
     if selfheal:
         done += podman_cleanup(desired, current)
     starter = Starter(desired.apps, current, backoff, now, disk_pressure(current, variant), done.decided.cleared)
@@ -137,11 +140,12 @@ def plan(desired: DesiredNode, current: CurrentState, backoff: Mapping[str, bo.E
     return (done + app_decisions(desired, current, done.decided, start)).steps()
 
 
-def podman_self_heal(current: CurrentState) -> Batch:
+def podman_self_heal(desired: DesiredNode, current: CurrentState) -> Batch:
     # only a corrupt state DB is healed: `podman system migrate` stops running containers, so a
     # podman that is merely slow (timeout) must never trigger it
     if current.podman_error is not None and corrupt_db(current.podman_error):
-        return Batch(heal=(HealPodman(reason=current.podman_error[:200]),))
+        units = tuple(sorted(p.unit for p in desired.apps.values() if p.managed_by_unit))
+        return Batch(heal=(HealPodman(reason=current.podman_error[:200], units=units),))
     return podman_wait(current)
 
 
@@ -184,14 +188,15 @@ def shared_network_teardown(desired: DesiredNode, current: CurrentState) -> Batc
     """Nothing installed any more: the shared network goes too, once every app unit is down."""
     if not desired.shared_stale or any(_unit(current, u).running for u in desired.catalog_units.values()):
         return NOTHING
-    net = current.aux_units.get(NETWORK_UNIT, UnitState(NETWORK_UNIT))
+    unit = desired.network_unit
+    net = current.aux_units.get(unit, UnitState(unit))
     steps: list[Step] = []
     if net.running:
-        steps.append(StopUnit(unit=NETWORK_UNIT))
+        steps.append(StopUnit(unit=unit))
     elif net.active == "failed":
-        steps.append(ResetFailed(unit=NETWORK_UNIT))
+        steps.append(ResetFailed(unit=unit))
     if current.network_present and current.podman_error is None:
-        steps.append(RemoveNetwork())
+        steps.append(RemoveNetwork(network=desired.network))
     gone = tuple(RemovePath(path=p) for p in desired.shared_stale if current.files.get(p) is not None)
     return Batch(writes=gone, containers=tuple(steps), decided=Decided(reload=bool(gone)))
 
@@ -220,7 +225,14 @@ def _removal(app: str, paths: tuple[str, ...], desired: DesiredNode, current: Cu
         cleanup.append(RemoveContainer(app=app, name=c.name, storage=c.external))
     return Batch(writes=tuple(RemovePath(app=app, path=p) for p in left), containers=tuple(cleanup),
                  decided=Decided(reload=any(p.endswith(".container") for p in left),
-                                 nginx=any("/nginx/" in p for p in left), tor=any("/torrc.d/" in p for p in left)))
+                                 nginx=any(_inside(p, desired.nginx_dir, "/nginx/") for p in left),
+                                 tor=any(_inside(p, desired.torrc_dir, "/torrc.d/") for p in left)))
+
+
+def _inside(path: str, directory: str | None, fallback: str) -> bool:
+    if directory is None:
+        return fallback in path
+    return path.startswith(directory.rstrip("/") + "/")
 
 
 def service_reloads(desired: DesiredNode, current: CurrentState, decided: Decided, tor_wanted: bool) -> Batch:
@@ -246,8 +258,40 @@ def recreate_network(desired: DesiredNode, current: CurrentState) -> Batch:
     network_file = next((f.path for f in desired.files.values() if f.kind == "network"), None)
     if (desired.apps and not current.network_present and current.podman_error is None
             and network_file and current.files.get(network_file) is not None):
-        return Batch(reloads=(RecreateNetwork(),), decided=Decided(network_recreated=True))
+        return Batch(reloads=(RecreateNetwork(network=desired.network),), decided=Decided(network_recreated=True))
     return NOTHING
+
+
+def revoked_netns(desired: DesiredNode, current: CurrentState) -> Batch:
+    """Rootless: the network namespace the running apps share was revoked (its pasta died, its
+    mount went). A restart joins the broken namespace again; podman makes a new one only once no
+    container uses it, so every running app stops this tick and starts on the next."""
+    if current.netns_ok or current.podman_error is not None:
+        return NOTHING
+    steps: list[Step] = []
+    depth = _depths(desired.apps)
+    for app, p in sorted(desired.apps.items(), key=lambda kv: (-depth[kv[0]], kv[0])):
+        active, _ = app_status(p, current)
+        if active == "deactivating":
+            steps.append(Wait(app=app, reason="stopping: the apps' network namespace was revoked"))
+        elif active in RUNNING:
+            steps.append(StopUnit(app=app, unit=p.unit, imperative=not p.managed_by_unit))
+    return Batch(stops=tuple(s for s in steps if isinstance(s, StopUnit)),
+                 waits=tuple(s for s in steps if isinstance(s, Wait)))
+
+
+def _depths(apps: Mapping[str, AppPlan]) -> dict[str, int]:
+    """How many dependencies deep each app sits (dependents stop first)."""
+    depth: dict[str, int] = {}
+
+    def of(app: str, seen: frozenset[str]) -> int:
+        if app not in depth:
+            deps = [d for d in apps[app].deps if d in apps and d not in seen]
+            depth[app] = 1 + max((of(d, seen | {app}) for d in deps), default=-1)
+        return depth[app]
+    for app in apps:
+        of(app, frozenset())
+    return depth
 
 
 def podman_cleanup(desired: DesiredNode, current: CurrentState) -> Batch:
@@ -266,7 +310,7 @@ def podman_cleanup(desired: DesiredNode, current: CurrentState) -> Batch:
         # containers hold allocations, so while podman runs none a fresh IPAM DB loses nothing.
         failed = any(p.run and _unit(current, p.unit).active == "failed" for p in desired.apps.values())
         if (cleared or failed) and current.podman_running == 0:
-            steps.append(ResetIpam(path=IPAM_DB))
+            steps.append(ResetIpam(path=desired.ipam_db))
     return Batch(containers=tuple(steps), decided=Decided(cleared=cleared))
 
 

@@ -20,7 +20,7 @@ def frozen_map(d: Mapping | None = None) -> Mapping:
 
 
 def unit_stem(app_id: str) -> str:
-    """archy-X for app X; companions already carry the prefix."""
+    """archy-X for app X; companions already carry the prefix (the names without a node block)."""
     return app_id if app_id.startswith("archy-") else f"archy-{app_id}"
 
 
@@ -58,10 +58,11 @@ class AppSpec:
     memory: str | None = None       # podman --memory (e.g. "256m"); None: no limit
     caps: tuple[str, ...] = ()      # capabilities added back after --cap-drop=all (e.g. DAC_OVERRIDE)
     data_owner: str | None = None   # "uid:gid" owning the data dir, as the container sees it; None: root
+    name: str = ""                  # container and unit stem from the node's names (scope.Node); "": unit_stem
 
     @property
     def stem(self) -> str:
-        return unit_stem(self.id)
+        return self.name or unit_stem(self.id)
 
     @property
     def unit(self) -> str:
@@ -169,6 +170,15 @@ class DesiredNode:
     removal_after: Mapping[str, tuple[str, ...]] = field(default_factory=frozen_map)  # stop these first
     shared_stale: tuple[str, ...] = ()       # shared files no longer wanted (archy.network)
     tor_wanted: bool = False
+    network: str = "archy"                   # the apps' podman network; its unit is <network>-network.service
+    ipam_db: str = "/run/containers/networks/ipam.db"   # netavark's IPAM DB, as the node names it
+    nginx_dir: str | None = None             # where removed snippets make nginx/tor reload (None: by name)
+    torrc_dir: str | None = None
+    user_scope: bool = False                 # rootless: hidden-service dirs are pruned by priv.py, not here
+
+    @property
+    def network_unit(self) -> str:
+        return f"{self.network}-network.service"
 
 
 @dataclass(frozen=True)
@@ -209,6 +219,7 @@ class CurrentState:
     podman_running: int = 0                   # running containers podman's DB knows, anyone's
     orphan_healthchecks: frozenset[str] = frozenset()  # IDs of failed healthcheck units podman does not know
     disk_free: Mapping[str, int | None] = field(default_factory=frozen_map)  # data path -> bytes available
+    netns_ok: bool = True                     # rootless: the network namespace of running apps is intact
 
 
 # ---- steps ----
@@ -224,6 +235,7 @@ class Step:
 @dataclass(frozen=True)
 class HealPodman(Step):
     reason: str = ""
+    units: tuple[str, ...] = ()   # the apps' units (rootless: stopped before podman's runtime dirs go)
 
     def describe(self) -> str:
         return f"heal podman ({self.reason})"
@@ -281,14 +293,22 @@ class StartAux(Step):
 
 @dataclass(frozen=True)
 class RecreateNetwork(Step):
+    network: str = "archy"
+
     def describe(self) -> str:
-        return "recreate network archy"
+        return f"recreate network {self.network}"
+
+    @property
+    def unit(self) -> str:
+        return f"{self.network}-network.service"
 
 
 @dataclass(frozen=True)
 class RemoveNetwork(Step):
+    network: str = "archy"
+
     def describe(self) -> str:
-        return "remove network archy"
+        return f"remove network {self.network}"
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,17 @@
 """Provision a node for the reference reconciler. Run as root ON the node (Debian trixie, python3.13,
 standard library only); idempotent: a second run changes nothing and takes seconds.
 
-  1. the stand-in image localhost/archy-standin:1, built without a registry from the node's own
-     python3 + stdlib + the shared libraries they need (podman import of a generated rootfs tar)
-  2. archipelago.service (reconciler/systemd/) into /etc/systemd/system
-  3. /etc/archipelago/reconciler.json defaults when absent
-  4. nginx: a TLS server on 443 (self-signed certificate) that includes /etc/nginx/archy.d/*.conf
-  5. tor: SocksPort 9050 + %include /etc/tor/torrc.d/*.conf; no self-restart (the reconciler supervises it)
-  6. enable + start archipelago.service and wait for its /health
+  1. /etc/archipelago/reconciler.json defaults when absent; its "node" block (written by vm/golden
+     from the platform profile) says whether the node is rootless (scope user)
+  2. rootless only (provision_user.py): the user's linger, user manager grace, dirs, containers.conf,
+     and the daemon's exact-argument sudo rules (priv.py)
+  3. the stand-in image localhost/archy-standin:1, built without a registry from the node's own
+     python3 + stdlib + the shared libraries they need (podman import of a generated rootfs tar),
+     into the user's storage on a rootless node
+  4. archipelago.service (reconciler/systemd/) into /etc/systemd/system (+ the User= drop-in)
+  5. nginx: a TLS server on 443 (self-signed certificate) that includes the node's snippet dir
+  6. tor: SocksPort 9050 + %include /etc/tor/torrc.d/*.conf; no self-restart (the reconciler supervises it)
+  7. enable + start archipelago.service and wait for its /health
 
 Every subprocess has a timeout; progress goes to stdout; any failure exits 1 with one clear line.
 Usage: python3 provision.py [--rebuild-image]
@@ -28,6 +32,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+import provision_user
 
 HERE = Path(__file__).resolve().parent
 IMAGE = "localhost/archy-standin:1"
@@ -95,6 +101,13 @@ Restart=no
 """
 
 T0 = time.monotonic()
+USER: provision_user.UserNode | None = None   # set from the settings' "node" block: a rootless node
+
+
+def podman(*args: str) -> list[str]:
+    """podman as the daemon will run it: the user's rootless podman on a user-scope node."""
+    argv = ["podman", *args]
+    return USER.as_user(argv) if USER else argv
 
 
 class ProvisionError(Exception):
@@ -214,7 +227,7 @@ def image_hash(python: str) -> str:
 
 
 def image_label() -> str | None:
-    proc = run(["podman", "image", "inspect", IMAGE, "--format", "{{json .Labels}}"], timeout=60, check=False)
+    proc = run(podman("image", "inspect", IMAGE, "--format", "{{json .Labels}}"), timeout=60, check=False)
     if proc.returncode != 0:
         return None
     labels = json.loads(proc.stdout or b"null") or {}
@@ -297,28 +310,31 @@ def ensure_image(rebuild: bool) -> None:
     if not rebuild and image_label() == want:
         progress(f"image {IMAGE} up to date ({want})")
         return
-    old = run(["podman", "image", "inspect", IMAGE, "--format", "{{.Id}}"], timeout=60, check=False)
-    with tempfile.TemporaryDirectory(prefix="archy-standin-") as tmp:
+    old = run(podman("image", "inspect", IMAGE, "--format", "{{.Id}}"), timeout=60, check=False)
+    # in /var/tmp, readable by the user who imports it on a rootless node
+    with tempfile.TemporaryDirectory(prefix="archy-standin-", dir="/var/tmp") as tmp:
+        os.chmod(tmp, 0o755)
         tar_path = Path(tmp) / "rootfs.tar"
         count = build_rootfs(tar_path, python, Path(tmp))
+        os.chmod(tar_path, 0o644)
         progress(f"rootfs: {count} files from {python}, {tar_path.stat().st_size / 1e6:.1f} MB")
         changes = ['CMD ["/usr/local/bin/standin"]', "ENV PYTHONPATH=/opt/standin", "ENV PYTHONUNBUFFERED=1",
                    "ENV PYTHONDONTWRITEBYTECODE=1", "ENV PATH=/usr/local/bin:/usr/bin", "WORKDIR /",
                    "STOPSIGNAL SIGTERM", f"LABEL {HASH_LABEL}={want}"]
-        cmd = ["podman", "import"]
+        cmd = podman("import")
         for change in changes:
             cmd += ["--change", change]
         run(cmd + ["--message", "archy stand-in (provision.py)", str(tar_path), IMAGE], timeout=600)
     if image_label() != want:
         raise ProvisionError(f"{IMAGE} was imported but does not carry {HASH_LABEL}={want}")
-    smoke = run(["podman", "run", "--rm", "--network=none", "--pull=never", IMAGE, "/usr/bin/python3", "-c",
-                 SMOKE], timeout=180, check=False)
+    smoke = run(podman("run", "--rm", "--network=none", "--pull=never", IMAGE, "/usr/bin/python3", "-c",
+                       SMOKE), timeout=180, check=False)
     if smoke.returncode != 0 or b"ok" not in smoke.stdout:
         tail = (smoke.stderr or smoke.stdout).decode(errors="replace").strip().splitlines()
         raise ProvisionError(f"{IMAGE} smoke test failed: {tail[-1] if tail else smoke.returncode}")
     old_id = old.stdout.decode().strip() if old.returncode == 0 else ""
     if old_id:
-        run(["podman", "rmi", old_id], timeout=120, check=False)   # in use by a container: kept
+        run(podman("rmi", old_id), timeout=120, check=False)   # in use by a container: kept
     progress(f"image {IMAGE} built ({want})")
 
 
@@ -331,16 +347,40 @@ def install_service() -> bool:
     return changed
 
 
-def ensure_settings() -> None:
+def ensure_settings() -> dict:
+    """The settings (vm/golden writes them with the profile's "node" block first); defaults when absent."""
     if SETTINGS.exists():
         try:
-            json.loads(SETTINGS.read_text())
+            data = json.loads(SETTINGS.read_text())
         except ValueError as exc:
             raise ProvisionError(f"{SETTINGS}: invalid JSON ({exc}); fix or delete it") from None
         progress(f"{SETTINGS} kept")
-        return
-    write_if_changed(SETTINGS, json.dumps({"tick_interval": 5, "variant": None}, indent=2).encode() + b"\n")
+        return data
+    data = {"tick_interval": 5, "variant": None}
+    write_if_changed(SETTINGS, json.dumps(data, indent=2).encode() + b"\n")
     progress(f"{SETTINGS} written (defaults)")
+    return data
+
+
+def ensure_user(settings: dict) -> bool:
+    """On a user-scope node: the user side (provision_user) and the daemon's sudo rules. Returns
+    whether the daemon's unit changed."""
+    global USER
+    block = settings.get("node")
+    try:
+        USER = provision_user.user_node(block, "/var/lib/archipelago")
+    except KeyError:
+        raise ProvisionError(f"{SETTINGS}: node.user {block.get('user')!r} does not exist on this node") from None
+    if USER is None:        # rootful: a golden seeded from a rootless one drops the User= drop-in
+        return provision_user.remove_daemon_dropin(run, SYSTEMCTL_TIMEOUT)
+    try:
+        changed = provision_user.ensure_user_side(USER, run, write_if_changed, progress, SYSTEMCTL_TIMEOUT)
+    except RuntimeError as exc:
+        raise ProvisionError(str(exc)) from None
+    import priv                                     # next to this file; stdlib only
+    provision_user.install_sudoers(Path(priv.SUDOERS_FILE), priv.sudoers(USER.user), run)
+    progress(f"{priv.SUDOERS_FILE}: the daemon's exact-argument sudo rules")
+    return changed
 
 
 # ---------------------------------------------------------------- 4. nginx
@@ -364,14 +404,14 @@ def ensure_certificate() -> tuple[Path, Path]:
     return crt, key
 
 
-def ensure_nginx() -> None:
+def ensure_nginx(snippets: Path) -> None:
     crt, key = ensure_certificate()
-    NGINX_SNIPPETS.mkdir(parents=True, exist_ok=True)
-    changed = write_if_changed(NGINX_SITE, NGINX_CONF.format(crt=crt, key=key, snippets=NGINX_SNIPPETS).encode())
+    snippets.mkdir(parents=True, exist_ok=True)
+    changed = write_if_changed(NGINX_SITE, NGINX_CONF.format(crt=crt, key=key, snippets=snippets).encode())
     run(["nginx", "-t", "-q"], timeout=30)
     enable("nginx.service")
     run(["systemctl", "reload-or-restart" if changed else "start", "nginx.service"], timeout=SYSTEMCTL_TIMEOUT)
-    progress(f"nginx: TLS on 443 includes {NGINX_SNIPPETS}/*.conf ({'updated' if changed else 'unchanged'})")
+    progress(f"nginx: TLS on 443 includes {snippets}/*.conf ({'updated' if changed else 'unchanged'})")
 
 
 # ---------------------------------------------------------------- 5. tor
@@ -447,15 +487,14 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"provision: unknown argument {unknown[0]} (usage: provision.py [--rebuild-image])", file=sys.stderr)
         return 2
-    steps = [("preflight", preflight), ("image", lambda: ensure_image("--rebuild-image" in argv)),
-             ("service", None), ("settings", ensure_settings), ("nginx", ensure_nginx), ("tor", ensure_tor)]
-    service_changed = False
     try:
-        for name, step in steps:
-            if name == "service":
-                service_changed = install_service()
-            else:
-                step()
+        preflight()
+        settings = ensure_settings()
+        service_changed = ensure_user(settings)
+        ensure_image("--rebuild-image" in argv)
+        service_changed |= install_service()
+        ensure_nginx(Path((settings.get("node") or {}).get("nginx_dir", str(NGINX_SNIPPETS))))
+        ensure_tor()
         start_daemon(service_changed)
     except ProvisionError as exc:
         print(f"provision: FAILED: {exc}", file=sys.stderr, flush=True)

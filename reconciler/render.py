@@ -9,30 +9,32 @@ import hmac
 import json
 
 from .model import AppSpec, BitcoinRpcSecret
+from .scope import SYSTEM, Node
 
 HEADER = "# Managed by archipelago (reference reconciler): rewritten on drift, do not edit.\n"
 HEALTHCHECK = "/usr/local/bin/healthcheck"
 STANDIN = "/usr/local/bin/standin"
 APPS_SLICE = "archipelago-apps.slice"
-NETWORK = "archy"
+NETWORK = SYSTEM.network    # without a node block; the block names its own (scope.Node)
 # The app network has its own /24 and no DNS: aardvark-dns runs in a transient scope that
 # systemd stops early at shutdown, and every container stopped after it then failed its
 # cleanup ("aardvark-dns failed to start ... transaction is destructive"). Containers get a
 # fixed address each and reach the others by name through /etc/hosts (AddHost) instead.
 SUBNET = "10.89.7"
-GATEWAY = f"{SUBNET}.1"
+GATEWAY = SYSTEM.gateway
 # Seed 004 FM4 (v1.7.42): `host.containers.internal` resolved to the LAN gateway on bridge networks,
 # so every unit maps this name to the node as its containers see it: the app network's gateway,
-# which the reference defines itself (network_unit), so it is the same constant here.
+# which the reference defines itself (network_unit), so it comes from the same node block.
 HOST_ALIAS = "host.archipelago"
 
 
-def addresses(container_names) -> dict[str, str]:
+def addresses(container_names, node: Node = SYSTEM) -> dict[str, str]:
     """container -> fixed address, in catalog order (.10 upwards)."""
     names = list(container_names)
-    if len(names) > 240:
-        raise ValueError("more than 240 containers do not fit the archy /24")
-    return {name: f"{SUBNET}.{10 + i}" for i, name in enumerate(names)}
+    if len(names) > node.max_containers:
+        raise ValueError(f"more than {node.max_containers} containers do not fit the {node.network} network "
+                         f"{node.subnet}")
+    return {name: node.address(i) for i, name in enumerate(names)}
 
 
 def rpcauth(user: str, salt: str, password: str) -> str:
@@ -43,15 +45,17 @@ def rpcauth(user: str, salt: str, password: str) -> str:
 
 def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int, data_dir: str | None,
                       config_dir: str | None, hosts: dict[str, str] | None = None, host_alias: bool = True,
-                      restart: str = "on-failure") -> str:
+                      restart: str = "on-failure", node: Node = SYSTEM) -> str:
+    """node: a user-scope unit has no network-online.target (the user manager has none) and is
+    wanted by default.target; the network and the host alias's gateway are the node's."""
     hosts = hosts or {}
     ports = ",".join(f"{p.name}={p.port}" for p in spec.ports)
+    online = [] if node.user_scope else ["Wants=network-online.target", "After=network-online.target"]
     lines = [
         HEADER.rstrip("\n"),
         "[Unit]",
         f"Description=Archipelago app {spec.id} ({spec.title})",
-        "Wants=network-online.target",
-        "After=network-online.target",
+        *online,
         # a last guard behind the reconciler's backoff: a unit started 5 times in 120 s is refused
         "StartLimitIntervalSec=120",
         "StartLimitBurst=5",
@@ -61,10 +65,10 @@ def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int, data_d
         f"Image={spec.image}",
         "Pull=never",
         f"Label=io.archipelago.app={spec.id}",
-        f"Network={NETWORK}.network",
+        f"Network={node.network}.network",
         *([f"IP={hosts[spec.container]}"] if spec.container in hosts else []),
         *(f"AddHost={name}:{ip}" for name, ip in hosts.items() if name != spec.container),
-        *([f"AddHost={HOST_ALIAS}:{GATEWAY}"] if host_alias else []),
+        *([f"AddHost={HOST_ALIAS}:{node.gateway}"] if host_alias else []),
         *(f"PublishPort={p.port}:{p.port}" for p in spec.ports),
         *([f"Volume={data_dir}:/data"] if data_dir else []),
         *([f"Volume={config_dir}:/config:ro"] if config_dir else []),
@@ -106,13 +110,13 @@ def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int, data_d
         "",
     ]
     if enabled:  # user-stopped apps get no WantedBy, so they stay stopped across reboots
-        lines += ["[Install]", "WantedBy=multi-user.target", ""]
+        lines += ["[Install]", f"WantedBy={'default.target' if node.user_scope else 'multi-user.target'}", ""]
     return "\n".join(lines)
 
 
-def network_unit() -> str:
-    return HEADER + (f"[Network]\nNetworkName={NETWORK}\nDriver=bridge\nSubnet={SUBNET}.0/24\n"
-                     f"Gateway={GATEWAY}\nDisableDNS=true\n")
+def network_unit(node: Node = SYSTEM) -> str:
+    return HEADER + (f"[Network]\nNetworkName={node.network}\nDriver=bridge\nSubnet={node.subnet}\n"
+                     f"Gateway={node.gateway}\nDisableDNS=true\n")
 
 
 def bitcoin_conf(spec: AppSpec, rpc: BitcoinRpcSecret) -> str:
@@ -196,12 +200,12 @@ def torrc(hs_dir: str, onion_port: int, target_port: int) -> str:
 
 
 def podman_run_argv(spec: AppSpec, *, data_dir: str | None, config_dir: str | None, stop_timeout: int,
-                    detach: bool, hosts: dict[str, str] | None = None) -> list[str]:
-    hosts = hosts or {}
+                    detach: bool, hosts: dict[str, str] | None = None, node: Node = SYSTEM) -> list[str]:
     """`podman run` for the broken variants that create containers imperatively (no Quadlet unit)."""
+    hosts = hosts or {}
     ports = ",".join(f"{p.name}={p.port}" for p in spec.ports)
     argv = ["podman", "run", "--replace", "--name", spec.container, "--label", f"io.archipelago.app={spec.id}",
-            "--network", NETWORK, "--pull", "never", "--init", "--stop-timeout", str(stop_timeout),
+            "--network", node.network, "--pull", "never", "--init", "--stop-timeout", str(stop_timeout),
             "--health-cmd", HEALTHCHECK, "--health-interval", "30s", "--health-startup-cmd", HEALTHCHECK,
             "--health-startup-interval", "2s",
             "-e", f"STANDIN_PROFILE={spec.profile}", "-e", f"STANDIN_APP={spec.id}", "-e", f"STANDIN_PORTS={ports}"]
@@ -210,7 +214,7 @@ def podman_run_argv(spec: AppSpec, *, data_dir: str | None, config_dir: str | No
     for name, ip in hosts.items():
         if name != spec.container:
             argv += ["--add-host", f"{name}:{ip}"]
-    argv += ["--add-host", f"{HOST_ALIAS}:{GATEWAY}"] + (["--memory", spec.memory] if spec.memory else [])
+    argv += ["--add-host", f"{HOST_ALIAS}:{node.gateway}"] + (["--memory", spec.memory] if spec.memory else [])
     argv += ["--cap-drop", "all"] + [a for c in spec.caps for a in ("--cap-add", c)]
     for p in spec.ports:
         argv += ["-p", f"{p.port}:{p.port}"]

@@ -111,6 +111,16 @@ class Runner:
             return None
         return st.f_bavail * st.f_frsize
 
+    def pid_alive(self, pid: int) -> bool:
+        """A process with this pid exists (signal 0: nothing is sent)."""
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:   # someone else's: it exists
+            return True
+        return True
+
     def spawn(self, argv: list[str]) -> subprocess.Popen:
         """A long-lived child of the daemon (only the fm3 broken variant uses this)."""
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

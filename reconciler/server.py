@@ -30,7 +30,7 @@ SERVER_BUSY = -32000
 
 # method -> allowed params (name -> accepted types); anything else is invalid params
 SIGNATURES = {
-    "package.install": {"id": (str,), "timeout": (int, float)},
+    "package.install": {"id": (str,), "timeout": (int, float), "dockerImage": (str,)},
     "package.uninstall": {"id": (str,), "purge": (bool,), "timeout": (int, float)},
     "package.start": {"id": (str,)},
     "package.stop": {"id": (str,)},
@@ -65,7 +65,8 @@ def check_params(method: str, params) -> dict:
 
 def dispatch(rec: Reconciler, method: str, params: dict):
     if method == "package.install":
-        return rec.install(params["id"], **({"timeout": params["timeout"]} if "timeout" in params else {}))
+        return rec.install(params["id"], **({"timeout": params["timeout"]} if "timeout" in params else {}),
+                           docker_image=params.get("dockerImage"))
     if method == "package.uninstall":
         return rec.uninstall(params["id"], purge=params.get("purge", False), timeout=params.get("timeout"))
     if method == "package.start":
@@ -114,8 +115,19 @@ def _error(rid, code: int, message: str, data=None) -> dict:
 
 
 def health_body(rec: Reconciler) -> tuple[int, dict]:
+    """200 {"ok": true, "status": "ok", "crash_recovery_complete": true, ...} (the seeds' fields) while
+    the loop ticks; 503 with "status": "error" when it stalls or podman stays broken after a self-heal."""
     ok = rec.healthy()
     body = {"ok": ok, "last_good_tick": rec.last_good_tick, "interval": rec.pause}
+    healing = rec.heal_failed if not rec.variant.off("health-honest") else None
+    if healing:
+        ok = body["ok"] = False
+        body.update(status="error", error=f"podman self-heal failed: {healing[:300]}")
+    elif ok:
+        body.update(status="ok", crash_recovery_complete=True)
+    else:
+        body.update(status="error", error="no reconcile tick completed yet" if rec.last_good_tick is None
+                    else "the reconcile loop stalled: no tick completed in time")
     if rec.last_report.disk_pressure:    # a node condition, not a reconciler fault: the status stays
         body["disk_pressure"] = rec.last_report.disk_pressure
     return (200 if ok else 503), body

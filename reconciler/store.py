@@ -11,11 +11,15 @@ import shutil
 from dataclasses import dataclass
 
 from .model import ID_RE, STARTED, USER_STOPPED, BitcoinRpcSecret, DesiredState, Secrets, frozen_map
+from .scope import STATE_DIR, SYSTEM, Node
 
 
 @dataclass(frozen=True)
 class Paths:
+    """Every path the reconciler reads or writes, under `root` (a temp dir in tests). The node block
+    (scope.Node) names the rendered files' dirs and the app dirs; the rest is fixed."""
     root: str = "/"
+    node: Node = SYSTEM
 
     def p(self, *parts: str) -> str:
         return os.path.join(self.root, *(x.lstrip("/") for x in parts))
@@ -27,29 +31,55 @@ class Paths:
     def catalog(self) -> str: return self.p("/etc/archipelago/catalog.json")
     # state
     @property
-    def state_dir(self) -> str: return self.p("/var/lib/archipelago")
+    def state_dir(self) -> str: return self.p(STATE_DIR)
     @property
-    def desired(self) -> str: return self.p("/var/lib/archipelago/desired.json")
+    def desired(self) -> str: return self.p(STATE_DIR, "desired.json")
     @property
-    def backoff(self) -> str: return self.p("/var/lib/archipelago/backoff.json")
+    def backoff(self) -> str: return self.p(STATE_DIR, "backoff.json")
     @property
-    def secrets_dir(self) -> str: return self.p("/var/lib/archipelago/secrets")
+    def secrets_dir(self) -> str: return self.p(STATE_DIR, "secrets")
     # rendered
     @property
-    def quadlet_dir(self) -> str: return self.p("/etc/containers/systemd")
+    def quadlet_dir(self) -> str: return self.p(self.node.quadlet_dir)
     @property
-    def nginx_dir(self) -> str: return self.p("/etc/nginx/archy.d")
+    def nginx_dir(self) -> str: return self.p(self.node.nginx_dir)
     @property
-    def tor_dir(self) -> str: return self.p("/etc/tor/torrc.d")
+    def tor_dir(self) -> str: return self.p(self.node.torrc_dir)   # the torrc snippets (not /var/lib/tor)
 
-    def unit_file(self, stem: str) -> str: return self.p(f"/etc/containers/systemd/{stem}.container")
+    def unit_file(self, stem: str) -> str: return self.p(self.node.quadlet_dir, f"{stem}.container")
     @property
-    def network_file(self) -> str: return self.p("/etc/containers/systemd/archy.network")
-    def data_dir(self, app: str) -> str: return self.p(f"/var/lib/archipelago/apps/{app}")
-    def config_dir(self, app: str) -> str: return self.p(f"/var/lib/archipelago/config/{app}")
-    def nginx_file(self, app: str) -> str: return self.p(f"/etc/nginx/archy.d/{app}.conf")
-    def tor_file(self, stem: str) -> str: return self.p(f"/etc/tor/torrc.d/{stem}.conf")
-    def hs_dir(self, stem: str) -> str: return self.p(f"/var/lib/tor/{stem}")
+    def network_file(self) -> str: return self.p(self.node.quadlet_dir, f"{self.node.network}.network")
+    def data_dir(self, app: str) -> str: return self.p(self.node.fill(self.node.data, app))
+    def config_dir(self, app: str) -> str: return self.p(self.node.fill(self.node.config, app))
+    def nginx_file(self, app: str) -> str: return self.p(self.node.nginx_dir, f"{app}.conf")
+    def tor_file(self, stem: str) -> str: return self.p(self.node.torrc_dir, f"{stem}.conf")
+    def hs_dir(self, stem: str) -> str: return self.p(self.node.tor_dir, stem)
+
+    # podman's own state: rootful under /run and /var/lib/containers, rootless under the user's
+    @property
+    def runtime_dir(self) -> str:
+        """$XDG_RUNTIME_DIR in user scope (podman's libpod/, containers/ and podman/ dirs); /run otherwise."""
+        if not self.node.user_scope:
+            return self.p("/run")
+        uid = self.node.uid if self.node.uid is not None else os.getuid()
+        return self.p(f"/run/user/{uid}")
+
+    @property
+    def ipam_db(self) -> str:
+        """netavark's IPAM allocations (a tmpfs: a reboot clears it, a lost state DB does not)."""
+        return os.path.join(self.runtime_dir, "containers/networks/ipam.db")
+
+    @property
+    def graphroot(self) -> str:
+        if not self.node.user_scope:
+            return self.p("/var/lib/containers/storage")
+        return self.p(self.node.user_home, ".local/share/containers/storage")
+
+    @property
+    def disk_paths(self) -> dict[str, str]:
+        """node path -> local path whose free space the tick reads: app data and podman's storage."""
+        storage = "/var/lib/containers" if not self.node.user_scope else self.host(self.graphroot)
+        return {STATE_DIR: self.state_dir, storage: self.p(storage)}
 
     def host(self, path: str) -> str:
         """The path as the node sees it (inside rendered files), without the test root."""

@@ -17,10 +17,12 @@ from .node import VMNode
 __all__ = ["launch", "attach", "launcher", "build", "VMError", "PrerequisiteMissing", "VMTimeout"]
 
 
-def build(progress: Callable[[str], None] = print):
-    """Base image and golden state, each built once and cached; returns (base, golden)."""
+def build(progress: Callable[[str], None] = print, platform: Platform | None = None):
+    """Base image and the golden state `platform` restores (golden.golden_profile: one per bundled
+    reference profile), each built once and cached; returns (base, golden)."""
     base = image.ensure_base(progress)
-    return base, golden_mod.ensure_golden(base, progress)
+    profile = golden_mod.golden_profile(platform.name if platform else None)
+    return base, golden_mod.ensure_golden(base, progress, profile)
 
 
 def launch(name: str = "vm0", progress: Callable[[str], None] = print, *, detached: bool = False,
@@ -31,7 +33,7 @@ def launch(name: str = "vm0", progress: Callable[[str], None] = print, *, detach
     unless `detached` (CLI `up`).
     """
     reaper.reap(progress)
-    base, golden = build(progress)
+    base, golden = build(progress, platform)
     vm = VM(name, base, forwards=forwards, detached=detached)
     if holder := _holder(vm):
         # another session (another engineer's pytest, a `vm up`) runs this name: don't fight over it
@@ -46,7 +48,7 @@ def launch(name: str = "vm0", progress: Callable[[str], None] = print, *, detach
     except BaseException:
         vm.destroy()
         raise
-    progress(f"{vm.name}: ready, ssh root@127.0.0.1 -p {vm.ssh_port}")
+    progress(f"{vm.name}: ready, ssh {node.user}@127.0.0.1 -p {vm.ssh_port}")
     return node
 
 
@@ -65,7 +67,8 @@ def attach(name: str = "vm0", platform: Platform | None = None):
     if not vm.alive():
         raise VMError(f"VM {name} is not running: `python -m vm up {name}`")
     vm.detached = True                     # not ours to tear down
-    return VMNode(vm, golden=golden_mod.cached_golden(base), platform=platform)
+    profile = golden_mod.golden_profile(platform.name if platform else None)
+    return VMNode(vm, golden=golden_mod.cached_golden(base, profile), platform=platform)
 
 
 def _holder(vm: VM) -> str | None:

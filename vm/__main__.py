@@ -7,6 +7,7 @@ import time
 
 from . import attach, build, golden, image, launch, paths, reaper
 from node.api import NodeError
+from node.names import HARNESS
 from node.target import VM_NAME, TargetError, vm_name
 
 from .errors import VMError
@@ -44,7 +45,7 @@ def cmd_ssh(a) -> None:
     vm = VM.attach(a.name, base)
     argv = ["ssh", "-i", str(base.client_key), "-p", str(vm.ssh_port), "-o", "BatchMode=yes",
             "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={vm.known_hosts}",
-            "-o", "ConnectTimeout=10", "root@127.0.0.1", *a.command]
+            "-o", "ConnectTimeout=10", f"{HARNESS.login}@127.0.0.1", *a.command]
     os.execvp("ssh", argv)
 
 

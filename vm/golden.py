@@ -22,7 +22,7 @@ from node.api import CommandTimeout
 from node.deletion import safe_rmtree
 from node.names import HARNESS
 from node.names import REFERENCE as REFERENCE_NAMES
-from node.platform import DEFAULT as REFERENCE_PROFILE, load as load_platform
+from node.platform import DEFAULT as REFERENCE_PROFILE, load as load_platform, reconciler_node_block
 
 from . import accel, cache, machine, paths, reaper
 from .errors import VMError
@@ -35,7 +35,10 @@ PROVISION_UNIT = HARNESS.mark("provision")          # the transient unit provisi
 PROVISION_LOG = f"/var/log/{PROVISION_UNIT}.log"
 BASE_ONLY_ENV = "ARCHY_VM_GOLDEN"          # =base: golden of the unprovisioned base (vm tests only)
                                            # =latest: newest provisioned golden, even if stale (dev loop)
-GOLDEN_RECIPE = 3                          # bump when the build steps below change (3: login's linger)
+GOLDEN_RECIPE = 4                          # bump when the build steps below change (4: one per profile)
+# The bundled profiles a golden can be provisioned as: the rootless default and the rootful second
+# node (issue 18). Any other profile (archipelago, a user's) reads the default's golden.
+PROFILES = (REFERENCE_PROFILE, "reference-rootful")
 FRESH_ENV = "ARCHY_VM_GOLDEN_FRESH"        # =1: cold boot + full provisioning, no seed
 _SKIP = ("__pycache__", ".pyc", ".pytest_cache")
 
@@ -52,18 +55,33 @@ def tree_hash(tree: Path) -> str:
     return h.hexdigest()
 
 
-def golden_key(base: BaseImage, repo: Path, base_only: bool) -> str:
+def golden_profile(name: str | None) -> str:
+    """The bundled profile whose golden a run of profile `name` restores; pure."""
+    return name if name in PROFILES else REFERENCE_PROFILE
+
+
+def node_settings(profile: str) -> bytes:
+    """/etc/archipelago/reconciler.json for a golden of `profile`: the reconciler's defaults plus
+    the profile's names and scope (node.platform.reconciler_node_block), written before provision.py."""
+    block = reconciler_node_block(load_platform(profile))
+    return (json.dumps({"tick_interval": 5, "variant": None, "node": block}, indent=1, sort_keys=True)
+            + "\n").encode()
+
+
+def golden_key(base: BaseImage, repo: Path, base_only: bool, profile: str = REFERENCE_PROFILE) -> str:
     parts = [base.hash, _shape(), f"recipe {GOLDEN_RECIPE}"]
     if not base_only:
-        parts += [tree_hash(repo / "reconciler"), hashlib.sha256((repo / "matrix/apps.yaml").read_bytes()).hexdigest()]
+        parts += [tree_hash(repo / "reconciler"), hashlib.sha256((repo / "matrix/apps.yaml").read_bytes()).hexdigest(),
+                  profile, hashlib.sha256(node_settings(profile)).hexdigest()]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def golden_dir(base: BaseImage, repo: Path | None = None, base_only: bool | None = None) -> Path:
+def golden_dir(base: BaseImage, repo: Path | None = None, base_only: bool | None = None,
+               profile: str = REFERENCE_PROFILE) -> Path:
     repo = repo or paths.repo_root()
     base_only = _base_only() if base_only is None else base_only
     prefix = "golden-base-" if base_only else "golden-"
-    return paths.cache_root() / (prefix + golden_key(base, repo, base_only))
+    return paths.cache_root() / (prefix + golden_key(base, repo, base_only, profile))
 
 
 def _base_only() -> bool:
@@ -97,16 +115,17 @@ def reconciler_tar(tree: Path) -> bytes:
     return buf.getvalue()
 
 
-def cached_golden(base: BaseImage) -> Golden | None:
-    d = golden_dir(base)
+def cached_golden(base: BaseImage, profile: str = REFERENCE_PROFILE) -> Golden | None:
+    d = golden_dir(base, profile=profile)
     return Golden(d) if (d / "golden.state").is_file() else None
 
 
-def ensure_golden(base: BaseImage, progress: Callable[[str], None] = print) -> Golden:
-    found = cached_golden(base)
+def ensure_golden(base: BaseImage, progress: Callable[[str], None] = print,
+                  profile: str = REFERENCE_PROFILE) -> Golden:
+    found = cached_golden(base, profile)
     if found:
         return found
-    if os.environ.get(BASE_ONLY_ENV) == "latest" and (newest := find_seed(base, exclude=Path("/nonexistent"))):
+    if os.environ.get(BASE_ONLY_ENV) == "latest" and (newest := find_seed(base, Path("/nonexistent"), profile)):
         progress(f"{BASE_ONLY_ENV}=latest: using {newest.dir.name} although reconciler/ or apps.yaml changed since")
         return newest
     repo = paths.repo_root()
@@ -114,13 +133,14 @@ def ensure_golden(base: BaseImage, progress: Callable[[str], None] = print) -> G
     if not base_only and not (repo / PROVISION).is_file():
         raise VMError(f"{PROVISION} missing: the golden node cannot be provisioned yet "
                       f"(set {BASE_ONLY_ENV}=base for an unprovisioned golden, vm tests only)")
-    d = cache.ensure_dir(golden_dir(base), lambda tmp: _build(tmp, base, repo, base_only, progress),
+    d = cache.ensure_dir(golden_dir(base, profile=profile),
+                         lambda tmp: _build(tmp, base, repo, base_only, progress, profile),
                          progress=progress, what="golden VM state")
     prune(keep=d, progress=progress)
     return Golden(d)
 
 
-KEEP_GOLDENS = 3
+KEEP_GOLDENS = 4                                   # two profiles, each with its previous build
 
 
 def prune(keep: Path, progress: Callable[[str], None], root: Path | None = None) -> list[Path]:
@@ -156,8 +176,10 @@ def _shape() -> str:
             f"{machine.KERNEL_CMDLINE}")
 
 
-def find_seed(base: BaseImage, exclude: Path, root: Path | None = None) -> Golden | None:
-    """The newest provisioned golden of the same base and machine shape, to re-provision from.
+def find_seed(base: BaseImage, exclude: Path, profile: str = REFERENCE_PROFILE,
+              root: Path | None = None) -> Golden | None:
+    """The newest provisioned golden of the same base and machine shape, to re-provision from
+    (of `profile` when there is one).
 
     Re-provisioning a restored golden (push the new reconciler/ and catalog, rerun the idempotent
     provision.py) takes about a minute; a cold boot + full provisioning takes 5-10 under TCG.
@@ -176,41 +198,46 @@ def find_seed(base: BaseImage, exclude: Path, root: Path | None = None) -> Golde
         except (OSError, ValueError):
             continue
         if m.get("base") == base.hash and m.get("shape") == _shape() and not m.get("base_only"):
-            found.append((m.get("saved_at", 0), d))
-    return Golden(max(found)[1]) if found else None
+            # the same profile first; another profile's golden still saves the cold boot
+            # (provision.py switches the daemon's scope and builds the image in its storage)
+            found.append((m.get("profile") == profile, m.get("saved_at", 0), d))
+    return Golden(max(found)[2]) if found else None
 
 
-def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Callable[[str], None]) -> None:
+def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Callable[[str], None],
+           profile: str = REFERENCE_PROFILE) -> None:
     t0 = time.monotonic()
     vm = machine.VM(f"golden-build-{os.getpid()}", base)
-    seed = None if base_only else find_seed(base, exclude=out.with_name(out.name.split(".tmp")[0]))
+    seed = None if base_only else find_seed(base, out.with_name(out.name.split(".tmp")[0]), profile)
+    platform = load_platform(profile)
     name = out.name.split(".tmp")[0]
     try:
         if seed:
-            progress(f"building golden state {name} from {seed.dir.name} (restore + re-provision)")
+            progress(f"building golden state {name} ({profile}) from {seed.dir.name} (restore + re-provision)")
             vm.start(seed.disk, incoming=seed.state, progress=progress)
-            node = VMNode(vm, golden=None, platform=load_platform(REFERENCE_PROFILE))
+            node = VMNode(vm, golden=None, platform=platform)
             node.fix_clock()
             # as on a fresh node: the old daemon and its state must not leak into the new golden
             n = node.names
-            node.succeed(f"systemctl stop {n.daemon_unit} && rm -f {n.desired_state} {n.backoff_state}",
+            node.succeed(node.cmd.as_root(f"systemctl stop {n.daemon_unit} && rm -f {n.desired_state} {n.backoff_state}"),
                          timeout=180)
         else:
-            progress(f"building golden state {name}: cold boot (minutes under TCG)")
+            progress(f"building golden state {name} ({profile}): cold boot (minutes under TCG)")
             vm.start(base.disk, progress=progress)
             vm.wait_ssh(900, progress)
-            node = VMNode(vm, golden=None, platform=load_platform(REFERENCE_PROFILE))
+            node = VMNode(vm, golden=None, platform=platform)
             progress(f"SSH up after {time.monotonic() - t0:.0f} s; waiting for boot to settle")
             # snapshot a settled system, not one still starting units
             state = node.run("systemctl is-system-running --wait", timeout=900).stdout.strip()
             progress(f"booted ({state}) in {time.monotonic() - t0:.0f} s")
-        # root's and the sudo login's user managers stay up: otherwise every SSH login after a
-        # restore starts user@<uid>.service first, which takes tens of seconds under a loaded TCG host
-        login = HARNESS.login
-        node.succeed(f"loginctl enable-linger root {login} && "
-                     f"systemctl start user@0.service user@$(id -u {login}).service", timeout=300)
+        # the login's user manager stays up: otherwise every SSH login after a restore starts
+        # user@<uid>.service first, which takes tens of seconds under a loaded TCG host (and on a
+        # rootless node the apps live in it)
+        login = shlex.quote(platform.login)
+        node.succeed(node.cmd.as_root(f"loginctl enable-linger {login} && "
+                                      f"systemctl start user@$(id -u {login}).service"), timeout=300)
         if not base_only:
-            _provision(node, repo, progress)
+            _provision(node, repo, progress, profile)
         node.succeed("sync", timeout=60)
         node.close()                               # no TCP session inside the saved state
         took = vm.save_state(out / "golden.state")
@@ -223,6 +250,7 @@ def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Ca
             (out / "golden.qcow2").chmod(0o444)
         (out / "golden.state").chmod(0o444)
         manifest = {"base": base.hash, "shape": _shape(), "base_only": base_only, "accel": vm.accel.name,
+                    "profile": None if base_only else profile,
                     "mem_mib": vm.mem_mib, "smp": vm.smp, "saved_at": time.time(),
                     "seeded_from": seed.dir.name if seed else None,
                     "save_seconds": round(took, 1), "build_seconds": round(time.monotonic() - t0, 1)}
@@ -243,35 +271,38 @@ def replaceable_code_dir(path: str) -> str:
     return path
 
 
-def _provision(node, repo: Path, progress: Callable[[str], None]) -> None:
-    """Always the bundled reference profile's names (_build): the golden state is the reference
-    node whatever $ARCHY_PLATFORM says, so no user option reaches the rm -rf below."""
+def _provision(node, repo: Path, progress: Callable[[str], None], profile: str) -> None:
+    """Always a bundled reference profile's names (_build, PROFILES): the golden state is a
+    reference node whatever $ARCHY_PLATFORM says, so no user option reaches the rm -rf below."""
     n = node.names
-    progress(f"copying reconciler/ to {n.code_dir} and the catalog to {n.catalog}")
+    progress(f"copying reconciler/ to {n.code_dir}, the catalog to {n.catalog}, the {profile} settings to {n.settings}")
     code = shlex.quote(replaceable_code_dir(n.code_dir))
-    node.succeed(f"rm -rf {code} && mkdir -p {code} && tar -xzf - -C {code}", input=reconciler_tar(repo / "reconciler"), timeout=120)
+    node.succeed(node.cmd.as_root(f"rm -rf {code} && mkdir -p {code} && tar -xzf - -C {code}"),
+                 input=reconciler_tar(repo / "reconciler"), timeout=120)
     node.put_file(n.catalog, render_catalog(repo / "matrix/apps.yaml"))
+    node.put_file(n.settings, node_settings(profile))
     progress(f"running {PROVISION} on the node (builds the stand-in image; minutes under TCG)")
     t = time.monotonic()
     rc = _run_streamed(node, f"python3 {n.code_dir}/provision.py", PROVISION_UNIT, progress, 1800)
     if rc != 0:
-        tail = node.run(f"tail -n 5 {PROVISION_LOG}", timeout=30).stdout.strip().replace("\n", " | ")
+        tail = node.run(node.cmd.as_root(f"tail -n 5 {PROVISION_LOG}"), timeout=30).stdout.strip().replace("\n", " | ")
         raise VMError(f"provision.py failed on the node (exit {rc}): {tail}")
     progress(f"provisioned in {time.monotonic() - t:.0f} s; waiting for {n.daemon_unit}")
-    node.wait_for_unit(n.daemon_unit, timeout=300)
+    node.wait_for_unit(n.daemon_unit, timeout=300, system=True)
 
 
 def _run_streamed(node, cmd: str, unit: str, progress: Callable[[str], None], timeout: float) -> int:
     """Run cmd as a transient unit on the node, passing its output to progress as it comes."""
-    node.succeed(f"systemctl reset-failed {unit} 2>/dev/null; rm -f {PROVISION_LOG}; "
-                 f"systemd-run --quiet --unit={unit} -p StandardOutput=file:{PROVISION_LOG} "
-                 f"-p StandardError=inherit {cmd}", timeout=60)
+    root = node.cmd.as_root
+    node.succeed(root(f"systemctl reset-failed {unit} 2>/dev/null; rm -f {PROVISION_LOG}; "
+                      f"systemd-run --quiet --unit={unit} -p StandardOutput=file:{PROVISION_LOG} "
+                      f"-p StandardError=inherit {cmd}"), timeout=60)
     offset = 0
     deadline = time.monotonic() + timeout
     while True:
         try:
             state = node.succeed(f"systemctl show -P ActiveState {unit}", timeout=120).strip()
-            new = node.run(f"tail -c +{offset + 1} {PROVISION_LOG} 2>/dev/null", timeout=120).stdout
+            new = node.run(root(f"tail -c +{offset + 1} {PROVISION_LOG} 2>/dev/null"), timeout=120).stdout
         except CommandTimeout:        # a loaded TCG guest; the overall deadline still holds
             state, new = "unknown", ""
         offset += len(new.encode())
@@ -279,9 +310,9 @@ def _run_streamed(node, cmd: str, unit: str, progress: Callable[[str], None], ti
             progress("  " + line)
         if state in ("inactive", "failed"):
             status = node.succeed(f"systemctl show -P ExecMainStatus {unit}", timeout=120).strip()
-            node.run(f"systemctl reset-failed {unit}", timeout=120)
+            node.run(root(f"systemctl reset-failed {unit}"), timeout=120)
             return int(status or 1)
         if time.monotonic() > deadline:
-            node.run(f"systemctl stop {unit}", timeout=60)
+            node.run(root(f"systemctl stop {unit}"), timeout=60)
             raise VMError(f"{cmd} did not finish within {timeout:.0f} s (log {PROVISION_LOG} on the node)")
         time.sleep(2)

@@ -1,9 +1,10 @@
 """The base image: Debian trixie built with mmdebstrap from Debian packages only, cached by hash.
 
 Cache layout (docs/architecture.md): ${ARCHY_CACHE}/base-<hash>/ holds vmlinuz, initrd.img,
-base.qcow2 (read-only; VMs boot from overlays), the root client key id_ed25519, the guest's SSH host
-public key and a known_hosts line pattern for 127.0.0.1. The same client key also logs in as
-HARNESS.login, a user with passwordless sudo (the rehearsal of a real node's sudo login). The hash
+base.qcow2 (read-only; VMs boot from overlays), the client key id_ed25519, the guest's SSH host
+public key and a known_hosts line pattern for 127.0.0.1. The key logs in as HARNESS.login
+(`archipelago`, the seeds' login) only, a user with passwordless sudo; root login is off, as on
+the seeds' node. useradd gives it the subuid/subgid range 100000:65536 rootless podman maps. The hash
 covers everything below that shapes the image (suite, mirrors, packages, files written, units,
 the login and its sudoers line), so changing the recipe rebuilds; the golden state's key holds
 the base hash, so it is provisioned again on the new base.
@@ -23,7 +24,7 @@ from node.names import HARNESS
 from . import cache, paths, prereq
 from .errors import VMError
 
-RECIPE_VERSION = 2                          # 2: the sudo login (HARNESS.login)
+RECIPE_VERSION = 3                          # 2: the sudo login; 3: rootless (archipelago, uidmap, user bus)
 SUITE = "trixie"
 MIRRORS = (
     "deb http://deb.debian.org/debian trixie main",
@@ -34,8 +35,10 @@ PACKAGES = (
     # boot + init
     "systemd-sysv", "udev", "dbus", "libpam-systemd", "linux-image-amd64", "initramfs-tools",
     "zstd", "e2fsprogs", "kmod",
-    # podman 5 stack (rootful, netavark, Quadlet)
+    # podman 5 stack (netavark, Quadlet); rootless: newuidmap/newgidmap for the subuid range, and a
+    # user D-Bus so podman can move its pause process and pasta out of the daemon's cgroup
     "podman", "crun", "conmon", "passt", "netavark", "aardvark-dns", "nftables", "catatonit",
+    "uidmap", "dbus-user-session",
     # node services
     "openssh-server", "python3", "goss", "tor", "nginx", "ssl-cert", "openssl",
     # tools the harness runs on the node
@@ -66,7 +69,7 @@ FILES = {
         "[Match]\nName=en* eth*\n\n[Network]\nDHCP=ipv4\nIPv6AcceptRA=no\n",
     # one pinned host key type only; many channels per connection for the harness
     "etc/ssh/sshd_config.d/archy.conf":
-        "HostKey /etc/ssh/ssh_host_ed25519_key\nPermitRootLogin prohibit-password\n"
+        "HostKey /etc/ssh/ssh_host_ed25519_key\nPermitRootLogin no\n"
         "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUseDNS no\n"
         "MaxSessions 64\nMaxStartups 64:30:128\nClientAliveInterval 15\n",
     # persistent journal: the previous boot's journal shows how it ended (power cut vs reboot)
@@ -197,7 +200,6 @@ def _keys(out: Path, rootfs: Path) -> None:
     keytype, key = host.with_suffix(".pub").read_text().split()[:2]
     # for the ssh CLI; paramiko matches names exactly, so runs write their own line (known_hosts_line)
     (out / "known_hosts").write_text(f"[127.0.0.1]:* {keytype} {key}\n")
-    _authorize(rootfs / "root", (out / "id_ed25519.pub").read_bytes(), 0, 0)
 
 
 def _authorize(home: Path, pub: bytes, uid: int, gid: int) -> None:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from node import capabilities
 from node.api import CommandResult, CommandTimeout, NodeError, NodeUnreachable
-from node.platform import Platform
+from node.platform import Platform, load as load_platform
 from node.ssh import SSHNode
 
 from .crashwatch import CrashWatch
@@ -17,7 +17,7 @@ class VMNode(SSHNode):
     def __init__(self, vm: VM, *, golden: Golden | None, connect_timeout: float = 30,
                  ssh_timeout: float = 300, platform: Platform | None = None):
         self.vm = vm
-        self._platform = platform    # the profile the harness reads the VM with (default reference)
+        self._platform = platform or load_platform()   # the profile the harness reads the VM with
         self.golden = golden
         self._ssh_timeout = ssh_timeout
         self._connect_timeout = connect_timeout
@@ -50,12 +50,12 @@ class VMNode(SSHNode):
         deadline = time.monotonic() + self._ssh_timeout
         while True:
             try:
-                SSHNode.__init__(self, "127.0.0.1", self.vm.ssh_port, user="root",
+                SSHNode.__init__(self, "127.0.0.1", self.vm.ssh_port, user=self._platform.login,
                                  known_hosts=str(self.vm.known_hosts),
                                  identity_file=str(self.vm.image.client_key), disposable=True,
                                  name=self.vm.name, capabilities=capabilities.VM,
                                  connect_timeout=self._connect_timeout, platform=self._platform)
-                # the first session can be slow (logind starts root's user manager unless it lingers)
+                # the first session can be slow (logind starts the login's user manager unless it lingers)
                 self.run("true", timeout=30)
                 break
             except NodeError:
@@ -157,7 +157,7 @@ class VMNode(SSHNode):
 
     def fix_clock(self) -> None:
         """After a restore the guest clock is the snapshot's; the RTC follows the host."""
-        self.succeed("date -s @$(cat /sys/class/rtc/rtc0/since_epoch) >/dev/null", timeout=30)
+        self.succeed(self.cmd.as_root("date -s @$(cat /sys/class/rtc/rtc0/since_epoch) >/dev/null"), timeout=30)
 
     def clock_offset(self) -> float:
         """Guest minus host wall clock, in seconds (round trip halved)."""

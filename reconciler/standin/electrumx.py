@@ -1,4 +1,5 @@
-"""ElectrumX: Electrum protocol on tcp/ssl ports, an flock'd LOCK in its data dir, a bitcoind connection from DAEMON_URL."""
+"""ElectrumX: Electrum protocol on its tcp port (and an ssl one when configured), an flock'd LOCK in its
+data dir, a bitcoind connection from DAEMON_URL."""
 import fcntl
 import os
 
@@ -41,7 +42,8 @@ class ElectrumX(Standin):
     def open_listeners(self) -> None:
         session = json_lines_session(self.electrum)
         self.listeners.tcp(self.s.ports["tcp"], "tcp", session)
-        self.listeners.tcp(self.s.ports["ssl"], "ssl", session)   # plain text too: the image has no certificate
+        if "ssl" in self.s.ports:   # plain text too: the image has no certificate
+            self.listeners.tcp(self.s.ports["ssl"], "ssl", session)
 
     def checks(self):
         return {"bitcoin": self.check_bitcoin}

@@ -9,7 +9,7 @@ PROFILES = ("bitcoind", "lnd", "electrumx", "btcpay", "mempool", "fedimint", "ui
 REQUIRED_PORTS = {
     "bitcoind": ("rpc", "p2p", "zmqblock", "zmqtx", "status"),
     "lnd": ("rest", "p2p", "grpc", "status"),
-    "electrumx": ("tcp", "ssl", "status"),
+    "electrumx": ("tcp", "status"),           # ssl only when given (the catalog gives none: 50002 is a UI's)
     "btcpay": ("ui", "status"),
     "mempool": ("ui", "status"),
     "fedimint": ("api", "ui", "status"),

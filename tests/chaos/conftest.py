@@ -61,7 +61,7 @@ class ChaosNode:
         settings = json.loads(self.node.get_file(SETTINGS))
         settings["variant"] = variant
         self.node.put_file(SETTINGS, json.dumps(settings, indent=2).encode())
-        self.node.succeed("systemctl restart archipelago.service", timeout=120)
+        self.node.succeed(self.node.cmd.as_root(f"systemctl restart {self.node.names.daemon_unit}"), timeout=120)
         self.node.wait_until_succeeds("curl -sf --max-time 5 http://127.0.0.1:5678/health", timeout=120)
         got = json.loads(self.node.get_file(SETTINGS)).get("variant")
         assert got == variant, f"variant switch failed: {got!r}"

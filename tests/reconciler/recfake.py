@@ -1,20 +1,30 @@
 """A fake node for the reconciler's unit tests: files are real (under a temp root), systemctl and
 podman are simulated with just enough Quadlet semantics (generator on daemon-reload, --rm containers,
-Notify=healthy). It records every command so tests can count reloads, restarts and removals."""
+Notify=healthy). It records every command so tests can count reloads, restarts and removals.
+
+With a user-scope node (scope.Node(scope="user")) it is a rootless node seen by its unprivileged
+daemon: the apps' units, the network unit and healthcheck timers live in the user manager (only
+`systemctl --user` finds them), nginx and tor in the system manager (readable, not changeable),
+`nginx` itself is refused, and root is reached only through priv.py's exact sudoers lines. Podman
+keeps a rootless network namespace (a pasta pid file and a mount) while any container runs."""
 from __future__ import annotations
 
 import fnmatch
 import json
 import os
 import re
+import shutil
 from dataclasses import dataclass, field
 
 from pathlib import Path
 
 import yaml
 
+from reconciler import priv
+from reconciler.current import NETNS_DIR, NETNS_PID
 from reconciler.daemon import Reconciler, Settings
 from reconciler.runner import Result
+from reconciler.scope import SYSTEM, Node
 from reconciler.store import Paths
 from reconciler.variants import parse as parse_variant
 
@@ -56,6 +66,13 @@ class FakeSystem:
     ipam_stale: set = field(default_factory=set)       # container names whose fixed IP the IPAM DB still holds
     disk_free: dict = field(default_factory=dict)      # node path -> bytes available (default: plenty)
     timing_out: set = field(default_factory=set)       # argv prefixes (joined) that time out (rc 124)
+    node: Node = SYSTEM                                # a user-scope node: rootless podman, user units
+    alive: set = field(default_factory=set)            # pids that exist (Runner.pid_alive)
+    netns_mounted: bool = False                        # rootless: the network namespace's mount in podman's ns
+    heal_fails: bool = False                           # `podman system migrate` does not repair the DB
+    owners: dict = field(default_factory=dict)         # path -> owner set by `podman unshare chown`
+    netns_up: bool = False                             # podman made the rootless netns (revoked or not)
+    NETNS_PID_VALUE = 4242
 
     # ---- helpers for tests ----
     def count(self, *prefix: str) -> int:
@@ -64,11 +81,27 @@ class FakeSystem:
     def reset_calls(self) -> None:
         self.calls.clear()
 
+    @property
+    def paths(self) -> Paths:
+        return Paths(self.root, self.node)
+
     def ipam_db(self) -> str:
-        return os.path.join(self.root, "run/containers/networks/ipam.db")
+        return self.paths.ipam_db
 
     def unit_dir(self) -> str:
-        return os.path.join(self.root, "etc/containers/systemd")
+        return self.paths.quadlet_dir
+
+    @property
+    def network_unit(self) -> str:
+        return self.node.network_unit
+
+    def netns_dir(self) -> str:
+        return os.path.join(self.paths.runtime_dir, NETNS_DIR)
+
+    def revoke_netns(self) -> None:
+        """chaos revoke_network, rootless: pasta killed, the namespace unmounted; containers run on."""
+        self.alive.discard(self.NETNS_PID_VALUE)
+        self.netns_mounted = False
 
     def advance(self) -> None:
         """Finish pending starts (slow units become active and healthy)."""
@@ -95,10 +128,29 @@ class FakeSystem:
             rc, out, err = self._dispatch(argv)
         except KeyError as e:
             rc, out, err = 1, "", f"unknown: {e}"
+        if self.node.user_scope:
+            self._netns_follow()
         return Result(argv, rc, out, err, 0.0)
+
+    def _netns_follow(self) -> None:
+        """podman makes the rootless netns for the first running container and drops it with the last."""
+        running = any(c.state == "running" and not c.external for c in self.containers.values())
+        if running and not self.netns_up:
+            os.makedirs(self.netns_dir(), exist_ok=True)
+            with open(os.path.join(self.netns_dir(), NETNS_PID), "w") as f:
+                f.write(str(self.NETNS_PID_VALUE))
+            self.alive.add(self.NETNS_PID_VALUE)
+            self.netns_mounted = self.netns_up = True
+        elif not running and self.netns_up:
+            shutil.rmtree(self.netns_dir(), ignore_errors=True)
+            self.alive.discard(self.NETNS_PID_VALUE)
+            self.netns_mounted = self.netns_up = False
 
     def free_bytes(self, path: str) -> int | None:
         return self.disk_free.get("/" + os.path.relpath(path, self.root), 10 << 30)
+
+    def pid_alive(self, pid: int) -> bool:
+        return pid in self.alive
 
     def spawn(self, argv):
         """A `podman run` child of the daemon (fm3 variant): the container runs while the child lives."""
@@ -119,12 +171,47 @@ class FakeSystem:
 
     def _dispatch(self, argv):
         if argv[0] == "systemctl":
-            return self._systemctl(list(argv[1:]))
+            args = list(argv[1:])
+            user = "--user" in args
+            return self._systemctl([a for a in args if a != "--user"], user=user)
         if argv[0] == "podman":
             return self._podman(list(argv[1:]))
         if argv[0] == "nginx":
+            if self.node.user_scope:   # the TLS key is root's
+                return 1, "", "nginx: [emerg] cannot load certificate key \"/etc/archipelago/tls/node.key\": Permission denied"
             return 0, "", ""
+        if argv[0] == "sudo":
+            return self._sudo(argv)
         raise KeyError(argv[0])
+
+    # ---- the scopes: which manager has a unit, and who may change it ----
+    SYSTEM_UNITS = ("nginx.service", "tor@default.service")
+
+    def _in_manager(self, unit: str, user: bool) -> bool:
+        """nginx and tor are system units; the rest are the user manager's on a rootless node."""
+        if unit in self.SYSTEM_UNITS:
+            return not user
+        return user == self.node.user_scope
+
+    def _refused(self, cmd: str, user: bool):
+        if user and not self.node.user_scope:
+            return 1, "", "Failed to connect to bus: No medium found"   # root has no user manager here
+        if not user and self.node.user_scope and cmd not in ("show", "is-system-running", "list-units"):
+            return 1, "", "Failed to %s: Access denied" % cmd            # the daemon is not root
+        return None
+
+    def _sudo(self, argv):
+        line = " ".join(argv[2:])
+        if tuple(argv[:2]) != ("sudo", "-n") or line not in priv.SUDOERS_LINES:
+            return 1, "", "sudo: a password is required"
+        verb = argv[-1]
+        if verb in ("nginx-reload", "tor-start", "tor-reload"):
+            unit = "nginx.service" if verb == "nginx-reload" else "tor@default.service"
+            self.units[unit] = FakeUnit("active", "running")
+        if verb == "tor-reload":
+            for hs in priv.stale_hidden_services(self.root, self.node, priv.load_app_ids(self.root)):
+                shutil.rmtree(hs)
+        return 0, f"{verb} done\n", ""
 
     def _generate(self) -> dict:
         out = {}
@@ -142,9 +229,12 @@ class FakeSystem:
                     out[name.removesuffix(".network") + "-network.service"] = content
         return out
 
-    def _systemctl(self, args):
+    def _systemctl(self, args, user: bool = False):
         args = [a for a in args if a != "--no-block"]
         cmd = args[0]
+        refused = self._refused(cmd, user)
+        if refused:
+            return refused
         if cmd == "is-system-running":
             return (0 if self.system_state == "running" else 1), self.system_state + "\n", ""
         if cmd == "show":
@@ -152,12 +242,12 @@ class FakeSystem:
             disk = self._generate()
             blocks = []
             for u in units:
-                if u in self.foreign_units:
-                    st = self.foreign_units[u]
+                if not self._in_manager(u, user):
+                    st, loaded, need = FakeUnit(), False, False
                 else:
-                    st = self.units.get(u, FakeUnit())
-                loaded = u in self.loaded or u in self.foreign_units or u in ("nginx.service", "tor@default.service")
-                need = u in self.loaded and disk.get(u) != self.loaded[u]
+                    st = self.foreign_units[u] if u in self.foreign_units else self.units.get(u, FakeUnit())
+                    loaded = u in self.loaded or u in self.foreign_units or u in self.SYSTEM_UNITS
+                    need = u in self.loaded and disk.get(u) != self.loaded[u]
                 blocks.append("\n".join([
                     f"Id={u}", f"LoadState={'loaded' if loaded else 'not-found'}", f"ActiveState={st.active}",
                     f"SubState={st.sub}", f"Result={st.result}", f"NRestarts={st.restarts}",
@@ -165,18 +255,24 @@ class FakeSystem:
             return 0, "\n\n".join(blocks) + "\n", ""
         if cmd == "list-units":  # --state=failed --plain --no-legend --type=service
             return 0, "".join(f"{u} loaded failed failed fake\n" for u, st in sorted(self.units.items())
-                              if st.active == "failed" and u.endswith(".service")), ""
+                              if st.active == "failed" and u.endswith(".service") and self._in_manager(u, user)), ""
         if cmd == "daemon-reload":
             self.loaded = self._generate()
             return 0, "", ""
+        if cmd == "stop" and len(args) > 2:   # several units at once
+            for unit in args[1:]:
+                self._systemctl([cmd, unit], user=user)
+            return 0, "", ""
         unit = args[1]
+        if not self._in_manager(unit, user) and "*" not in unit:
+            return 5, "", f"Unit {unit} not found."
         if cmd in ("start", "restart", "reload-or-restart"):
-            if unit in ("nginx.service", "tor@default.service"):
+            if unit in self.SYSTEM_UNITS:
                 self.units[unit] = FakeUnit("active", "running")
                 return 0, "", ""
             if unit not in self.loaded:
                 return 5, "", f"Unit {unit} not found."
-            if unit == "archy-network.service":
+            if unit == self.network_unit:
                 self.network = True
                 self.units[unit] = FakeUnit("active", "exited")
                 return 0, "", ""
@@ -188,7 +284,7 @@ class FakeSystem:
                 self._start(unit)
             return 0, "", ""
         if "*" in unit:  # a glob: systemctl matches it against the loaded units
-            for u in fnmatch.filter(list(self.units), unit):
+            for u in fnmatch.filter([u for u in self.units if self._in_manager(u, user)], unit):
                 self.units[u] = FakeUnit("inactive", "dead", "success")
             return 0, "", ""
         if cmd == "stop":
@@ -204,8 +300,8 @@ class FakeSystem:
         raise KeyError(cmd)
 
     def _start(self, unit: str) -> None:
-        self.network = True  # the container unit pulls in archy-network.service
-        self.units["archy-network.service"] = FakeUnit("active", "exited")
+        self.network = True  # the container unit pulls in <network>-network.service
+        self.units[self.network_unit] = FakeUnit("active", "exited")
         if unit in self.crashing:
             self.crash(unit)
             return
@@ -224,7 +320,9 @@ class FakeSystem:
         self.containers[stem] = FakeContainer("running", "healthy", m.group(1).decode() if m else None)
 
     def _podman(self, args):
-        if self.podman_broken and args[:2] != ["system", "migrate"]:
+        if args[:1] == ["unshare"]:
+            return self._unshare(args[1:])
+        if self.podman_broken and args[:1] != ["system"]:
             return 125, "", self.podman_broken
         if args[:1] == ["ps"]:
             rows = [{"Names": [n], "State": "storage" if c.external else c.state,
@@ -255,9 +353,26 @@ class FakeSystem:
         if args[:1] == ["info"]:
             return 0, "sqlite\n", ""
         if args[:2] == ["system", "migrate"]:
-            self.podman_broken = None
+            if not self.heal_fails:
+                self.podman_broken = None
+            return 0, "", ""
+        if args[:2] == ["system", "renumber"]:
             return 0, "", ""
         raise KeyError(" ".join(args))
+
+    def _unshare(self, args):
+        """`podman unshare CMD`: CMD as root of the rootless user namespace (rootless only)."""
+        if not self.node.user_scope:
+            return 125, "", "Error: please use unshare with rootless"
+        if args[:1] == ["chown"]:
+            self.owners[args[2]] = args[1]
+            return 0, "", ""
+        if args[:3] == ["rm", "-rf", "--one-file-system"]:
+            shutil.rmtree(args[3], ignore_errors=True)
+            return 0, "", ""
+        if args[:1] == ["findmnt"]:
+            return (0, "nsfs\n", "") if self.netns_mounted else (1, "", "")
+        raise KeyError("unshare " + " ".join(args))
 
 
 
@@ -275,12 +390,20 @@ class Clock:
         return self.t
 
 
-def make(root: Path, variant: str | None = None, interval: float = 5.0, clock=None):
+# the rootless reference node's block (platforms/reference.yaml via node.platform, plus the uid)
+USER_NODE = Node(scope="user", user="archipelago", uid=1000, home="/home/archipelago",
+                 quadlet_dir="/home/archipelago/.config/containers/systemd", container="{app}",
+                 names=(("btcpay", "btcpay-server"),), data="/var/lib/archipelago/{app}/data",
+                 config="/var/lib/archipelago/{app}/config", nginx_dir="/etc/nginx/archipelago.d",
+                 network="archipelago", subnet="10.89.0.0/24", gateway="10.89.0.1")
+
+
+def make(root: Path, variant: str | None = None, interval: float = 5.0, clock=None, node: Node = SYSTEM):
     (root / "etc/archipelago").mkdir(parents=True, exist_ok=True)
     (root / "etc/archipelago/catalog.json").write_text(json.dumps(catalog_data()))
-    fake = FakeSystem(str(root))
-    rec = Reconciler(Paths(str(root)), fake,
-                     Settings(tick_interval=interval, variant=parse_variant(variant)),
+    fake = FakeSystem(str(root), node=node)
+    rec = Reconciler(Paths(str(root), node), fake,
+                     Settings(tick_interval=interval, variant=parse_variant(variant), node=node),
                      clock=clock or Clock())
     rec.poll = 0.001
     return rec, fake

@@ -134,7 +134,7 @@ def test_nginx_snippet_routes_ui_with_frame_headers(tmp_path):
     node, _ = _node(tmp_path, {"bitcoin-knots": STARTED})
     text = node.files[str(tmp_path / "etc/nginx/archy.d/bitcoin-knots.conf")].content.decode()
     assert "location /apps/bitcoin-knots/ {" in text
-    assert "proxy_pass http://127.0.0.1:3001/;" in text   # the bitcoin UI companion's page
+    assert "proxy_pass http://127.0.0.1:8334/;" in text   # the bitcoin UI companion's page
     assert "add_header Content-Security-Policy \"frame-ancestors 'self'\" always;" in text
     assert "add_header X-Frame-Options SAMEORIGIN always;" in text
 
@@ -145,7 +145,7 @@ def test_tor_only_for_apps_with_a_tor_target(tmp_path):
     assert tor == {str(tmp_path / "etc/tor/torrc.d/archy-bitcoin-knots.conf")}
     text = node.files[tor.pop()].content.decode()
     assert "HiddenServiceDir /var/lib/tor/archy-bitcoin-knots/\n" in text
-    assert "HiddenServicePort 80 127.0.0.1:3001\n" in text
+    assert "HiddenServicePort 80 127.0.0.1:8334\n" in text
 
 
 def test_consumers_get_the_derived_credentials(tmp_path):

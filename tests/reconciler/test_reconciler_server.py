@@ -73,13 +73,19 @@ def test_health_endpoint_503_until_a_good_tick(served):
     rec, fake, port = served
     status, body = get_health(port)
     assert status == 503 and body["ok"] is False
+    assert body["status"] == "error" and body["error"] == "no reconcile tick completed yet"
     call(port, "reconcile.tick")
     status, body = get_health(port)
     assert status == 200 and body["ok"] is True and body["interval"] == 5.0
+    # the seeds' node answers these (platforms/archipelago.yaml health.ok)
+    assert body["status"] == "ok" and body["crash_recovery_complete"] is True and "error" not in body
     first = body["last_good_tick"]
     rec.clock.t += 1
     call(port, "reconcile.tick")
     assert get_health(port)[1]["last_good_tick"] > first
+    rec.last_good_mono -= 10 * rec.pause
+    status, body = get_health(port)
+    assert status == 503 and body["error"] == "the reconcile loop stalled: no tick completed in time"
 
 
 @pytest.mark.parametrize("params,fragment", [
@@ -152,3 +158,18 @@ def test_uninstall_partial_failure_is_an_error(served):
     _, body = call(port, "package.uninstall", {"id": "bitcoin-knots", "timeout": 1})
     assert body["error"]["code"] == -32000
     assert "archy-bitcoin-knots.service" in body["error"]["data"]["left"]
+
+
+def test_install_accepts_the_catalogs_image_as_docker_image(served):
+    """Seed 001's install names the image; it must be the catalog's, else nothing changes."""
+    rec, fake, port = served
+    _, body = call(port, "package.install", {"id": "bitcoin-knots", "dockerImage": "docker.io/evil/bitcoind:1"})
+    assert body["error"]["code"] == -32602
+    assert body["error"]["message"] == ("dockerImage 'docker.io/evil/bitcoind:1' is not bitcoin-knots's image: "
+                                        "the catalog installs localhost/archy-standin:1")
+    assert not os.path.exists(rec.paths.desired) and fake.count("systemctl", "daemon-reload") == 0
+    _, body = call(port, "package.install", {"id": "bitcoin-knots", "dockerImage": 1})
+    assert body["error"]["code"] == -32602 and "wrong type" in body["error"]["message"]
+    _, body = call(port, "package.install", {"id": "bitcoin-knots", "dockerImage": "localhost/archy-standin:1",
+                                             "timeout": 30})
+    assert body["result"]["healthy"] is True

@@ -11,7 +11,7 @@ import pytest
 from harness.soak.report import render
 from harness.soak.sampler import containers, parse_size, parse_units
 from harness.soak.timeline import TimelineError, TimelineWriter, read_timeline
-from node.names import REFERENCE
+from node.names import ROOTFUL
 from synthetic import steady, with_leak, with_restart
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,7 +120,7 @@ def test_sampler_parsers():
            "StartedAt": 5}]
     stats = [{"name": "archy-lnd", "mem_usage": "20MB / 2GB", "cpu_percent": "3.5%"}]
     prev = {"archy-lnd": {"cpu_ns": 1_000_000_000}}
-    c = containers(units, ps, stats, {"archy-lnd": "lnd", "archy-lnd-ui": "lnd"}, prev, 10.0, names=REFERENCE)
+    c = containers(units, ps, stats, {"archy-lnd": "lnd", "archy-lnd-ui": "lnd"}, prev, 10.0, names=ROOTFUL)
     assert c["archy-lnd"]["health"] == "healthy" and c["archy-lnd"]["nrestarts"] == 2
     assert c["archy-lnd"]["mem_bytes"] == 20_000_000 and c["archy-lnd"]["cpu_pct"] == pytest.approx(10.0)
     assert c["archy-lnd-ui"]["state"] == "missing" and c["archy-lnd-ui"]["active"] == "failed"

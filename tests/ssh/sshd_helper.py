@@ -1,5 +1,7 @@
 """A real sshd on 127.0.0.1 (free port, throwaway host + client keys under tmp), as root.
 
+It logs in as root: its nodes and URLs carry the rootful reference profile (PROFILE), whose
+apps are root's system units; the rootless default refuses a root login (node.preflight).
 A module with a unique name (not conftest) so tests can import keygen."""
 import os
 import shutil
@@ -10,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from node.platform import load as load_platform
 from node.ssh import SSHNode
 
+PROFILE = "reference-rootful"
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
 
@@ -66,6 +70,7 @@ class Sshd:
     def node(self, **kw) -> SSHNode:
         kw.setdefault("known_hosts", str(self.known_hosts))
         kw.setdefault("identity_file", self.identity)
+        kw.setdefault("platform", load_platform(PROFILE))
         return SSHNode("127.0.0.1", self.port, user="root", **kw)
 
     def stop(self) -> None:

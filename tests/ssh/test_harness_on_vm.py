@@ -11,18 +11,18 @@ pytestmark = [pytest.mark.vm, pytest.mark.usefixtures("from_golden")]
 
 
 def test_wait_for_unit(node):
-    node.wait_for_unit("archipelago.service", timeout=300)
+    node.wait_for_unit("archipelago.service", timeout=300, system=True)
     # oneshot: "activating" until the shell exits, then "failed" (a simple unit is briefly "active",
     # and a busy VM let wait_for_unit see that first)
-    node.succeed("systemd-run --no-block --unit=archy-foundation-fails --property=Type=oneshot "
-                 "--property=Restart=no sh -c 'exit 3'", timeout=60)
+    node.succeed(node.cmd.as_root("systemd-run --no-block --unit=archy-foundation-fails --property=Type=oneshot "
+                                  "--property=Restart=no sh -c 'exit 3'"), timeout=60)
     try:
         with pytest.raises(NodeError, match="unit archy-foundation-fails.service failed"):
-            node.wait_for_unit("archy-foundation-fails.service", timeout=120)  # fails fast, no 120 s wait
+            node.wait_for_unit("archy-foundation-fails.service", timeout=120, system=True)  # fails fast, no 120 s wait
         with pytest.raises(CommandTimeout, match="not active within 2s"):
-            node.wait_for_unit("archy-foundation-absent.service", timeout=2)
+            node.wait_for_unit("archy-foundation-absent.service", timeout=2, system=True)
     finally:
-        node.run("systemctl reset-failed archy-foundation-fails.service", timeout=60)
+        node.run(node.cmd.as_root("systemctl reset-failed archy-foundation-fails.service"), timeout=60)
 
 
 def test_journal_check_catches_our_errors_only(node):
@@ -41,17 +41,17 @@ def test_journal_check_catches_our_errors_only(node):
 
 def test_inventory_sees_podman_quadlet_and_ports(node):
     inv = inventory.snapshot(node, timeout=300)
-    assert "archy" in inv["networks"] or "podman" in inv["networks"]
+    assert node.names.network in inv["networks"] or "podman" in inv["networks"]
     assert any(i.startswith("localhost/archy-standin:1 ") for i in inv["images"])
-    assert "archipelago.service" in inv["units"]
+    assert node.names.daemon_unit in inv["units"]
     assert any(p.startswith("127.0.0.1:5678 ") for p in inv["ports"])
     # a leftover appears in the diff
-    node.succeed("podman create --name archy-foundation-leak localhost/archy-standin:1 true", timeout=300)
+    node.succeed(f"{node.cmd.podman} create --name archy-foundation-leak localhost/archy-standin:1 true", timeout=300)
     try:
         d = inventory.diff(inv, inventory.snapshot(node, timeout=300))
         assert d["containers"] == {"added": ["archy-foundation-leak"], "removed": []}
     finally:
-        node.run("podman rm -f archy-foundation-leak", timeout=300)
+        node.run(f"{node.cmd.podman} rm -f archy-foundation-leak", timeout=300)
 
 
 def test_artifacts_include_the_serial_log(node, tmp_path):

@@ -10,10 +10,11 @@ import shutil
 import pytest
 
 from node import ssh
-from node.commands import ROOT, Commands
+from node.commands import ROOT, USER_ENV, Commands
 from node.platform import Platform
 from node.preflight import LoginRefused, check
 from node.target import connect, parse
+from sshd_helper import PROFILE
 
 SUDO = Commands.for_login("archytest", "sudo -n", "system", False)
 
@@ -60,11 +61,23 @@ def test_sudo_asking_for_a_password_is_refused_at_connect(sshd, tmp_path, monkey
 
 @pytest.mark.skipif(os.path.isdir("/run/systemd/system"), reason="systemd runs here: a user manager may exist")
 def test_user_units_without_a_user_manager(ssh_node):
-    ssh_node.cmd = Commands.for_login("root", "", "user", True)
+    """The login here is root; it plays a login that needs no sudo (root="") and owns user units."""
+    ssh_node.user = "archytest"
+    ssh_node.cmd = Commands(systemctl=f"{USER_ENV} systemctl --user", podman=f"{USER_ENV} podman",
+                            login="archytest")
     with pytest.raises(LoginRefused) as e:
         check(ssh_node)
     line = str(e.value)
-    assert line.startswith("root@127.0.0.1: the apps are user units of root but its user manager is not "
-                           "reachable (systemctl --user: ")
-    assert line.endswith("run `loginctl enable-linger root` as root on the node (it starts the manager "
+    assert line.startswith("archytest@127.0.0.1: the apps are user units of archytest but its user manager "
+                           "is not reachable (systemctl --user: ")
+    assert line.endswith("run `loginctl enable-linger archytest` as root on the node (it starts the manager "
                          "and keeps it after logout)") and "\n" not in line
+
+
+def test_a_root_login_on_the_rootless_reference_is_refused_at_connect(sshd):
+    """The default profile's apps are user units: root's would be root's own. Nothing is asked."""
+    url = f"{sshd.url}?known_hosts={sshd.known_hosts}&key={sshd.identity}&platform=reference"
+    with pytest.raises(LoginRefused) as e:
+        connect(parse(url))
+    assert str(e.value).startswith("root@127.0.0.1: the apps are user units of the profile's login, but root's ")
+    assert connect(parse(url.replace("platform=reference", f"platform={PROFILE}"))).cmd == ROOT

@@ -5,7 +5,7 @@ import shutil
 import socket
 
 import pytest
-from standin_support import VECTOR_PASSWORD, VECTOR_USER, http, wait_until
+from standin_support import VECTOR_PASSWORD, VECTOR_USER, free_port, http, wait_until
 
 
 def lnd_conf(bitcoind, password=VECTOR_PASSWORD) -> str:
@@ -93,6 +93,16 @@ def test_electrumx_lock_and_daemon(standin, bitcoind):
     assert electrum(ex.ports["ssl"], "server.version", ["t", "1.4"])["result"][1] == "1.4"
     ex.stop()
     assert not lock.exists()
+
+
+def test_electrumx_without_an_ssl_port_serves_tcp_only(standin, bitcoind):
+    """The catalog's electrumx: tcp and status (the seeds' node serves its UI companion on 50002)."""
+    p = standin("electrumx", ports={"tcp": free_port(), "status": free_port()}, start=False)
+    (p.config / "electrumx.env").write_text(f"DAEMON_URL=http://127.0.0.1:{bitcoind.ports['rpc']}/\n")
+    p.start()
+    assert electrum(p.ports["tcp"], "server.version", ["t", "1.4"])["result"][1] == "1.4"
+    assert p.wait_status()["app"] == "electrumx"
+    p.stop()
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv")

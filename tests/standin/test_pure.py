@@ -123,3 +123,16 @@ def test_the_fault_switch_is_not_data(tmp_path):
     assert faults.active(tmp_path) == {"wrong-height", "not-synced"}
     (tmp_path / faults.FAULT_FILE).unlink()
     assert faults.active(tmp_path) == frozenset()
+
+
+def test_every_catalog_app_gives_its_profile_the_ports_it_needs():
+    """matrix/apps.yaml is what STANDIN_PORTS carries on the node: each profile's required ports are there
+    (electrumx has no ssl port: 50002 is the seeds' electrs UI)."""
+    import yaml
+    from standin_support import REPO
+    from standin.settings import REQUIRED_PORTS
+    data = yaml.safe_load((REPO / "matrix/apps.yaml").read_text())
+    for app, spec in {**data["apps"], **data["companions"]}.items():
+        assert set(REQUIRED_PORTS[spec["profile"]]) <= set(spec["ports"]), app
+    assert set(data["apps"]["electrumx"]["ports"]) == {"tcp", "status"}
+    assert data["companions"]["archy-electrs-ui"]["ports"]["ui"]["port"] == 50002

@@ -89,9 +89,11 @@ MATRIX = {   # file, old, new -> what the line must say (after file:line)
 }
 
 PROFILES = {   # old, new -> what the line must say
-    "unknown scope": ("scope: system", "scope: global", "units.scope"),
+    "unknown scope": ("scope: user", "scope: global", "units.scope"),
     "unknown become": ("become: sudo -n", "become: su", "login.become"),
-    "unknown template field": ('data: "{state_dir}/apps/{app}"', 'data: "{stat_dir}/apps/{app}"', "unknown field 'stat_dir'"),
+    "unknown template field": ('data: "{state_dir}/{app}/data"', 'data: "{stat_dir}/{app}/data"', "unknown field 'stat_dir'"),
+    "gateway outside the subnet": ("gateway: 10.89.0.1", "gateway: 10.89.1.1", "is not a host of 10.89.0.0/24"),
+    "root login on user units": ("user: archipelago", "user: root", "login.user: the apps are user units"),
 }
 
 

@@ -6,15 +6,15 @@ import pytest
 from chaos import actions, memo
 from node.api import CommandResult
 from node.commands import ROOT
-from node.names import REFERENCE
+from node.names import ROOTFUL
 
 
 class FakeNode:
-    names = REFERENCE
+    names = ROOTFUL
     cmd = ROOT
 
     def __init__(self):
-        self.files = {REFERENCE.catalog: json.dumps({"image": "localhost/archy-standin:1",
+        self.files = {ROOTFUL.catalog: json.dumps({"image": "localhost/archy-standin:1",
                                                      "apps": {"lnd": {}}}).encode()}
         self.cmds = []
         self.network_gone = False
@@ -50,7 +50,7 @@ def test_the_ota_defaults_to_the_catalog_image_tagged_2(node):
         b"FROM localhost/archy-standin:1\nLABEL io.archipelago.chaos.version=2\n"
     assert actions.set_app_image({}, "lnd") == {"app": "lnd", "old": "localhost/archy-standin:1",
                                                 "new": "localhost/archy-standin:2"}
-    assert json.loads(node.files[REFERENCE.catalog])["apps"]["lnd"]["image"] == "localhost/archy-standin:2"
+    assert json.loads(node.files[ROOTFUL.catalog])["apps"]["lnd"]["image"] == "localhost/archy-standin:2"
     assert actions.wait_ota_in_flight({}, "lnd", timeout=1) == {"app": "lnd", "unit_image": "localhost/archy-standin:2"}
     assert node.cmds[-1] == "grep -qx 'Image=localhost/archy-standin:2' /etc/containers/systemd/archy-lnd.container"
 

@@ -145,7 +145,7 @@ def test_kinds_and_ports_come_from_the_matrix():
     assert [P.kind(m.app(a)) for a in ("bitcoin-knots", "lnd", "electrumx", "btcpay", "archy-lnd-ui")] == \
         ["bitcoind", "lnd", "electrumx", "http", "http"]
     assert [P.port_of(m.app(a)) for a in ("bitcoin-core", "lnd", "electrumx", "fedimint", "archy-bitcoin-ui")] == \
-        [8332, 8080, 50001, 8175, 3001]
+        [8332, 8080, 50001, 8175, 8334]
 
 
 SUDO = Commands(root="sudo -n ")

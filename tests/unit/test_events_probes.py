@@ -4,7 +4,7 @@ from harness.checks.protocols import NOT_YET, READY, Answer
 from harness.events.tor_onion import hs_ports
 from harness.grid.run import journal_owner
 from matrix.model import load
-from node.names import REFERENCE
+from node.names import ROOTFUL
 
 
 def test_parse_listening():
@@ -43,17 +43,17 @@ def test_health_problems_come_from_the_protocol_systemd_and_podman():
     lnd, ex = m.apps["lnd"], m.apps["electrumx"]
     up = {"ActiveState": "active"}
     synced = Answer(READY, "synced to chain at height 7", 7, True)
-    assert probes.health_problems(lnd, synced, up, RUNNING, REFERENCE) == []
+    assert probes.health_problems(lnd, synced, up, RUNNING, ROOTFUL) == []
     behind = Answer(NOT_YET, "not synced to chain (synced_to_chain False, block_height 7)", 7, False)
-    assert probes.health_problems(lnd, behind, up, RUNNING, REFERENCE) == [
+    assert probes.health_problems(lnd, behind, up, RUNNING, ROOTFUL) == [
         "lnd: lnd REST /v1/getinfo: not synced to chain (synced_to_chain False, block_height 7)"]
     no_tip = Answer(READY, "ElectrumX 1.16.0, protocol 1.4, no chain tip (daemon connection problem)")
-    assert probes.health_problems(ex, no_tip, up, RUNNING, REFERENCE) == [
+    assert probes.health_problems(ex, no_tip, up, RUNNING, ROOTFUL) == [
         "electrumx: integration bitcoin down (ElectrumX 1.16.0, protocol 1.4, no chain tip (daemon connection problem))"]
     sick = {"State": {"Status": "running", "Health": {"Status": "unhealthy"}}}
-    assert probes.health_problems(lnd, synced, {"ActiveState": "activating"}, sick, REFERENCE) == [
+    assert probes.health_problems(lnd, synced, {"ActiveState": "activating"}, sick, ROOTFUL) == [
         "lnd: unit archy-lnd.service is activating", "lnd: podman reports container archy-lnd unhealthy"]
-    assert probes.health_problems(lnd, synced, up, None, REFERENCE) == ["lnd: container archy-lnd is missing"]
+    assert probes.health_problems(lnd, synced, up, None, ROOTFUL) == ["lnd: container archy-lnd is missing"]
 
 
 def test_container_state_reads_podman_inspect():
@@ -81,7 +81,7 @@ def test_dependents_and_ui_target():
     assert probes.dependents(m, "bitcoin-knots", installed) == ["lnd", "electrumx", "mempool"]
     assert probes.dependents(m, "electrumx", installed) == ["mempool"]
     ui, port = probes.ui_target(m, m.apps["lnd"])
-    assert (ui.id, port) == ("archy-lnd-ui", 3002)
+    assert (ui.id, port) == ("archy-lnd-ui", 8081)
 
 
 def test_hs_ports_only_for_the_apps_dir():
@@ -94,9 +94,9 @@ def test_hs_ports_only_for_the_apps_dir():
 def test_journal_lines_go_to_their_app():
     m = load()
     members = ("bitcoin-knots", "lnd")
-    assert journal_owner(m, "archy-lnd.service", members, names=REFERENCE) == ["lnd"]
-    assert journal_owner(m, "archy-bitcoin-ui", members, names=REFERENCE) == ["bitcoin-knots"]
-    assert journal_owner(m, "archipelago", members, names=REFERENCE) == ["bitcoin-knots", "lnd"]
+    assert journal_owner(m, "archy-lnd.service", members, names=ROOTFUL) == ["lnd"]
+    assert journal_owner(m, "archy-bitcoin-ui", members, names=ROOTFUL) == ["bitcoin-knots"]
+    assert journal_owner(m, "archipelago", members, names=ROOTFUL) == ["bitcoin-knots", "lnd"]
 
 
 def test_stale_rpcauth_is_well_formed_and_never_repeats():
@@ -120,8 +120,8 @@ def test_one_soak_keeps_a_verdict_per_app():
                 "goss": {"lnd": {"ok": True}, "fedimint": {"ok": True}}, "journal": {"errors": []}}
 
     seen = {"apps": ("lnd", "fedimint"), "duration": 60, "samples": [sample(0, "a"), sample(30, "a"), sample(60, "b")]}
-    lnd = judge({"duration": 60}, restrict(seen, "lnd", m, REFERENCE))
-    fed = judge({"duration": 60}, restrict(seen, "fedimint", m, REFERENCE))
+    lnd = judge({"duration": 60}, restrict(seen, "lnd", m, ROOTFUL))
+    fed = judge({"duration": 60}, restrict(seen, "fedimint", m, ROOTFUL))
     assert not lnd.passed and "restart" in lnd.one_line()
     assert fed.passed
 

@@ -9,7 +9,8 @@ from harness.goss_session import OURS, parse_probe
 from harness.goss_binary import GossUnavailable
 from harness.goss_vars import app_vars
 from matrix.model import load
-from node.names import REFERENCE, Names
+from node import platform
+from node.names import ROOTFUL, Names
 
 M = load()
 FILES = sorted(GOSS_DIR.glob("*.yaml"))
@@ -23,11 +24,13 @@ def lnd_vars(names: Names, **kw) -> dict:
     return app_vars(names, app, [M.app(c) for c in app.companions], **kw)
 
 
-def test_reference_names():
-    v = lnd_vars(REFERENCE)
-    assert {k: v["app"][k] for k in ("id", "unit", "container", "container_q", "quadlet", "data_dir", "config_dir",
-                                     "nginx_snippet", "tor_snippet", "hs_dir", "proxy_url", "status_url")} == {
-        "id": "lnd", "unit": "archy-lnd.service", "container": "archy-lnd", "container_q": "archy-lnd",
+def test_rootful_reference_names():
+    v = lnd_vars(ROOTFUL)
+    assert {k: v["app"][k] for k in ("id", "unit", "unit_q", "container", "container_q", "quadlet", "data_dir",
+                                     "config_dir", "nginx_snippet", "tor_snippet", "hs_dir", "proxy_url",
+                                     "status_url")} == {
+        "id": "lnd", "unit": "archy-lnd.service", "unit_q": "archy-lnd.service", "container": "archy-lnd",
+        "container_q": "archy-lnd",
         "quadlet": "/etc/containers/systemd/archy-lnd.container", "data_dir": "/var/lib/archipelago/apps/lnd",
         "config_dir": "/var/lib/archipelago/config/lnd", "nginx_snippet": "/etc/nginx/archy.d/lnd.conf",
         "tor_snippet": "/etc/tor/torrc.d/archy-lnd.conf", "hs_dir": "/var/lib/tor/archy-lnd",
@@ -37,12 +40,27 @@ def test_reference_names():
     [ui] = v["companions"]
     assert (ui["unit"], ui["container"], ui["quadlet"], ui["ports"]) == (
         "archy-lnd-ui.service", "archy-lnd-ui", "/etc/containers/systemd/archy-lnd-ui.container",
-        [{"name": "ui", "port": 3002}])
-    assert (v["podman"], v["daemon_unit_re"]) == ("podman", r"archipelago\.service")
+        [{"name": "ui", "port": 8081}])
+    assert (v["podman"], v["systemctl"], v["daemon_unit_re"]) == ("podman", "systemctl", r"archipelago\.service")
+
+
+def test_goss_runs_as_root_and_reaches_the_apps_through_the_login():
+    """The rootless reference: goss (root) asks the login's user manager and rootless podman."""
+    p = platform.load("reference")
+    c = p.commands(p.login)
+    v = lnd_vars(p.names, podman=c.root_podman, systemctl=c.root_systemctl)
+    runuser = "runuser -u archipelago -- env XDG_RUNTIME_DIR=/run/user/$(id -u archipelago) "
+    assert (v["podman"], v["systemctl"]) == (f"{runuser}podman", f"{runuser}systemctl --user")
+    assert (v["app"]["unit"], v["app"]["container"], v["companions"][0]["unit"]) == \
+           ("lnd.service", "lnd", "archy-lnd-ui.service")
+    assert v["app"]["data_dir"] == "/var/lib/archipelago/lnd/data"
+    rootful = platform.load("reference-rootful")
+    c = rootful.commands(rootful.login)
+    assert (c.root_podman, c.root_systemctl) == ("podman", "systemctl")
 
 
 def test_other_templates_change_the_vars():
-    ref, other = lnd_vars(REFERENCE), lnd_vars(ROOTLESS, podman="sudo -n podman")
+    ref, other = lnd_vars(ROOTFUL), lnd_vars(ROOTLESS, podman="sudo -n podman")
     assert (other["app"]["unit"], other["app"]["container"]) == ("lnd.service", "lnd")
     assert other["app"]["quadlet"] == "/home/archipelago/.config/containers/systemd/lnd.container"
     assert other["app"]["data_dir"] == "/var/lib/archipelago/lnd/data"
@@ -50,12 +68,24 @@ def test_other_templates_change_the_vars():
     assert other["companions"][0]["quadlet"] == "/home/archipelago/.config/containers/systemd/archy-lnd-ui.container"
     assert other["podman"] == "sudo -n podman"
     changed = {k for k in ref["app"] if ref["app"][k] != other["app"][k]}
-    assert changed == {"unit", "container", "container_q", "quadlet", "data_dir", "tor_snippet", "hs_dir"}
+    assert changed == {"unit", "unit_q", "container", "container_q", "quadlet", "data_dir", "tor_snippet", "hs_dir"}
 
 
 def test_a_container_name_reaches_the_shell_quoted():
     v = lnd_vars(Names(containers=(("lnd", "my lnd"),)))
     assert (v["app"]["container"], v["app"]["container_q"]) == ("my lnd", "'my lnd'")
+    assert (v["app"]["unit"], v["app"]["unit_q"]) == ("my lnd.service", "'my lnd.service'")
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_goss_files_check_units_in_the_apps_scope(path: Path):
+    """goss's `service:` asks the system scope only (goss 0.4.9 runs a bare systemctl): every unit
+    is checked by a command through .Vars.systemctl, the app's and each companion's."""
+    text = path.read_text()
+    assert not re.search(r"^service:", text, re.M), f"{path.name}: service: checks the system scope only"
+    assert 'exec: "{{ .Vars.systemctl }} is-active {{ .Vars.app.unit_q }}"' in text
+    app = next(a for a in M.apps.values() if a.goss == path.name)
+    assert ('exec: "{{ $.Vars.systemctl }} is-active {{ .unit_q }}"' in text) == bool(app.companions)
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -80,7 +110,7 @@ def _references(text: str) -> tuple[set[str], set[str], set[str]]:
 def test_goss_files_name_only_vars_that_exist(path: Path):
     """A misspelt var fails here, before goss on a node says `map has no entry for key`."""
     app = next(a for a in M.apps.values() if a.goss == path.name)
-    v = app_vars(REFERENCE, app, [M.app(c) for c in app.companions])
+    v = app_vars(ROOTFUL, app, [M.app(c) for c in app.companions])
     used_app, used_top, bare = _references(path.read_text())
     assert used_app <= set(v["app"]), f"unknown .Vars.app fields: {used_app - set(v['app'])}"
     assert used_top <= set(v), f"unknown .Vars fields: {used_top - set(v)}"

@@ -9,12 +9,12 @@ from harness.events import EVENTS
 from harness.grid import ladder as L, run as G
 from harness.grid.event import BEFORE_APP, WITH_APP, GridEvent
 from matrix.model import Cell, load, plan
-from node.names import REFERENCE
+from node.names import ROOTFUL
 
 
 class Node:
     capabilities = frozenset({"node", "snapshot", "reboot"})
-    names = REFERENCE
+    names = ROOTFUL
 
     def __init__(self):
         self.cursors = iter(f"cursor-{i}" for i in range(100))
@@ -100,12 +100,12 @@ def test_events_that_stop_a_dependency_expect_dependents_to_report_it_down():
     from harness.grid.event import DEPENDENCY_DOWN
     line = {"CONTAINER_NAME": "archy-lnd", "PRIORITY": "6",
             "MESSAGE": "standin: integration bitcoin: DOWN (archy-bitcoin-knots:8332: RPC error -28: Shutting down)"}
-    assert journal.errors([line], names=REFERENCE) != []
+    assert journal.errors([line], names=ROOTFUL) != []
     for ev in ("restart_integrations", "reboot_survival", "stop_ports_released"):
-        assert journal.errors([line], EVENTS[ev].journal_allow, names=REFERENCE) == [], ev
+        assert journal.errors([line], EVENTS[ev].journal_allow, names=ROOTFUL) == [], ev
     assert EVENTS["fresh_install"].journal_allow == ()           # an install must not see it
     other = {**line, "MESSAGE": "standin: RPC error -28 while serving a client"}
-    assert journal.errors([other], (DEPENDENCY_DOWN,), names=REFERENCE) != []
+    assert journal.errors([other], (DEPENDENCY_DOWN,), names=ROOTFUL) != []
 
 
 class FaultNode(Node):

@@ -3,9 +3,9 @@ from functools import partial
 
 from harness import inventory
 from harness.inventory import check_witnesses, diff, format_diff
-from node.names import REFERENCE
+from node.names import ROOTFUL
 
-parse = partial(inventory.parse, names=REFERENCE)
+parse = partial(inventory.parse, names=ROOTFUL)
 
 BEFORE = """@@section containers
 archy-bitcoin-knots
@@ -70,3 +70,18 @@ def test_witnesses():
     assert check_witnesses(planted, changed) == ["witness changed: /var/lib/archipelago/apps/btcpay/.archy-witness"]
     gone = f"{'aa' * 32}  /var/lib/archipelago/apps/lnd/.archy-witness\nMISSING /var/lib/archipelago/apps/btcpay/.archy-witness"
     assert check_witnesses(planted, gone) == ["witness deleted: /var/lib/archipelago/apps/btcpay/.archy-witness"]
+
+
+def test_the_daemon_unit_is_asked_where_it_lives():
+    """Rootless, the apps are the login's user units but the daemon is a system unit: the units
+    section asks both managers; rootful, one system-scope list names both."""
+    from node.commands import Commands
+    from node.platform import load
+    rootless = load("reference")
+    user = inventory.script(rootless.names, rootless.commands("archipelago"))
+    units = next(line for line in user.splitlines() if line.startswith("s units;"))
+    assert "systemctl --user list-units" in units
+    assert "; systemctl list-units --all --plain --no-legend --no-pager 'archipelago*'" in units
+    system = inventory.script(ROOTFUL, Commands.for_login("root"))
+    units = next(line for line in system.splitlines() if line.startswith("s units;"))
+    assert units.count("list-units") == 1 and "'archipelago*'" in units

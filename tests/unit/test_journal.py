@@ -2,9 +2,9 @@
 from functools import partial
 
 from harness import journal
-from node.names import REFERENCE
+from node.names import ROOTFUL
 
-errors = partial(journal.errors, names=REFERENCE)
+errors = partial(journal.errors, names=ROOTFUL)
 
 E = [
     {"_SYSTEMD_UNIT": "archy-lnd.service", "MESSAGE": "lnd: chain backend ready", "PRIORITY": "6"},

@@ -19,11 +19,11 @@ CASES = {
         "grpc: {port: 10009}", "grpc: {port: 8080}", "grpc: {port: 8080}",
         f"apps.lnd.ports.grpc.port: port 8080 is also apps.lnd.ports.rest: {FIX_PORT}"),
     "a companion on an app's port": (
-        "ui: {port: 3002, ui: true}", "ui: {port: 9080, ui: true}", "port: 9080, ui: true",
+        "ui: {port: 8081, ui: true}", "ui: {port: 9080, ui: true}", "port: 9080, ui: true",
         f"companions.archy-lnd-ui.ports.ui.port: port 9080 is also apps.lnd.ports.status: {FIX_PORT}"),
     "two companions on one port": (
-        "ui: {port: 3003, ui: true}", "ui: {port: 3001, ui: true}  # clash", "# clash",
-        f"companions.archy-electrs-ui.ports.ui.port: port 3001 is also "
+        "ui: {port: 50002, ui: true}", "ui: {port: 8334, ui: true}  # clash", "# clash",
+        f"companions.archy-electrs-ui.ports.ui.port: port 8334 is also "
         f"companions.archy-bitcoin-ui.ports.ui: {FIX_PORT}"),
     "dependency cycle": (
         LND_DEPENDS, "    depends: [bitcoin, btcpay]\n    companions: [archy-lnd-ui]", "depends: [bitcoin, btcpay]",

@@ -49,10 +49,16 @@ def test_an_events_expected_lines_are_allowed():
 
 
 def test_health_must_answer_a_json_object_whose_ok_fields_hold():
-    ref = platform.load("reference").health
+    ref = platform.load("reference-rootful").health
     assert nc.health_problems({"ok": True, "last_good_tick": 1.0, "http_status": 200}, ref) == []
     assert nc.health_problems({"ok": True, "http_status": 503}, ref) == [
         "/health is not ok: http_status is 503, not 200"]
+    rootless = platform.load("reference").health
+    assert nc.health_problems({"ok": True, "last_good_tick": 1.0, "status": "ok", "crash_recovery_complete": True,
+                               "http_status": 200}, rootless) == []
+    assert nc.health_problems({"status": "error", "error": "podman self-heal failed: x", "http_status": 503},
+                              rootless) == ["/health is not ok: http_status is 503, not 200, status is 'error', "
+                                            "not 'ok', crash_recovery_complete is None, not True"]
     [p] = nc.health_problems({"body": "<html>502 Bad Gateway</html>", "http_status": 502}, ref)
     assert p.startswith("/health answered no JSON object (HTTP 502)")
     seeds = platform.load("archipelago").health

@@ -4,7 +4,7 @@ import shlex
 
 import pytest
 
-from node.commands import ROOT, USER_ENV, Commands, is_simple
+from node.commands import ROOT, USER_ENV, Commands, is_simple, login_from_root
 
 SUDO = "sudo -n "
 
@@ -30,6 +30,8 @@ def test_a_sudo_login_with_system_units_and_rootful_podman():
 def test_a_sudo_login_with_system_units_and_rootless_podman():
     c = Commands.for_login("archipelago", "sudo -n", "system", True)
     assert (c.systemctl, c.podman) == ("sudo -n systemctl", f"{USER_ENV} podman")
+    assert (c.root_systemctl, c.root_podman) == (
+        "systemctl", "runuser -u archipelago -- env XDG_RUNTIME_DIR=/run/user/$(id -u archipelago) podman")
 
 
 def test_a_sudo_login_with_its_own_user_units_and_rootless_podman():
@@ -38,9 +40,38 @@ def test_a_sudo_login_with_its_own_user_units_and_rootless_podman():
     c = Commands.for_login("archipelago", "sudo", "user", True)   # plain "sudo" still never prompts
     assert c == Commands(root=SUDO, systemctl="XDG_RUNTIME_DIR=/run/user/$(id -u) systemctl --user",
                          journalctl="sudo -n journalctl",
-                         podman="XDG_RUNTIME_DIR=/run/user/$(id -u) podman")
-    assert c.user_scope
+                         podman="XDG_RUNTIME_DIR=/run/user/$(id -u) podman", login="archipelago")
+    assert c.user_scope and c.rootless
     assert "sudo" not in c.systemctl and "sudo" not in c.podman   # never root's manager or storage
+
+
+def test_root_reaches_the_login_s_user_scope_through_runuser():
+    """goss and scripts under as_root run as root: `$(id -u)` there is 0, root's own manager and
+    rootful podman. They go through the login instead."""
+    c = Commands.for_login("archipelago", "sudo -n", "user", True)
+    prefix = "runuser -u archipelago -- env XDG_RUNTIME_DIR=/run/user/$(id -u archipelago) "
+    assert c.as_login_from_root == prefix
+    assert (c.root_systemctl, c.root_podman) == (f"{prefix}systemctl --user", f"{prefix}podman")
+    assert login_from_root("archipelago", 1000) == "runuser -u archipelago -- env XDG_RUNTIME_DIR=/run/user/1000 "
+    assert login_from_root("a b") == "runuser -u 'a b' -- env XDG_RUNTIME_DIR=/run/user/$(id -u 'a b') "
+    for bad in ("", "root"):
+        with pytest.raises(ValueError, match="root acts in a user scope of another user"):
+            login_from_root(bad)
+
+
+@pytest.mark.parametrize("user,scope,rootless", [
+    ("root", "system", False), ("archipelago", "system", False), ("root", "user", True)])
+def test_root_runs_the_tools_as_they_are_where_the_apps_are_root_s(user, scope, rootless):
+    """System units and rootful podman: the plain tools. A root login on user units (refused by
+    node.preflight) has no other login to go through."""
+    c = Commands.for_login(user, "sudo -n", scope, rootless)
+    assert (c.as_login_from_root, c.root_podman) == ("", "podman")
+    assert c.root_systemctl == "systemctl"
+
+
+def test_user_units_with_rootful_podman():
+    c = Commands.for_login("archipelago", "sudo -n", "user", False)
+    assert c.root_systemctl.startswith("runuser -u archipelago -- ") and c.root_podman == "podman"
 
 
 def test_user_units_with_rootful_podman_and_a_root_login_with_user_units():

@@ -1,5 +1,7 @@
 """node.preflight.refusal: the one line a login gets when it cannot run what the harness needs."""
-from node.preflight import Answer, refusal
+import pytest
+
+from node.preflight import Answer, LoginRefused, check, refusal, root_refusal
 
 LOGIN = "archipelago@lab"
 OK = Answer(0)
@@ -51,3 +53,32 @@ def test_every_refusal_is_one_line():
     for line in (refusal(LOGIN, "a", "sudo -n ", Answer(1, "", "x\ny\n")),
                  refusal(LOGIN, "a", "", None, Answer(1, "", "p\nq\n"), None)):
         assert line and "\n" not in line
+
+
+def test_a_root_login_on_user_units_is_refused_without_asking():
+    """Root's `systemctl --user` and podman are root's own units and rootful podman."""
+    line = root_refusal("root@lab", "root", user_scope=True)
+    assert line.startswith("root@lab: the apps are user units of the profile's login, but root's ")
+    assert "log in as the apps' user with sudo -n" in line and "\n" not in line
+    assert root_refusal("root@lab", "root", user_scope=False) is None
+    assert root_refusal(LOGIN, "archipelago", user_scope=True) is None
+
+
+class _Node:
+    name, hostname = "lab", "lab"
+
+    def __init__(self, user, cmd):
+        self.user, self.cmd, self.ran = user, cmd, []
+
+    def run(self, cmd, timeout=60, input=None):
+        self.ran.append(cmd)
+        raise AssertionError(f"asked the node: {cmd}")
+
+
+def test_check_refuses_a_root_login_on_a_user_scope_profile_before_any_command():
+    from node import platform
+    n = _Node("root", platform.load("reference").commands("root"))
+    with pytest.raises(LoginRefused, match="^root@lab: the apps are user units"):
+        check(n)
+    assert n.ran == []
+    check(_Node("root", platform.load("reference-rootful").commands("root")))     # nothing asked

@@ -61,7 +61,7 @@ def test_the_platform_comes_from_the_url_then_the_caller_then_the_environment(mo
 def test_without_a_user_the_login_is_the_profiles():
     t = parse("ssh://h?platform=archipelago")
     assert (t.login, parse("ssh://me@h?platform=archipelago").login) == ("archipelago", "me")
-    assert parse("ssh://h").login == "root"
+    assert parse("ssh://h", "reference").login == parse("ssh://h", "reference-rootful").login == "archipelago"
 
 
 def test_an_unknown_platform_is_one_line():

@@ -13,7 +13,7 @@ from harness.soak import node_probe, sampler
 from matrix.model import load
 from node.api import CommandResult, Node
 from node.commands import ROOT, Commands
-from node.names import REFERENCE
+from node.names import ROOTFUL
 
 SEEDS = Commands.for_login("archipelago", "sudo -n", "user", True)
 USER = "XDG_RUNTIME_DIR=/run/user/$(id -u) "
@@ -21,7 +21,7 @@ USER = "XDG_RUNTIME_DIR=/run/user/$(id -u) "
 
 class Recorder(Node):
     """A Node whose `run` records the command and answers what the call sites parse."""
-    names = REFERENCE
+    names = ROOTFUL
     capabilities = frozenset({"node", "reboot"})
 
     def __init__(self, cmd: Commands = ROOT):
@@ -184,12 +184,12 @@ def test_chaos_stop_of_a_container_that_does_not_run_is_refused(monkeypatch):
 
 
 def test_inventory_and_artifacts_on_a_root_login_are_unchanged():
-    script = inventory.script(REFERENCE, ROOT)
-    assert script == inventory.script(REFERENCE)
+    script = inventory.script(ROOTFUL, ROOT)
+    assert script == inventory.script(ROOTFUL)
     assert "\ns ports;      ss -Htlnp 2>/dev/null || true\n" in script
     assert "\ns units;      systemctl reset-failed 2>/dev/null; systemctl list-units --all --plain " \
            "--no-legend --no-pager 'archy-*' 'archipelago*' 2>/dev/null || true\n" in script
-    cmds = artifacts.commands("lnd", "s=1;i=2", REFERENCE)
+    cmds = artifacts.commands("lnd", "s=1;i=2", ROOTFUL)
     assert cmds["journal.txt"] == "journalctl --no-pager -o short-iso --after-cursor='s=1;i=2'"
     assert cmds["units.txt"] == (
         "systemctl status --no-pager -n 20 'archy-lnd*' archipelago.service 2>&1; for u in $(systemctl "
@@ -198,10 +198,10 @@ def test_inventory_and_artifacts_on_a_root_login_are_unchanged():
 
 
 def test_inventory_and_artifacts_on_a_sudo_login():
-    script = inventory.script(REFERENCE, SEEDS)
+    script = inventory.script(ROOTFUL, SEEDS)
     assert "\ns ports;      sudo -n ss -Htlnp 2>/dev/null || true\n" in script
     assert f"\ns containers; {USER}podman ps -a --external" in script
-    cmds = artifacts.commands("lnd", None, REFERENCE, SEEDS)
+    cmds = artifacts.commands("lnd", None, ROOTFUL, SEEDS)
     assert cmds["journal.txt"] == "sudo -n journalctl --no-pager -o short-iso -b -n 3000"
     # the daemon is a system unit, the app's units are the login's
     assert cmds["units.txt"].startswith("sudo -n systemctl status --no-pager -n 20 archipelago.service 2>&1; "
@@ -232,3 +232,28 @@ def test_the_soak_probe_runs_tools_as_they_are_on_a_root_login_else_through_the_
     assert node_probe.tool(args, "podman", ["ps", "--format", "{{.Names}}"]) == \
         ["sh", "-c", f"{USER}podman ps --format '{{{{.Names}}}}'"]
     assert node_probe.tool(args, "goss", ["-g", "/run/x y.yaml"]) == ["sh", "-c", "sudo -n goss -g '/run/x y.yaml'"]
+
+
+def test_inventory_and_artifacts_on_the_rootless_reference():
+    """Containers named by app id: the units and tor sections name each app, never `*` (which
+    would list every user unit of the login); podman logs go by the platform's label."""
+    from node import platform
+    p = platform.load("reference")
+    c = p.commands(p.login)
+    script = inventory.script(p.names, c)
+    units = ("'archy-*' 'bitcoin-core.*' 'bitcoin-knots.*' 'btcpay-server.*' 'electrumx.*' 'fedimint.*' 'lnd.*' "
+             "'mempool.*'")
+    assert (f"\ns units;      {USER}systemctl --user reset-failed 2>/dev/null; {USER}systemctl --user list-units "
+            f"--all --plain --no-legend --no-pager {units} 'archipelago*' 2>/dev/null || true; systemctl list-units "
+            f"--all --plain --no-legend --no-pager 'archipelago*' 2>/dev/null || true\n") in script
+    tor = inventory.tor_names(p.names)
+    assert tor.startswith("\\( -name 'archy-*' -o -name bitcoin-core -o ") and tor.endswith(" -o -name mempool.conf \\)")
+    assert "-name btcpay-server -o" in tor and "-name btcpay-server.conf -o" in tor and "-name btcpay " not in tor
+    assert f"\ns tor;        sudo -n sh -c {shlex.quote(f'find /var/lib/tor /etc/tor/torrc.d -mindepth 1 -maxdepth 1 {tor}')}" \
+        in script
+    cmds = artifacts.commands(None, None, p.names, c)
+    assert f"{USER}podman ps -a --filter label=io.archipelago.app --format" in cmds["podman-logs.txt"]
+    assert f"{USER}systemctl --user status --no-pager -n 20 {units} 2>&1; " in cmds["units.txt"]
+    one = artifacts.commands("lnd", None, p.names, c)
+    assert f"{USER}systemctl --user status --no-pager -n 20 'lnd*' 2>&1; " in one["units.txt"]
+    assert "--filter label=io.archipelago.app=lnd" in one["podman-logs.txt"]

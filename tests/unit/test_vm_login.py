@@ -5,29 +5,36 @@ from pathlib import Path
 import pytest
 
 from node.names import HARNESS
+from node.platform import load
 from vm import golden, image
 from vm.errors import VMError
 from vm.image import BaseImage
 
 PASSWD = ("root:x:0:0:root:/root:/bin/bash\n"
           "sshd:x:101:65534::/run/sshd:/usr/sbin/nologin\n"
-          "archytest:x:1000:1000::/home/archytest:/bin/bash\n")
+          "archipelago:x:1000:1000::/home/archipelago:/bin/bash\n")
 
 
-def test_the_login_is_the_harness_s_and_in_the_image_recipe():
-    assert HARNESS.login == "archytest" == image.LOGIN
-    assert "sudo" in image.PACKAGES
+def test_the_login_is_the_seeds_and_every_reference_profiles():
+    assert HARNESS.login == "archipelago" == image.LOGIN
+    assert {load(p).login for p in golden.PROFILES} == {image.LOGIN}
+    assert "sudo" in image.PACKAGES and {"uidmap", "dbus-user-session"} <= set(image.PACKAGES)
+
+
+def test_root_cannot_log_in():
+    sshd = image.FILES["etc/ssh/sshd_config.d/archy.conf"]
+    assert "PermitRootLogin no\n" in sshd and "PasswordAuthentication no\n" in sshd
 
 
 def test_its_sudoers_rule_is_passwordless_root_and_nothing_else():
-    rule = image.sudoers("archytest")
+    rule = image.sudoers("archipelago")
     lines = [x for x in rule.splitlines() if x and not x.startswith("#")]
-    assert lines == ["archytest ALL=(root) NOPASSWD: ALL"]
+    assert lines == ["archipelago ALL=(root) NOPASSWD: ALL"]
     assert rule.endswith("\n")          # visudo wants the last line terminated
 
 
 def test_uid_and_gid_come_from_the_image_s_passwd():
-    assert image.passwd_ids(PASSWD, "archytest") == (1000, 1000)
+    assert image.passwd_ids(PASSWD, "archipelago") == (1000, 1000)
     assert image.passwd_ids(PASSWD, "root") == (0, 0)
     with pytest.raises(VMError, match="user nobody2 not in the image's /etc/passwd"):
         image.passwd_ids(PASSWD, "nobody2")

@@ -26,17 +26,19 @@ def sha256(path: Path) -> str:
 
 
 def journal_grep(node, boot: str, pattern: str) -> list[str]:
-    out = node.run(f"journalctl -b {boot} -o cat --no-pager | grep -F -- {pattern!r}", timeout=60).stdout
+    out = node.run(f"{node.cmd.journalctl} -b {boot} -o cat --no-pager | grep -F -- {pattern!r}", timeout=60).stdout
     return out.splitlines()
 
 
 def test_boot_ssh_podman_and_reconciler(vm_node):
     assert vm_node.succeed("echo hello from $(hostname)").strip() == "hello from archy-vm"
-    info = json.loads(vm_node.succeed("podman info --format json", timeout=120))
+    podman = vm_node.cmd.podman          # the profile's: the login's rootless podman by default
+    info = json.loads(vm_node.succeed(f"{podman} info --format json", timeout=120))
     assert info["version"]["Version"].startswith("5."), info["version"]
     assert info["host"]["cgroupVersion"] == "v2"
+    assert info["host"]["security"]["rootless"] is (vm_node.platform.scope == "user")
     assert vm_node.run("systemctl is-active archipelago.service").stdout.strip() == "active"
-    assert "localhost/archy-standin" in vm_node.succeed("podman images --format '{{.Repository}}:{{.Tag}}'")
+    assert "localhost/archy-standin" in vm_node.succeed(f"{podman} images --format '{{{{.Repository}}}}:{{{{.Tag}}}}'")
 
 
 def serial_since(node, offset: int) -> str:
@@ -48,7 +50,7 @@ def shutdown_logged(node, boot_id: str) -> bool:
     be an older boot of the golden's history) records an orderly shutdown. That boot's journal
     must be on disk, so the answer is never vacuous."""
     boot = boot_id.strip().replace("-", "")
-    assert node.run(f"journalctl -b {boot} -n 1 -q --no-pager", timeout=60).stdout.strip(), \
+    assert node.run(f"{node.cmd.journalctl} -b {boot} -n 1 -q --no-pager", timeout=60).stdout.strip(), \
         f"no journal on disk for boot {boot}"
     # systemd itself (PID 1) reaching shutdown.target; apps may log "shutting down" at any time
     # (provisioning restarts services within the golden's boot).
@@ -57,26 +59,26 @@ def shutdown_logged(node, boot_id: str) -> bool:
 
 def test_power_cut_brings_node_back_and_shows_unclean_shutdown(vm_node):
     vm_node.restore()
-    vm_node.put_file("/root/synced.txt", b"survives a power cut\n")
-    vm_node.succeed("journalctl --sync; sync")   # the cut boot's journal must be on disk to judge it
+    vm_node.put_file("/var/tmp/synced.txt", b"survives a power cut\n")
+    vm_node.succeed(vm_node.cmd.as_root("journalctl --sync; sync"))   # the cut boot's journal must be on disk to judge it
     old, offset = vm_node.boot_id(), vm_node.vm.serial_log.stat().st_size
     vm_node.power_cut(timeout=1200)      # TCG on a shared 2-core host: boots can take minutes
     assert vm_node.boot_id() != old
-    assert vm_node.get_file("/root/synced.txt") == b"survives a power cut\n"
-    vm_node.wait_for_unit("archipelago.service", timeout=600)
+    assert vm_node.get_file("/var/tmp/synced.txt") == b"survives a power cut\n"
+    vm_node.wait_for_unit("archipelago.service", timeout=600, system=True)
     # the fsck in the initramfs replays the ext4 journal: the root fs was not unmounted
     assert RECOVERING in serial_since(vm_node, offset), "no ext4 journal recovery after a power cut"
     assert not shutdown_logged(vm_node, old), "the cut boot logged a shutdown, but the power was cut"
 
 
 def test_graceful_reboot_brings_node_back_cleanly(vm_node):
-    vm_node.put_file("/root/synced.txt", b"survives a reboot\n")
+    vm_node.put_file("/var/tmp/synced.txt", b"survives a reboot\n")
     vm_node.succeed("sync")
     old, offset = vm_node.boot_id(), vm_node.vm.serial_log.stat().st_size
     vm_node.reboot(timeout=1200)
     assert vm_node.boot_id() != old
-    assert vm_node.get_file("/root/synced.txt") == b"survives a reboot\n"
-    vm_node.wait_for_unit("archipelago.service", timeout=600)
+    assert vm_node.get_file("/var/tmp/synced.txt") == b"survives a reboot\n"
+    vm_node.wait_for_unit("archipelago.service", timeout=600, system=True)
     serial = serial_since(vm_node, offset)
     assert "archyroot: clean" in serial and RECOVERING not in serial
     assert shutdown_logged(vm_node, old)
@@ -86,12 +88,12 @@ def test_restore_from_golden(vm_node):
     golden = vm_node.golden
     before = {p.name: sha256(p) for p in (golden.disk, golden.state)}
     vm_node.restore()
-    vm_node.put_file("/root/after-snapshot.txt", b"written after the golden snapshot\n")
+    vm_node.put_file("/var/tmp/after-snapshot.txt", b"written after the golden snapshot\n")
     vm_node.succeed("sync")
     t = time.monotonic()
     vm_node.restore()
     took = time.monotonic() - t
-    assert vm_node.run("test -e /root/after-snapshot.txt").rc == 1, "file written after the snapshot survived"
+    assert vm_node.run("test -e /var/tmp/after-snapshot.txt").rc == 1, "file written after the snapshot survived"
     assert {p.name: sha256(p) for p in (golden.disk, golden.state)} == before
     assert abs(vm_node.clock_offset()) < 5
     assert vm_node.run("systemctl is-active archipelago.service").stdout.strip() == "active"
@@ -106,7 +108,7 @@ def test_guest_kernel_crash_is_named_within_seconds(vm_node):
     try:
         t0 = time.monotonic()
         with pytest.raises(GuestCrashed, match="the guest kernel crashed: .*(Kernel panic|sysrq)") as e:
-            vm_node.run("sleep 2; echo c > /proc/sysrq-trigger; sleep 600", timeout=600)
+            vm_node.run(vm_node.cmd.as_root("sleep 2; echo c > /proc/sysrq-trigger; sleep 600"), timeout=600)
         took = time.monotonic() - t0
         assert took < 60, f"the crash was noticed only after {took:.0f} s"
         assert str(vm_node.vm.serial_log) in str(e.value)
@@ -128,11 +130,11 @@ def test_pause_and_resume(vm_node):
 
 
 def test_named_snapshot_and_restore(vm_node):
-    vm_node.put_file("/root/marker.txt", b"in the snapshot\n")
+    vm_node.put_file("/var/tmp/marker.txt", b"in the snapshot\n")
     vm_node.snapshot("t1")
-    vm_node.put_file("/root/marker.txt", b"after the snapshot\n")
+    vm_node.put_file("/var/tmp/marker.txt", b"after the snapshot\n")
     vm_node.restore("t1")
-    assert vm_node.get_file("/root/marker.txt") == b"in the snapshot\n"
+    assert vm_node.get_file("/var/tmp/marker.txt") == b"in the snapshot\n"
     vm_node.restore()        # leave the shared VM at golden
 
 
@@ -142,9 +144,9 @@ def test_second_vm_runs_alongside(vm_node, vm_progress):
     try:
         assert other.vm.ssh_port != vm_node.vm.ssh_port
         assert other.vm.overlay != vm_node.vm.overlay and other.vm.qmp_sock != vm_node.vm.qmp_sock
-        other.put_file("/root/only-in-b.txt", b"b\n")
-        assert vm_node.run("test -e /root/only-in-b.txt").rc == 1
-        assert other.succeed("cat /root/only-in-b.txt") == "b\n"
+        other.put_file("/var/tmp/only-in-b.txt", b"b\n")
+        assert vm_node.run("test -e /var/tmp/only-in-b.txt").rc == 1
+        assert other.succeed("cat /var/tmp/only-in-b.txt") == "b\n"
     finally:
         other.destroy()
     assert not other.vm.run_dir.exists()

@@ -76,6 +76,13 @@ def test_reap_removes_run_of_dead_owner_and_keeps_live_ones(tmp_path):
     assert "reaped leftover VM stale" in said[0]
 
 
+@pytest.mark.parametrize("name, golden_of", [
+    ("reference", "reference"), ("reference-rootful", "reference-rootful"),
+    ("archipelago", "reference"), (None, "reference"), ("/tmp/mine.yaml", "reference")])
+def test_golden_profile_is_a_bundled_reference(name, golden_of):
+    assert golden.golden_profile(name) == golden_of
+
+
 def _fake_golden(root, name, **manifest):
     d = root / name
     d.mkdir()
@@ -84,15 +91,21 @@ def _fake_golden(root, name, **manifest):
     return d
 
 
-def test_find_seed_takes_newest_golden_of_same_base_and_shape(tmp_path, monkeypatch):
+def test_find_seed_takes_newest_golden_of_same_base_shape_and_profile(tmp_path, monkeypatch):
     monkeypatch.delenv(golden.FRESH_ENV, raising=False)
     base = image.BaseImage(tmp_path / "base-abc")
-    shape = golden._shape()
-    _fake_golden(tmp_path, "golden-old", base="abc", shape=shape, saved_at=1)
-    new = _fake_golden(tmp_path, "golden-new", base="abc", shape=shape, saved_at=2)
-    _fake_golden(tmp_path, "golden-other-base", base="xyz", shape=shape, saved_at=3)
-    _fake_golden(tmp_path, "golden-other-shape", base="abc", shape="kvm/1/1", saved_at=4)
+    shape, ref = golden._shape(), golden.REFERENCE_PROFILE
+    _fake_golden(tmp_path, "golden-old", base="abc", shape=shape, saved_at=1, profile=ref)
+    new = _fake_golden(tmp_path, "golden-new", base="abc", shape=shape, saved_at=2, profile=ref)
+    _fake_golden(tmp_path, "golden-other-base", base="xyz", shape=shape, saved_at=3, profile=ref)
+    _fake_golden(tmp_path, "golden-other-shape", base="abc", shape="kvm/1/1", saved_at=4, profile=ref)
     _fake_golden(tmp_path, "golden-base-x", base="abc", shape=shape, saved_at=5, base_only=True)
+    rootful = _fake_golden(tmp_path, "golden-rootful", base="abc", shape=shape, saved_at=6,
+                           profile="reference-rootful")
+    _fake_golden(tmp_path, "golden-unprofiled", base="abc", shape=shape, saved_at=7)   # before one per profile
+    assert golden.find_seed(base, tmp_path / "golden-target", "reference-rootful", root=tmp_path).dir == rootful
+    # no golden of the profile yet: another profile's newest still saves the cold boot
+    assert golden.find_seed(base, rootful, "reference-rootful", root=tmp_path).dir.name == "golden-unprofiled"
     assert golden.find_seed(base, exclude=tmp_path / "golden-target", root=tmp_path).dir == new
     assert golden.find_seed(base, exclude=new, root=tmp_path).dir.name == "golden-old"
     monkeypatch.setenv(golden.FRESH_ENV, "1")
