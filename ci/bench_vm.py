@@ -69,9 +69,7 @@ def time_paramiko(node: VMNode, n: int) -> list[float]:
 
 
 def time_ssh_process(node: VMNode, n: int) -> list[float]:
-    argv = ["ssh", "-i", str(node.vm.image.client_key), "-p", str(node.vm.ssh_port), "-o", "BatchMode=yes",
-            "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={node.vm.known_hosts}",
-            "-o", "ConnectTimeout=30", f"{node.user}@127.0.0.1", "true"]
+    argv = node.vm.ssh_argv(node.user, "true", connect_timeout=30)
     out = []
     for _ in range(n):
         t = time.monotonic()

@@ -133,7 +133,7 @@ class Applier:
         return f"{len(step.spec.content)} bytes"
 
     def _remove(self, step: RemovePath) -> str:
-        remove_path(step.path)
+        remove_path(step.path, self.paths.owned_roots)
         return ""
 
     def _reload(self, step: ReloadService) -> str:
@@ -162,7 +162,7 @@ class Applier:
         return self._systemctl("reset-failed", f"{step.container_id}-*.service")
 
     def _reset_ipam(self, step: ResetIpam) -> str:
-        remove_path(os.path.join(self.root, step.path.lstrip("/")))
+        remove_path(os.path.join(self.root, step.path.lstrip("/")), self.paths.owned_roots)
         return ""
 
     def _remove_network(self, step: RemoveNetwork) -> str:

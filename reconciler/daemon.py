@@ -20,7 +20,7 @@ from . import scope as sc
 from .apply import Applier
 from .model import STARTED, USER_STOPPED, Catalog, DesiredState, UnitState, frozen_map
 from .runner import Stopping
-from .store import Paths, Store, StoreError, read_bytes, remove_path, atomic_write
+from .store import Paths, Store, StoreError, owned, read_bytes, remove_path, atomic_write
 from .variants import REFERENCE, Variant, parse as parse_variant
 
 log = logging.getLogger("archipelago")
@@ -156,7 +156,7 @@ class Reconciler:
                 d = d.without(a)
             self.abandoned = frozenset(dropped)
             self._set_desired(d)
-            remove_path(self._in_flight_path())
+            remove_path(self._in_flight_path(), self.paths.owned_roots)
 
     def catalog(self) -> Catalog:
         return cat.load(self.paths.catalog, self.paths.node)   # re-read every time: a changed image is an OTA
@@ -383,8 +383,10 @@ class Reconciler:
     def _purge(self, path: str) -> None:
         """Rootless, the data holds files of the containers' subuids: only podman's user namespace may
         remove them. Rootful: the daemon itself."""
+        if not owned(path, self.paths.owned_roots):
+            raise OpError(FAILED, f"refusing to purge {self.paths.host(path)}: not inside the node's own dirs")
         if not self.paths.node.user_scope:
-            remove_path(path)
+            remove_path(path, self.paths.owned_roots)
             return
         res = self.runner.run(["podman", "unshare", "rm", "-rf", "--one-file-system", path], timeout=PURGE_TIMEOUT)
         if not res.ok:

@@ -69,7 +69,7 @@ def _reset_runtime(runner, paths: Paths, units: tuple[str, ...]) -> list[str]:
         path = os.path.join(paths.runtime_dir, name)
         if os.path.lexists(path):
             try:
-                remove_path(path)
+                remove_path(path, paths.owned_roots)
                 done.append(f"removed {path}")
             except OSError as e:
                 done.append(f"could not remove {path}: {e.strerror or e}")

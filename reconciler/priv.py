@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 
@@ -26,8 +25,10 @@ if __package__ in (None, ""):   # `python3 -I .../reconciler/priv.py`: the packa
     sys.dont_write_bytecode = True
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from reconciler import scope
+    from reconciler.store import remove_path
 else:
     from . import scope
+    from .store import remove_path
 
 PYTHON = "/usr/bin/python3"
 PRIV = "/opt/archipelago/reconciler/priv.py"
@@ -37,6 +38,7 @@ SUDOERS_FILE = "/etc/sudoers.d/archipelago-daemon"
 SETTINGS = "/etc/archipelago/reconciler.json"
 CATALOG = "/etc/archipelago/catalog.json"
 NGINX_UNIT, TOR_UNIT = "nginx.service", "tor@default.service"
+HS_ROOT = "/var/lib/tor"     # tor's DataDirectory: the hidden services live in it
 TIMEOUT = 60.0         # each command run here
 CALL_TIMEOUT = 150.0   # the daemon's sudo call: above the sum of one verb's commands
 USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
@@ -95,7 +97,7 @@ def tor_start(runner=run, root: str = "/") -> str:
 def tor_reload(runner=run, root: str = "/") -> str:
     _check(runner, ["systemctl", "reload-or-restart", "--no-block", TOR_UNIT], f"reload of {TOR_UNIT}")
     node, apps = load_node(root), load_app_ids(root)
-    removed = [prune_one(path) for path in stale_hidden_services(root, node, apps)]
+    removed = [prune_one(path, root) for path in stale_hidden_services(root, node, apps)]
     return f"{TOR_UNIT} reloaded" + (f"; removed {', '.join(removed)}" if removed else "")
 
 
@@ -133,8 +135,10 @@ def stale_hidden_services(root: str, node: scope.Node, app_ids) -> list[str]:
     return out
 
 
-def prune_one(path: str) -> str:
-    shutil.rmtree(path)
+def prune_one(path: str, root: str = "/") -> str:
+    """Refused (an OSError: exit 1) unless strictly inside tor's own dir, whatever tor_dir the
+    settings name: the one tree this root helper deletes in."""
+    remove_path(path, (os.path.join(root, HS_ROOT.lstrip("/")),))
     return path
 
 

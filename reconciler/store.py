@@ -76,6 +76,13 @@ class Paths:
         return self.p(self.node.user_home, ".local/share/containers/storage")
 
     @property
+    def owned_roots(self) -> tuple[str, ...]:
+        """The only trees the reconciler deletes in (store.remove_path): its state and app dirs, its
+        rendered files' dirs, the hidden services, and podman's runtime state (the heal, IPAM)."""
+        podman_run = self.runtime_dir if self.node.user_scope else self.p("/run/containers")
+        return (self.state_dir, self.quadlet_dir, self.nginx_dir, self.tor_dir, self.p(self.node.tor_dir), podman_run)
+
+    @property
     def disk_paths(self) -> dict[str, str]:
         """node path -> local path whose free space the tick reads: app data and podman's storage."""
         storage = "/var/lib/containers" if not self.node.user_scope else self.host(self.graphroot)
@@ -124,7 +131,29 @@ def read_bytes(path: str) -> bytes | None:
         return None
 
 
-def remove_path(path: str) -> None:
+class RefusedPath(PermissionError):
+    """A delete outside the reconciler's own roots: an OSError, so every step that deletes fails
+    the way a permission error would, with this message."""
+
+
+def owned(path: str, roots) -> bool:
+    """`path` is absolute and normalized, and lies strictly inside one of `roots` even with its
+    parent's symlinks resolved; pure but for the realpath."""
+    if not os.path.isabs(path) or os.path.normpath(path) != path:
+        return False
+    parent = os.path.realpath(os.path.dirname(path))
+    for root in roots:
+        real = os.path.realpath(root)
+        if path.startswith(root.rstrip("/") + "/") and (parent + "/").startswith(real.rstrip("/") + "/"):
+            return True
+    return False
+
+
+def remove_path(path: str, roots) -> None:
+    """Delete a file or tree, refused (RefusedPath) unless it lies inside one of `roots`
+    (Paths.owned_roots): whatever a settings file or a catalog put into a name, nothing else goes."""
+    if not owned(path, roots):
+        raise RefusedPath(f"refusing to delete {path}: not inside {', '.join(roots)}")
     if os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path)
     elif os.path.lexists(path):

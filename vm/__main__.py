@@ -43,10 +43,7 @@ def cmd_ssh(a) -> None:
     if base is None:
         raise VMError("no VM base image built yet: `python -m vm build`")
     vm = VM.attach(a.name, base)
-    argv = ["ssh", "-i", str(base.client_key), "-p", str(vm.ssh_port), "-o", "BatchMode=yes",
-            "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={vm.known_hosts}",
-            "-o", "ConnectTimeout=10", f"{HARNESS.login}@127.0.0.1", *a.command]
-    os.execvp("ssh", argv)
+    os.execvp("ssh", vm.ssh_argv(HARNESS.login, *a.command))
 
 
 def cmd_status(a) -> None:

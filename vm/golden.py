@@ -219,7 +219,8 @@ def _build(out: Path, base: BaseImage, repo: Path, base_only: bool, progress: Ca
             node.fix_clock()
             # as on a fresh node: the old daemon and its state must not leak into the new golden
             n = node.names
-            node.succeed(node.cmd.as_root(f"systemctl stop {n.daemon_unit} && rm -f {n.desired_state} {n.backoff_state}"),
+            state = " ".join(shlex.quote(f) for f in (n.desired_state, n.backoff_state))
+            node.succeed(node.cmd.as_root(f"systemctl stop {shlex.quote(n.daemon_unit)} && rm -f {state}"),
                          timeout=180)
         else:
             progress(f"building golden state {name} ({profile}): cold boot (minutes under TCG)")

@@ -77,6 +77,12 @@ class VM:
     qemu_log = property(lambda self: self.run_dir / "qemu.log")
     ssh_port = property(lambda self: self.ports[22])
 
+    def ssh_argv(self, user: str, *command: str, connect_timeout: int = 10) -> list[str]:
+        """The OpenSSH client's argv for this VM as `user`: the image's key, the run's pinned host key."""
+        return ["ssh", "-i", str(self.image.client_key), "-p", str(self.ssh_port), "-o", "BatchMode=yes",
+                "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={self.known_hosts}",
+                "-o", f"ConnectTimeout={connect_timeout}", f"{user}@127.0.0.1", *command]
+
     @property
     def pid(self) -> int | None:
         return proc.read_pid(self.pidfile)

@@ -210,7 +210,7 @@ class FakeSystem:
             self.units[unit] = FakeUnit("active", "running")
         if verb == "tor-reload":
             for hs in priv.stale_hidden_services(self.root, self.node, priv.load_app_ids(self.root)):
-                shutil.rmtree(hs)
+                priv.prune_one(hs, self.root)
         return 0, f"{verb} done\n", ""
 
     def _generate(self) -> dict:

@@ -7,6 +7,7 @@ name and the apps' scope come from the node's profile (rootless by default, or r
 from __future__ import annotations
 
 import json
+import shlex
 import time
 
 import pytest
@@ -69,7 +70,8 @@ def test_deleted_unit_back_within_one_tick(node, stack):
     path = node.names.quadlet(LND)
     before = node.get_file(path)
     pid = show(node, unit(node, LND), "MainPID")["MainPID"]
-    node.succeed(node.cmd.as_root(f"rm -f {path}"))
+    assert node.names.owned(path), path              # the profile's Quadlet dir, nothing else
+    node.succeed(node.cmd.as_root(f"rm -f {shlex.quote(path)}"))
     t0 = time.monotonic()
     stack.tick(timeout=300)                    # one tick
     assert node.get_file(path) == before

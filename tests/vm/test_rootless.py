@@ -26,11 +26,8 @@ def _rootless_node(vm_node):
 def test_root_cannot_log_in_the_login_is_archipelago(vm_node):
     node = _rootless_node(vm_node)
     assert node.user == "archipelago"
-    vm = node.vm
-    argv = ["ssh", "-i", str(vm.image.client_key), "-p", str(vm.ssh_port), "-o", "BatchMode=yes",
-            "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={vm.known_hosts}",
-            "-o", "ConnectTimeout=30", "root@127.0.0.1", "true"]
-    root = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    root = subprocess.run(node.vm.ssh_argv("root", "true", connect_timeout=30), capture_output=True, text=True,
+                          timeout=120)
     assert root.returncode == 255 and "Permission denied" in root.stderr, root.stderr
 
 
