@@ -14,8 +14,30 @@ def spawn(argv: list[str], log: Path, tied: bool) -> subprocess.Popen:
     in its own session, so a terminal's Ctrl-C reaches our teardown, not QEMU directly."""
     prefix = ["setpriv", "--pdeathsig", "KILL", "--"] if tied else []
     with open(log, "ab") as out:
-        return subprocess.Popen(prefix + argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                start_new_session=True)
+        child = subprocess.Popen(prefix + argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                 start_new_session=True)
+    if tied:
+        _await_exec(child, "setpriv")
+    return child
+
+
+def _await_exec(child: subprocess.Popen, wrapper: str, timeout: float = 30) -> None:
+    """Popen returns once `setpriv` is exec'd, before it sets the death signal: a parent killed in
+    that window would leave the child untied. setpriv sets it before it execs the real program, so
+    the tie holds once the child's executable is no longer the wrapper (or the child is gone)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and child.poll() is None:
+        try:   # exe, not cmdline: cmdline reads empty until the new program's stack is set up
+            exe = os.readlink(f"/proc/{child.pid}/exe")
+        except OSError:
+            return
+        if Path(exe).name != wrapper:
+            return
+        time.sleep(0.005)
+    if child.poll() is None:
+        child.kill()
+        child.wait(timeout=10)
+        raise RuntimeError(f"{wrapper} did not exec its program within {timeout:.0f} s")
 
 
 def read_pid(pidfile: Path) -> int | None:

@@ -51,6 +51,18 @@ def test_a_tied_child_dies_with_its_sigkilled_parent(tmp_path, tied):
             os.kill(child, signal.SIGKILL)
 
 
+def test_the_tie_is_in_place_when_spawn_returns(tmp_path):
+    """setpriv sets the death signal after Popen returns; a parent killed in between (a loaded CI
+    machine) left the child untied. spawn returns only once setpriv has exec'd the program."""
+    for _ in range(20):
+        child = proc.spawn(["sleep", "300"], tmp_path / "log", tied=True)
+        try:
+            assert Path(os.readlink(f"/proc/{child.pid}/exe")).name == "sleep"
+        finally:
+            child.kill()
+            child.wait(timeout=10)
+
+
 def test_the_run_dir_lock_is_held_until_released_and_dropped_by_a_dead_owner(tmp_path):
     fd = reaper.claim(tmp_path)
     assert reaper.lock_held(tmp_path)
