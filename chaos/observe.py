@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 
 import yaml
 
+from matrix.model import load as load_matrix
 from node.api import Node
 from node.commands import glob_arg
 from node.names import Names
@@ -26,6 +27,43 @@ def catalog() -> dict[str, list[str]]:
     with open(os.path.join(REPO, "matrix", "apps.yaml"), encoding="utf-8") as fh:
         data = yaml.safe_load(fh)
     return {app: list(spec.get("companions") or []) for app, spec in data["apps"].items()}
+
+
+def published_ports(node: Node, apps: Iterable[str]) -> dict[str, tuple[int, ...]]:
+    """app (or companion) id -> the TCP ports it publishes on the node, as the node's profile has them."""
+    m = node.platform.apply(load_matrix())
+    out = {}
+    for app in apps:
+        for a in (app, *catalog().get(app, [])):
+            out[a] = tuple(p.port for p in m.app(a).ports)
+    return out
+
+
+def reach_script(ports: Mapping[str, tuple[int, ...]]) -> str:
+    """One shell loop on the node: a TCP connect to 127.0.0.1:<port> per published port, printing
+    `<app> <port> ok|down` (3 s each); pure."""
+    pairs = " ".join(f"{a}:{p}" for a, ps in sorted(ports.items()) for p in ps)
+    return (f'for ap in {pairs}; do a=${{ap%%:*}}; p=${{ap##*:}}; '
+            'if timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$p" 2>/dev/null; then echo "$a $p ok"; '
+            'else echo "$a $p down"; fi; done')
+
+
+def unreachable(text: str) -> list[str]:
+    """The ports reach_script found down, one phrase each; pure."""
+    return [f"{a}: port {p} does not answer on the node (published port unreachable)"
+            for a, p, state in (line.split() for line in text.splitlines() if len(line.split()) == 3)
+            if state != "ok"]
+
+
+def reach_problems(node: Node, apps: Iterable[str]) -> list[str]:
+    """The running apps' published ports, reached from the node itself: a rootless node whose
+    netns or port forwarder (rootlessport) is gone keeps its containers healthy inside while
+    nothing reaches them (seed 004 chaos 7)."""
+    ports = published_ports(node, apps)
+    if not any(ports.values()):
+        return []
+    out = node.run(reach_script(ports), timeout=30 + 4 * sum(len(p) for p in ports.values())).stdout
+    return unreachable(out)
 
 
 def classify(apps: Mapping[str, list[str]], entries: Iterable[Mapping], unit_files: Iterable[str],

@@ -69,6 +69,8 @@ def steady(configuration: Mapping, stack: str = "", tick: bool = True) -> dict:
                 problems.append(f"stack app {app} is {states.get(app, 'unknown')}, not running")
         problems += [f"{a}: {s}" for a, s in sorted(states.items()) if s.startswith("half")]
         problems += observe.integration_problems(health)
+        running = [a for a, s in sorted(states.items()) if s == "running"]
+        problems += observe.reach_problems(target.node(configuration), running)
     except NodeError as e:
         problems.append(f"node: {str(e)[:300]}")
     return {"status": int(bool(problems)), "problems": problems, "states": states}
