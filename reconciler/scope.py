@@ -113,10 +113,18 @@ def parse(block) -> Node:
     return node
 
 
-def _user(key: str, v) -> str:
-    if not isinstance(v, str) or not USER_RE.match(v):
-        raise NodeError(f"node.{key}: must be a user name such as archipelago, got {v!r}")
-    return v
+def _matching(regex, what: str):
+    """A check of one string key against `regex`; the error says `what` it must be."""
+    def check(key: str, v) -> str:
+        if not isinstance(v, str) or not regex.match(v):
+            raise NodeError(f"node.{key}: must be {what}, got {v!r}")
+        return v
+    return check
+
+
+_user = _matching(USER_RE, "a user name such as archipelago")
+_prefix = _matching(PREFIX_RE, "lowercase letters, digits and ._- such as archy-")
+_name = _matching(NAME_RE, "a container/network name (letters, digits, ._-)")
 
 
 def _uid(key: str, v) -> int:
@@ -132,16 +140,6 @@ def _path(key: str, v) -> str:
     return v
 
 
-def _prefix(key: str, v) -> str:
-    if not isinstance(v, str) or not PREFIX_RE.match(v):
-        raise NodeError(f"node.{key}: must be lowercase letters, digits and ._- such as archy-, got {v!r}")
-    return v
-
-
-def _name(key: str, v) -> str:
-    if not isinstance(v, str) or not NAME_RE.match(v):
-        raise NodeError(f"node.{key}: must be a container/network name (letters, digits, ._-), got {v!r}")
-    return v
 
 
 def _names(key: str, v) -> tuple[tuple[str, str], ...]:
