@@ -48,8 +48,12 @@ def test_the_daemon_runs_as_the_login_and_holds_no_podman_process(vm_node):
     restart (KillMode=mixed) must not kill them (a self-made FM6, design spike S6)."""
     node = _rootless_node(vm_node)
     unit = node.names.daemon_unit
+    # the golden node's pause process was made at provision; it must be the restarted daemon's
+    # podman that makes it anew, or a daemon without the user bus would pass (no app runs yet)
+    node.succeed(f"{node.cmd.podman} system migrate", timeout=300)
     node.succeed(node.cmd.as_root(f"systemctl restart {shlex.quote(unit)}"), timeout=300)
     node.wait_for_unit(unit, timeout=300, system=True)
+    node.wait_until_succeeds("pgrep -u \"$(id -u)\" -x catatonit", timeout=300, interval=2)
     user = node.succeed(f"systemctl show -P User {shlex.quote(unit)}", timeout=60).strip()
     assert user == "archipelago"
     procs = node.succeed(f"systemd-cgls --no-pager -u {shlex.quote(unit)}", timeout=60)
