@@ -3,6 +3,7 @@ and its UI companion for ~3 minutes, one container restarted mid-way. The verdic
 exactly that restart, the report must carry real plots, and a re-render of the timeline must
 agree. The steady half (before the restart) must pass on its own."""
 import re
+import shlex
 import time
 
 import pytest
@@ -35,7 +36,7 @@ def test_restart_mid_soak_fails_the_verdict(soak_node, tmp_path):
 
     def on_sample(seq, sample):
         if seq == 2:                               # early: the restart alone takes ~40 s under TCG
-            node.succeed(f"systemctl restart {VICTIM}.service", timeout=300)
+            node.succeed(f"{node.cmd.systemctl} restart {shlex.quote(node.names.unit(VICTIM))}", timeout=300)
             restarted["t"] = time.time()
 
     timeline = tmp_path / "timeline.jsonl"
