@@ -140,8 +140,6 @@ def _path(key: str, v) -> str:
     return v
 
 
-
-
 def _names(key: str, v) -> tuple[tuple[str, str], ...]:
     if not isinstance(v, dict):
         raise NodeError(f"node.{key}: must map app ids to container names, got {v!r}")

@@ -6,6 +6,10 @@ import subprocess
 import time
 from pathlib import Path
 
+from node.api import poll
+
+from .errors import VMTimeout
+
 
 def spawn(argv: list[str], log: Path, tied: bool) -> subprocess.Popen:
     """QEMU as a child of this process, never `-daemonize`d. Tied: SIGKILLed by the kernel when the
@@ -25,19 +29,15 @@ def _await_exec(child: subprocess.Popen, wrapper: str, timeout: float = 30) -> N
     """Popen returns once `setpriv` is exec'd, before it sets the death signal: a parent killed in
     that window would leave the child untied. setpriv sets it before it execs the real program, so
     the tie holds once the child's executable is no longer the wrapper (or the child is gone)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and child.poll() is None:
+    def past_wrapper() -> bool:
         try:   # exe, not cmdline: cmdline reads empty until the new program's stack is set up
-            exe = os.readlink(f"/proc/{child.pid}/exe")
+            return child.poll() is not None or Path(os.readlink(f"/proc/{child.pid}/exe")).name != wrapper
         except OSError:
-            return
-        if Path(exe).name != wrapper:
-            return
-        time.sleep(0.005)
-    if child.poll() is None:
+            return True
+    if not poll(past_wrapper, timeout, 0.005):
         child.kill()
         child.wait(timeout=10)
-        raise RuntimeError(f"{wrapper} did not exec its program within {timeout:.0f} s")
+        raise VMTimeout(f"{wrapper} did not exec its program within {timeout:.0f} s")
 
 
 def read_pid(pidfile: Path) -> int | None:
