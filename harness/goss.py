@@ -57,14 +57,17 @@ class Report:
 
 
 def _json_document(output: str) -> dict:
-    """The last JSON object in the output (with `-r`, goss may print one per attempt)."""
-    starts = [i for i, line in enumerate(output.splitlines()) if line.startswith("{")]
+    """The last JSON object in the output. With `-r`, goss prints one per attempt, each followed
+    by a "Retrying in ..." line, and ends a timed-out run with an "Error: timeout ..." line."""
     lines = output.splitlines()
-    for i in reversed(starts):
+    decoder = json.JSONDecoder()
+    for i in reversed([i for i, line in enumerate(lines) if line.startswith("{")]):
         try:
-            return json.loads("\n".join(lines[i:]))
+            doc, _ = decoder.raw_decode("\n".join(lines[i:]))
         except ValueError:
             continue
+        if isinstance(doc, dict):
+            return doc
     raise ValueError("no JSON document in goss output")
 
 

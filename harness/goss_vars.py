@@ -5,7 +5,7 @@ say `{{ .Vars.app.unit }}` and never a unit, container, path or port by hand. Pu
 Names, app and companions always give the same vars (tests/unit/test_goss_vars.py).
 
     app          the app the file checks: id, unit (and unit_q), container (and container_q,
-                 shell-quoted), quadlet, ports [{name, port}], status_url, data_dir, config_dir,
+                 shell-quoted), quadlet, ports [{name, port, addr}], status_url, data_dir, config_dir,
                  nginx_snippet, proxy_url, tor_snippet, hs_dir
     companions   its UI companions, each with id, unit, unit_q, container, container_q, quadlet,
                  ports, status_url
@@ -24,7 +24,8 @@ from typing import Sequence
 from matrix.model import App
 from node.names import Names
 
-NGINX_HOST = "https://127.0.0.1"      # the node's HTTPS server, from the node itself
+LOOPBACK = "127.0.0.1"
+NGINX_HOST = f"https://{LOOPBACK}"    # the node's HTTPS server, from the node itself
 
 
 def _member(names: Names, a: App) -> dict:
@@ -33,7 +34,7 @@ def _member(names: Names, a: App) -> dict:
     unit = names.unit(a.id)
     return {"id": a.id, "unit": unit, "unit_q": shlex.quote(unit), "container": container,
             "container_q": shlex.quote(container), "quadlet": names.quadlet(a.id),
-            "ports": [{"name": p.name, "port": p.port} for p in a.ports], "status_url": a.status_url}
+            "ports": [{"name": p.name, "port": p.port, "addr": f"tcp://{LOOPBACK}:{p.port}"} for p in a.ports], "status_url": a.status_url}
 
 
 def app_vars(names: Names, app: App, companions: Sequence[App], *, podman: str = "podman",

@@ -60,10 +60,20 @@ def _units_as_commands(doc: dict) -> dict:
     return out
 
 
+def _ports_as_addrs(doc: dict) -> dict:
+    """The literal files' `port: {tcp:N: {listening: true}}` as the templates now check it: a TCP
+    connect on loopback (goss's port: tells tcp from tcp6; rootless podman listens on tcp6 `*`)."""
+    out = {k: v for k, v in doc.items() if k != "port"}
+    out["addr"] = {f"tcp://127.0.0.1:{key.removeprefix('tcp:')}": {"reachable": True, "timeout": 2000}
+                   for key, want in (doc.get("port") or {}).items() if want == {"listening": True}}
+    return out
+
+
 @pytest.mark.parametrize("app_id", [a.id for a in M.apps.values() if a.goss])
 def test_reference_vars_render_the_literal_files(app_id, tmp_path):
     """Same resources, same properties as the hand-written files the templates replaced (whose
-    `service:` checks are commands now), with the rootful reference's names."""
+    `service:` checks are commands now, their `port:` checks connects), with the rootful
+    reference's names."""
     binary = pinned_goss().path
     name = M.app(app_id).goss
     old = subprocess.run(["git", "-C", str(ROOT), "show", f"{LITERAL}:goss/{name}"], capture_output=True,
@@ -74,8 +84,8 @@ def test_reference_vars_render_the_literal_files(app_id, tmp_path):
     expected = goss(binary, "-g", str(tmp_path / "literal.yaml"), "render")
     assert expected.returncode == 0 and "service:" in expected.stdout
     got = yaml.safe_load(render(binary, GOSS_DIR / name, ROOTFUL, app_id, tmp_path))
-    assert "service" not in got
-    assert got == _units_as_commands(yaml.safe_load(expected.stdout))
+    assert "service" not in got and "port" not in got
+    assert got == _ports_as_addrs(_units_as_commands(yaml.safe_load(expected.stdout)))
 
 
 def test_other_names_render_other_resources(tmp_path):

@@ -56,6 +56,16 @@ def test_last_document_wins_with_retries():
     assert parse(out).ok
 
 
+def test_a_retry_timeout_is_read_from_its_last_attempt():
+    """goss -r's real output when the state never passes (seen on the rootless node): each attempt's
+    document, "Retrying ..." between them, and a last line after the final document."""
+    failing = _doc([_result(True), _result(False, "Addr", "tcp://127.0.0.1:8332", "reachable")])
+    out = (_doc([_result(False)]) + "\nRetrying in 2s (elapsed/timeout time: 4.064s/1m0s)\n\n\nAttempt #2:\n"
+           + failing + "\nError: timeout of 1m0s reached before tests entered a passing state\n")
+    rep = parse(out)
+    assert [f.resource_id for f in rep.failures] == ["tcp://127.0.0.1:8332"] and rep.tests == 2
+
+
 def test_garbage_is_a_clear_error():
     with pytest.raises(GossError, match="unparsable goss output"):
         parse("Error: found 0 tests, source: /run/archy-goss/x.yaml")

@@ -35,12 +35,13 @@ def test_rootful_reference_names():
         "config_dir": "/var/lib/archipelago/config/lnd", "nginx_snippet": "/etc/nginx/archy.d/lnd.conf",
         "tor_snippet": "/etc/tor/torrc.d/archy-lnd.conf", "hs_dir": "/var/lib/tor/archy-lnd",
         "proxy_url": "https://127.0.0.1/apps/lnd/", "status_url": "http://127.0.0.1:9080/status"}
-    assert v["app"]["ports"] == [{"name": "rest", "port": 8080}, {"name": "p2p", "port": 9735},
-                                 {"name": "grpc", "port": 10009}, {"name": "status", "port": 9080}]
+    assert [(p["name"], p["port"], p["addr"]) for p in v["app"]["ports"]] == [
+        ("rest", 8080, "tcp://127.0.0.1:8080"), ("p2p", 9735, "tcp://127.0.0.1:9735"),
+        ("grpc", 10009, "tcp://127.0.0.1:10009"), ("status", 9080, "tcp://127.0.0.1:9080")]
     [ui] = v["companions"]
     assert (ui["unit"], ui["container"], ui["quadlet"], ui["ports"]) == (
         "archy-lnd-ui.service", "archy-lnd-ui", "/etc/containers/systemd/archy-lnd-ui.container",
-        [{"name": "ui", "port": 8081}])
+        [{"name": "ui", "port": 8081, "addr": "tcp://127.0.0.1:8081"}])
     assert (v["podman"], v["systemctl"], v["daemon_unit_re"]) == ("podman", "systemctl", r"archipelago\.service")
 
 
@@ -114,7 +115,7 @@ def test_goss_files_name_only_vars_that_exist(path: Path):
     used_app, used_top, bare = _references(path.read_text())
     assert used_app <= set(v["app"]), f"unknown .Vars.app fields: {used_app - set(v['app'])}"
     assert used_top <= set(v), f"unknown .Vars fields: {used_top - set(v)}"
-    in_range = set(v["app"]) | {"name", "port"} | ({k for c in v["companions"] for k in c})
+    in_range = set(v["app"]) | {"name", "port", "addr"} | ({k for c in v["companions"] for k in c})
     assert bare - set(v["app"]) - set(v) <= in_range, f"unknown fields: {bare - in_range}"
     if app.companions:
         assert "range .Vars.companions" in path.read_text(), f"{path.name} does not check {app.companions}"
