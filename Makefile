@@ -47,18 +47,22 @@ $(STAMP): pyproject.toml
 
 # make test: every test shown green on the embedded VM under TCG here: the pure units, a real
 # sshd, the stand-ins, the reconciler on a fake system and on the VM, the VM itself and the harness
-# on it, two chaos experiments (clock jump with its rollback, a deleted nginx snippet), then the
-# rehearsal of the real-node path: a grid subset (lnd with bitcoin-knots through install, UI, Tor,
-# stop, restart, reboot, reinstall, uninstall) against the VM addressed as a plain SSH node with a
-# sudo login (tests/rehearsal). The same subset through the VM's own path (snapshots, power cut)
+# on it, two chaos experiments (clock jump with its rollback, a deleted nginx snippet), one grid
+# cell on the rootless embedded node through the VM's own path (GRID_SMOKE), then the rehearsal
+# of the real-node path: a grid subset (lnd with bitcoin-knots through install, UI, Tor, stop,
+# restart, reboot, reinstall, uninstall) against the VM addressed as a plain SSH node with a sudo
+# login (tests/rehearsal). The same subset through the VM's own path (snapshots, power cut)
 # and the long VM runs of soak, dev loop and fleet are in `make test-full`; `make beta-matrix`
 # runs the whole grid through the VM's path.
 # Selected by marker (pyproject.toml): `grid` cells and the `rehearsal` run on their own; `slow`
 # is the long VM runs; `vm` (every test that reaches the VM) is for -m "not vm".
 GRID_FAST   := --apps lnd --events fresh_install,ui_direct_port,ui_https_proxy,ui_iframe,tor_onion,stop_ports_released,restart_integrations,reboot_survival,reinstall_idempotent,uninstall_no_orphans
 
+GRID_SMOKE  := --apps bitcoin-knots --events fresh_install
+
 test: setup
 	$(PYTEST) tests -m "not grid and not slow and not rehearsal" $(PYTEST_ARGS)
+	$(PYTEST) tests/grid $(GRID_SMOKE) --results-dir $(RESULTS)/test-grid $(PYTEST_ARGS)
 	$(PYTEST) tests/rehearsal -m rehearsal $(PYTEST_ARGS)
 
 test-full: setup
@@ -70,14 +74,14 @@ test-full: setup
 # may fail); pytest's own errors (usage, interrupted, internal) stop here with its code.
 beta-matrix: setup
 	@mkdir -p $(RESULTS); [ ! -f $(RESULTS)/cells.json ] || mv -f $(RESULTS)/cells.json $(RESULTS)/previous-cells.json
-	@rc=0; $(PYTEST) tests/grid $(TARGET_ARGS) $(SEL_ARGS) --soak-duration $(SOAK) $(PYTEST_ARGS) || rc=$$?; \
+	@rc=0; $(PYTEST) tests/grid $(TARGET_ARGS) $(SEL_ARGS) --results-dir $(RESULTS) --soak-duration $(SOAK) $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -gt 1 ]; then echo "beta-matrix: pytest exited $$rc: no verdict" >&2; exit $$rc; fi
 	$(PY) -m harness.report $(RESULTS)/cells.json --print
 	@prev=""; [ ! -f $(RESULTS)/previous-cells.json ] || prev="--previous $(RESULTS)/previous-cells.json"; \
 	$(if $(APPS)$(EVENTS),prev=--selection;) set -x; ci/gate $(RESULTS)/cells.json $$prev
 
 chaos: setup
-	ARCHY_CHAOS_SUITE=all ARCHY_CHAOS_VARIANTS=$(if $(CHAOS_VARIANTS),1,0) $(PYTEST) tests/chaos $(TARGET_ARGS) $(PYTEST_ARGS)
+	ARCHY_CHAOS_SUITE=all ARCHY_CHAOS_VARIANTS=$(if $(CHAOS_VARIANTS),1,0) $(PYTEST) tests/chaos $(TARGET_ARGS) --results-dir $(RESULTS) $(PYTEST_ARGS)
 
 # Soak report (harness/soak): installs the full stack (or APPS) on the target, samples every
 # SOAK/20 (15s..5m) for SOAK into results/soak/<run>/timeline.jsonl, renders report.html +
