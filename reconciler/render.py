@@ -50,7 +50,12 @@ def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int, data_d
     wanted by default.target; the network and the host alias's gateway are the node's."""
     hosts = hosts or {}
     ports = ",".join(f"{p.name}={p.port}" for p in spec.ports)
-    online = [] if node.user_scope else ["Wants=network-online.target", "After=network-online.target"]
+    # In the user manager, the user's D-Bus must outlive the apps: at shutdown podman's cleanup
+    # restarts the rootless netns (its scope is stopped at once) and moves it to user.slice over
+    # that bus; without this order every reboot logged "failed to move the rootless netns pasta
+    # process to the systemd user.slice" from each app. Ordering only: no Wants=.
+    online = (["After=dbus.socket dbus.service"] if node.user_scope
+              else ["Wants=network-online.target", "After=network-online.target"])
     lines = [
         HEADER.rstrip("\n"),
         "[Unit]",

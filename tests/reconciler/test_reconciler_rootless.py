@@ -77,6 +77,7 @@ def test_user_scope_units(user_env):
         text = unit_text(rec, stem)
         cp = parsed(text)
         assert "network-online.target" not in text, stem        # the user manager has no such target
+        assert cp["Unit"]["After"] == "dbus.socket dbus.service" and "Wants" not in cp["Unit"], stem
         assert cp["Install"]["WantedBy"] == "default.target", stem
         assert cp["Container"]["Network"] == "archipelago.network"
         assert cp["Container"]["ContainerName"] == stem
