@@ -188,7 +188,7 @@ class Names:
 ROOTFUL = Names()
 REFERENCE = Names(
     container_template="{app}", containers=(("btcpay", "btcpay-server"),), network="archipelago",
-    daemon_slices=("archipelago-apps.slice",),
+    daemon_slices=("archipelago.slice", "archipelago-apps.slice"),
     quadlet_dir="/home/archipelago/.config/containers/systemd",
     data_template="{state_dir}/{app}/data", config_template="{state_dir}/{app}/config",
     nginx_dir="/etc/nginx/archipelago.d")

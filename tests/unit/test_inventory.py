@@ -1,9 +1,11 @@
 """Leftover inventory: parsing and the diff, witness checks (pure halves)."""
 from functools import partial
 
+import pytest
+
 from harness import inventory
 from harness.inventory import check_witnesses, diff, format_diff
-from node.names import ROOTFUL
+from node.names import REFERENCE, ROOTFUL
 
 parse = partial(inventory.parse, names=ROOTFUL)
 
@@ -44,11 +46,14 @@ def test_parse_keeps_stable_names():
     assert inv["volumes"] == frozenset()
 
 
-def test_the_nodes_shared_slices_are_no_apps_leftover():
+@pytest.mark.parametrize("names", [ROOTFUL, REFERENCE], ids=["rootful", "rootless"])
+def test_the_nodes_shared_slices_are_no_apps_leftover(names):
+    """archipelago-apps.slice and its parent stay loaded after the last app is gone; in the
+    rootless user manager too (the rootless grid's first uninstall saw `+ archipelago.slice`)."""
     units = ("@@section units\narchipelago-apps.slice loaded active active archipelago-apps.slice\n"
              "archipelago.slice loaded active active archipelago.slice\n"
              "archy-lnd-x.slice loaded active active archy-lnd-x.slice\n")
-    assert parse(units)["units"] == {"archy-lnd-x.slice"}
+    assert inventory.parse(units, names)["units"] == {"archy-lnd-x.slice"}
 
 
 def test_diff_names_leftovers_only():
