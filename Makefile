@@ -80,8 +80,11 @@ beta-matrix: setup
 	@prev=""; [ ! -f $(RESULTS)/previous-cells.json ] || prev="--previous $(RESULTS)/previous-cells.json"; \
 	$(if $(APPS)$(EVENTS),prev=--selection;) set -x; ci/gate $(RESULTS)/cells.json $$prev
 
+# The chaos suite (every experiment, or CHAOS_EXPERIMENTS=a,b; an unknown name stops here with the
+# known ones); CHAOS_VARIANTS=1 also runs each against the broken variant it must catch.
 chaos: setup
-	ARCHY_CHAOS_SUITE=all ARCHY_CHAOS_VARIANTS=$(if $(CHAOS_VARIANTS),1,0) $(PYTEST) tests/chaos $(TARGET_ARGS) --results-dir $(RESULTS) $(PYTEST_ARGS)
+	$(if $(CHAOS_EXPERIMENTS),$(PY) -m chaos.catalog --check '$(CHAOS_EXPERIMENTS)')
+	ARCHY_CHAOS_SUITE=all ARCHY_CHAOS_EXPERIMENTS='$(CHAOS_EXPERIMENTS)' ARCHY_CHAOS_VARIANTS=$(if $(CHAOS_VARIANTS),1,0) $(PYTEST) tests/chaos $(TARGET_ARGS) --results-dir $(RESULTS) $(PYTEST_ARGS)
 
 # Soak report (harness/soak): installs the full stack (or APPS) on the target, samples every
 # SOAK/20 (15s..5m) for SOAK into results/soak/<run>/timeline.jsonl, renders report.html +
