@@ -12,12 +12,12 @@ Pure but for `load`; a bad file is one line naming it.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from .run import ExperimentError, load_experiment
 from .verdict import metadata
 
 EXPERIMENTS_DIR = Path(__file__).resolve().parent / "experiments"
@@ -26,6 +26,26 @@ PREFIX = "chaos:"          # a chaos cell's event in results/cells.json: chaos:<
 
 class CatalogError(ValueError):
     """A bad experiment file or an unknown experiment name (one line)."""
+
+
+class ExperimentError(Exception):
+    """A bad experiment file or a run that could not even start (one-line message)."""
+
+
+def load_experiment(path: str | Path) -> dict:
+    """One experiment file, parsed (read here so the gate's system python needs no chaoslib)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ExperimentError(f"{p}: cannot read: {e.strerror}") from None
+    try:
+        exp = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ExperimentError(f"{p}:{e.lineno}: invalid JSON: {e.msg}") from None
+    if not isinstance(exp, dict):
+        raise ExperimentError(f"{p}:1: an experiment is a JSON object")
+    return exp
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from matrix.model import Matrix, MatrixError, levels, plan
+from typing import Mapping
 
+from chaos.catalog import Experiment
+from matrix.model import Matrix, MatrixError, plan
+from matrix.standing import Soak, Standing
+
+from .. import levels as level_table
 from .. import results
 
 # verdicts as shown: the three recorded ones plus what the results file does not say
@@ -37,6 +42,7 @@ class Grid:
     cells: dict[tuple[str, str, str], GridCell]   # (node, app, event)
     levels: dict[str, dict[str, int]]    # node -> app -> level
     level_titles: dict[int, str]
+    standings: dict[str, dict[str, Standing]]   # node -> app -> its level and what it rests on
 
     def counts(self, node: str | None = None) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -46,17 +52,18 @@ class Grid:
         return out
 
 
-def build(matrix: Matrix, doc: dict) -> Grid:
+def build(matrix: Matrix, doc: dict, catalog: Mapping[str, Experiment], soak: Soak | None = None) -> Grid:
+    """`catalog`: the chaos experiments (chaos.catalog.load()); level 5 rests on those judging each app."""
     sel = doc.get("selection") or {}
     try:
         selected = {(c.app, c.event) for c in plan(matrix, sel.get("apps"), sel.get("events"))}
     except MatrixError:
         selected = set(matrix.cells)
     nodes = results.nodes(doc) or [""]
-    cells, lv = {}, {}
+    cells = {}
+    st = level_table.table(matrix, doc, catalog, soak, nodes)
     for node in nodes:
         v = results.verdicts(doc, node)
-        lv[node] = levels(matrix, v)
         for app in matrix.apps:
             for ev in matrix.events:
                 req = matrix.cells.get((app, ev))
@@ -74,5 +81,6 @@ def build(matrix: Matrix, doc: dict) -> Grid:
                                                       str(rec.get("retried") or ""), str(rec.get("broken") or ""))
     titles = {**{a.id: a.title for a in matrix.apps.values()},
               **{e.id: e.title for e in matrix.events.values()}}
-    return Grid(nodes, list(matrix.apps), list(matrix.events), titles, cells, lv,
-                {n: lvl.title for n, lvl in matrix.levels.items()})
+    return Grid(nodes, list(matrix.apps), list(matrix.events), titles, cells,
+                {n: {a: s.level for a, s in apps.items()} for n, apps in st.items()},
+                {n: lvl.title for n, lvl in matrix.levels.items()}, st)
