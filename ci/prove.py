@@ -31,8 +31,10 @@ from reconciler.variants import CAUGHT_BY  # noqa: E402
 
 
 def reference_verdict(doc: dict, apps: list[str], events: list[str] | None) -> tuple[bool, str]:
-    """(green, text) of a reference taken from a results file: the selected cells all there, none failed."""
-    chosen = [c for c in doc["cells"] if c["app"] in apps and (events is None or c["event"] in events)]
+    """(green, text) of a reference taken from a results file: the selected grid cells all there, none
+    failed (its chaos cells are no grid reference: the chaos run has its own)."""
+    chosen = [c for c in doc["cells"] if c["app"] in apps and (events is None or c["event"] in events)
+              and not catches.is_chaos(c["event"])]
     failed = [c for c in chosen if c["verdict"] == "failed"]
     have = {c["app"] for c in chosen}
     if missing := [a for a in apps if a not in have]:

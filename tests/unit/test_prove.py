@@ -135,3 +135,9 @@ def test_unknown_variant_is_one_line(capsys):
     assert main(["--variants", "fm9-nope"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("prove: unknown variant(s) fm9-nope; known: fm1-companions-not-recreated, ") and err.count("\n") == 1
+
+
+def test_a_reused_reference_ignores_its_chaos_cells():
+    d = doc(("lnd", "fresh_install", "passed", ""), ("lnd", "chaos:kill9_tor", "failed", "onions changed"))
+    ok, text = reference_verdict(d, ["lnd"], None)
+    assert ok and "1 passed, 0 not run" in text, text
