@@ -101,14 +101,14 @@ def html_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
 
 
 def _stops(s: Standing) -> str:
-    """Where an app's level stops and why ("" at the top level)."""
+    """Where an app's level stops and why."""
     r = s.stopped_at
     return f"not L{r.n} {r.title}: {r.why}" if r else "every level earned"
 
 
-def _rung_parts(r: Rung, mark) -> list[str]:
+def _rung_parts(r: Rung, mark, text=lambda s: s) -> list[str]:
     """A level's proofs as each renderer marks them, then what it lacks and what is said of it."""
-    return [mark(p) for p in r.proofs] + ([r.lacking] if r.lacking else []) + list(r.notes)
+    return [mark(p) for p in r.proofs] + [text(x) for x in ([r.lacking] if r.lacking else []) + list(r.notes)]
 
 
 def _proof_md(p: Proof) -> str:
@@ -148,8 +148,7 @@ def _html_evidence(grid: Grid) -> list[str]:
         for app, s in grid.standings.get(node, {}).items():
             out.append(f"<li><b>{e(app)} L{s.level}</b>: {e(_stops(s))}<ul>")
             out += [f"<li>L{r.n} {e(r.title)}{'' if r.earned else ' (not earned)'}: "
-                    + ("; ".join(m if m.startswith("<span") else e(m) for m in _rung_parts(r, mark))
-                       or "nothing applies") + "</li>" for r in s.rungs]
+                    + ("; ".join(_rung_parts(r, mark, e)) or "nothing applies") + "</li>" for r in s.rungs]
             out.append("</ul></li>")
         out.append("</ul>")
     return out

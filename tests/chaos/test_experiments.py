@@ -43,7 +43,7 @@ def select(path: Path, chaos_node, request, kind: str, variant: str | None) -> N
         if need != "destructive" and need not in caps:
             why = f"node lacks capability '{need}'"
             record(chaos_node, summary.row(path.stem, kind, variant, None, reason=why,
-                                                    node=reported_node(request.config), stack=chaos_node.stack))
+                                           node=reported_node(request.config), stack=chaos_node.stack))
             pytest.skip(why)
 
 

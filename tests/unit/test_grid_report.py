@@ -148,3 +148,11 @@ def test_the_evidence_names_each_node_when_there_are_several():
     lines = md.splitlines()
     assert "### vm1" in lines and "- **lnd L0**: not L1 Installs: lnd-fresh_install: failed: unreachable" in \
         lines[lines.index("### vm1"):]
+
+
+def test_what_is_said_of_a_level_is_escaped_in_html():
+    from matrix.standing import Soak
+    soak = Soak(True, "b" * 40, ("bitcoin-knots",), "PASS", "results/soak/<x>&y/verdict.json")
+    page = html_report(build(M, {**merged(), "commit": "a" * 40}, CATALOG, soak))
+    assert "the nightly soak (results/soak/&lt;x&gt;&amp;y/verdict.json) is of commit bbbbbbbbbbbb" in page
+    assert "<x>&y" not in page
