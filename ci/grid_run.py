@@ -57,6 +57,7 @@ def _pytest(tests: str, results_dir: Path, args: list[str], env: dict[str, str] 
 
 def run_grid(results_dir: Path, args: list[str], env: dict[str, str] | None = None,
              log: Path | None = None, timeout: float = 4 * 3600) -> GridRun:
+    (results_dir / "cells.json").unlink(missing_ok=True)     # a run that records nothing shows none
     rc, seconds = _pytest("tests/grid", results_dir, args, env, log, timeout)
     try:
         cells = json.loads((results_dir / "cells.json").read_text())["cells"]
