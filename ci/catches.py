@@ -52,7 +52,8 @@ def chaos_seen(rows: Iterable[dict], variant: str) -> dict[str, tuple[str, str]]
     """What the chaos suite's rows show against `variant`. A catch counts only where the reference
     passed the same experiment and the failure is the repair's (not a run that tested nothing)."""
     rows = list(rows)
-    ref = {r["experiment"]: r for r in rows if r["kind"] == summary.REFERENCE}
+    # an experiment's own row run under ARCHY_RECONCILER_VARIANT is no reference
+    ref = {r["experiment"]: r for r in rows if r["kind"] == summary.REFERENCE and not r.get("variant")}
     out: dict[str, tuple[str, str]] = {}
     for r in rows:
         if r["kind"] != summary.VARIANT or r.get("variant") != variant:

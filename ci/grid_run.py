@@ -73,7 +73,7 @@ def run_chaos(results_dir: Path, experiments: list[str], args: list[str], varian
     rows_file = results_dir / "chaos" / summary.FILE
     rows_file.unlink(missing_ok=True)
     env = {"ARCHY_CHAOS_SUITE": "all", "ARCHY_CHAOS_EXPERIMENTS": ",".join(experiments),
-           "ARCHY_CHAOS_VARIANTS": "1" if variants else "0"}
+           "ARCHY_CHAOS_VARIANTS": "1" if variants else "0", "ARCHY_RECONCILER_VARIANT": ""}   # rows of the reference
     rc, seconds = _pytest("tests/chaos/test_experiments.py", results_dir, args, env, log,
                           timeout or 3600 + 2 * 1500 * len(experiments))
     try:

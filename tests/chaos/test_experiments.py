@@ -3,7 +3,9 @@ on its journal by chaos.verdict (steady state before, method ran, completed, not
 rollbacks succeeded, no secret in the journal). With ARCHY_CHAOS_VARIANTS=1 each experiment
 must also FAIL against the broken reconciler variant lacking the repair it tests.
 ARCHY_CHAOS_EXPERIMENTS=a,b runs only those (chaos/catalog.py names them). Every row, run or
-skipped, lands in results/chaos/summary.jsonl (chaos/summary.py), which the results merge reads."""
+skipped, lands in results/chaos/summary.jsonl (chaos/summary.py), which the results merge reads.
+ARCHY_RECONCILER_VARIANT=<name> runs each experiment's own row against that broken reconciler, as
+the grid does its cells, so a beta-matrix against it shows where its chaos cells catch it."""
 from __future__ import annotations
 
 import json
@@ -15,6 +17,7 @@ import pytest
 from chaos import catalog, summary, verdict
 from chaos import run as chaos_run
 from harness import artifacts
+from harness.grid import variant as run_variant
 from harness.plugin import reported_node
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,12 +80,15 @@ def outcome_row(outcome: chaos_run.Outcome, chaos_node, request, kind: str, vari
 @pytest.mark.vm
 @pytest.mark.parametrize("experiment", SELECTED, ids=lambda p: p.stem)
 def test_experiment(experiment: Path, chaos_node, request):
-    select(experiment, chaos_node, request, summary.REFERENCE, None)
+    under = run_variant.wanted()       # None: the reference reconciler
+    select(experiment, chaos_node, request, summary.REFERENCE, under)
     chaos_node.reset()
+    if under:
+        chaos_node.set_variant(under)
     outcome = chaos_run.run(experiment, chaos_node.url, chaos_node.results / "reference",
                             timeout=TIMEOUT, secrets=chaos_node.secrets(), env_extra={"ARCHY_CHAOS_STACK": ",".join(chaos_node.stack)})
     attach(outcome, "reference")
-    record(chaos_node, outcome_row(outcome, chaos_node, request, summary.REFERENCE, None))
+    record(chaos_node, outcome_row(outcome, chaos_node, request, summary.REFERENCE, under))
     if not outcome.passed:   # the node's journal, units and podman state, redacted and attached
         artifacts.collect(chaos_node.node, chaos_node.results / "reference" / f"{experiment.stem}.node")
     assert outcome.passed, f"{experiment.stem} did not pass:\n  - " + "\n  - ".join(outcome.problems)

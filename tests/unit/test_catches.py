@@ -82,6 +82,11 @@ def test_chaos_rows_count_only_a_real_failure_against_a_green_reference():
     skipped = [_row("power_cut_normal", "reference", None, reason="node lacks capability 'power_cut'"),
                _row("power_cut_normal", "variant", None, v, reason="node lacks capability 'power_cut'")]
     assert catches.chaos_seen(skipped, v) == {"chaos:power_cut_normal": ("not_run", "node lacks capability 'power_cut'")}
+    # a row of the experiment's own test run under ARCHY_RECONCILER_VARIANT is no reference
+    under = [_row("clock_jump", "reference", False, "chaos-wallclock-ticks", ["tick stopped"]),
+             _row("clock_jump", "variant", False, "chaos-wallclock-ticks", ["tick stopped"])]
+    assert catches.chaos_seen(under, "chaos-wallclock-ticks") == {
+        "chaos:clock_jump": ("not_run", "the reference did not pass it (never ran)")}
 
 
 def test_grid_records_by_cell_id_a_failure_on_any_node_wins():
