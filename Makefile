@@ -3,7 +3,8 @@
 #   make beta-matrix   the lifecycle grid against the embedded VM (or NODE=ssh://...), reports, gate
 # Variables: NODE="ssh://user@host?disposable=1 ..." (several = one worker each), APPS=lnd,btcpay,
 # EVENTS=fresh_install,..., SOAK=5m, ALLOW_DESTRUCTIVE=1, PLATFORM=archipelago (platforms/*.yaml),
-# PYTEST_ARGS="-x -k ...";
+# PYTEST_ARGS="-x -k ...", CHAOS=1 or CHAOS_EXPERIMENTS=a,b (the chaos suite after the grid),
+# SOAK_RESULTS=results/soak/latest (the nightly soak's verdict level 7 asks for);
 # make prove also takes VARIANTS=a,b and REFERENCE=results/cells.json (see ci/prove.py).
 
 SHELL       := /bin/bash
@@ -21,6 +22,8 @@ export ARCHY_PLATFORM := $(PLATFORM)
 endif
 SEL_ARGS    := $(if $(APPS),--apps '$(APPS)') $(if $(EVENTS),--events '$(EVENTS)')
 PYTEST      := $(PY) -m pytest
+CHAOS_RUN   := $(if $(CHAOS)$(CHAOS_EXPERIMENTS),1)
+LEVEL_ARGS  := $(if $(SOAK_RESULTS),--soak-results '$(SOAK_RESULTS)')
 
 .PHONY: setup test test-full beta-matrix chaos soak dev report prove clean distclean
 
@@ -70,18 +73,33 @@ test-full: setup
 	$(PYTEST) tests/rehearsal -m rehearsal $(PYTEST_ARGS)
 	$(PYTEST) tests/grid $(GRID_FAST) --results-dir $(RESULTS)/test-grid $(PYTEST_ARGS)
 
-# The grid, then the reports, then the gate. The gate decides the exit status (SHOULD cells
-# may fail); pytest's own errors (usage, interrupted, internal) stop here with its code.
+# The grid, then (CHAOS=1 or CHAOS_EXPERIMENTS=a,b) the chaos suite into the same results: each
+# experiment a MUST cell chaos:<experiment> of every app it judges (harness/chaos_cells.py; an
+# unknown experiment name stops here first, with the known ones), then the reports, then the gate.
+# The gate decides the exit status (SHOULD cells may fail); pytest's own errors (usage,
+# interrupted, internal) stop here with its code. The chaos run keeps its JUnit and Allure files
+# under results/chaos/, so the grid's stay as they are.
 beta-matrix: setup
+	$(if $(CHAOS_RUN),$(PY) -m chaos.catalog --check '$(CHAOS_EXPERIMENTS)')
 	@mkdir -p $(RESULTS); [ ! -f $(RESULTS)/cells.json ] || mv -f $(RESULTS)/cells.json $(RESULTS)/previous-cells.json
 	@rc=0; $(PYTEST) tests/grid $(TARGET_ARGS) $(SEL_ARGS) --results-dir $(RESULTS) --soak-duration $(SOAK) $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -gt 1 ]; then echo "beta-matrix: pytest exited $$rc: no verdict" >&2; exit $$rc; fi
-	$(PY) -m harness.report $(RESULTS)/cells.json --print
+ifneq ($(CHAOS_RUN),)
+	@rm -f $(RESULTS)/chaos/summary.jsonl; rc=0; \
+	ARCHY_CHAOS_SUITE=all ARCHY_CHAOS_EXPERIMENTS='$(CHAOS_EXPERIMENTS)' $(PYTEST) tests/chaos/test_experiments.py $(TARGET_ARGS) \
+	  --results-dir $(RESULTS) --junitxml $(RESULTS)/chaos/junit.xml --alluredir $(RESULTS)/chaos/allure || rc=$$?; \
+	if [ $$rc -gt 1 ]; then echo "beta-matrix: chaos pytest exited $$rc: no verdict" >&2; exit $$rc; fi
+	$(PY) -m harness.chaos_cells $(RESULTS)/cells.json --experiments '$(CHAOS_EXPERIMENTS)'
+endif
+	$(PY) -m harness.report $(RESULTS)/cells.json --print $(LEVEL_ARGS)
 	@prev=""; [ ! -f $(RESULTS)/previous-cells.json ] || prev="--previous $(RESULTS)/previous-cells.json"; \
-	$(if $(APPS)$(EVENTS),prev=--selection;) set -x; ci/gate $(RESULTS)/cells.json $$prev
+	$(if $(APPS)$(EVENTS)$(CHAOS_EXPERIMENTS),prev=--selection;) set -x; ci/gate $(RESULTS)/cells.json $$prev $(LEVEL_ARGS)
 
+# The chaos suite (every experiment, or CHAOS_EXPERIMENTS=a,b; an unknown name stops here with the
+# known ones); CHAOS_VARIANTS=1 also runs each against the broken variant it must catch.
 chaos: setup
-	ARCHY_CHAOS_SUITE=all ARCHY_CHAOS_VARIANTS=$(if $(CHAOS_VARIANTS),1,0) $(PYTEST) tests/chaos $(TARGET_ARGS) --results-dir $(RESULTS) $(PYTEST_ARGS)
+	$(if $(CHAOS_EXPERIMENTS),$(PY) -m chaos.catalog --check '$(CHAOS_EXPERIMENTS)')
+	ARCHY_CHAOS_SUITE=all ARCHY_CHAOS_EXPERIMENTS='$(CHAOS_EXPERIMENTS)' ARCHY_CHAOS_VARIANTS=$(if $(CHAOS_VARIANTS),1,0) $(PYTEST) tests/chaos $(TARGET_ARGS) --results-dir $(RESULTS) $(PYTEST_ARGS)
 
 # Soak report (harness/soak): installs the full stack (or APPS) on the target, samples every
 # SOAK/20 (15s..5m) for SOAK into results/soak/<run>/timeline.jsonl, renders report.html +

@@ -15,7 +15,8 @@ that fails Chaos Toolkit's own lint is refused before anything starts):
 Modules: actions (injections, rollbacks), probes (steady state, waits), history (Jepsen-style
 invoke/ok/fail/info log and checker), ops (recorded lifecycle RPCs), observe (node state ->
 per-app states), target (node from configuration), verdict (journal and experiment checks),
-run (one experiment per process), memo (facts shared by the activities of one run).
+run (one experiment per process), memo (facts shared by the activities of one run), catalog (the
+experiments by name: the apps each judges, its broken variant), summary (results/chaos/summary.jsonl).
 The node must already run the stack (ARCHY_CHAOS_STACK, default bitcoin-knots,lnd);
 tests/chaos prepares it.
 """

@@ -26,6 +26,7 @@ from node.proc import stop_group
 from node.target import TargetError, parse
 
 from . import verdict
+from .catalog import ExperimentError, load_experiment  # noqa: F401  (chaos.run's own names too)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -44,25 +45,6 @@ class Outcome:
     @property
     def passed(self) -> bool:
         return not self.problems
-
-
-class ExperimentError(Exception):
-    """A bad experiment file or a run that could not even start (one-line message)."""
-
-
-def load_experiment(path: str | Path) -> dict:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ExperimentError(f"{p}: cannot read: {e.strerror}") from None
-    try:
-        exp = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ExperimentError(f"{p}:{e.lineno}: invalid JSON: {e.msg}") from None
-    if not isinstance(exp, dict):
-        raise ExperimentError(f"{p}:1: an experiment is a JSON object")
-    return exp
 
 
 def validate(exp: dict, path: str | Path, env: dict) -> None:

@@ -123,6 +123,16 @@ def check_journal(journal: Mapping) -> list[str]:
     return problems
 
 
+# A run against a broken variant must fail for the repair it lacks, not because nothing was
+# tested (trap 1) or the fault could not be injected: these problems void a catch.
+NOT_A_CATCH = ("BEFORE the method", "injection failed")
+
+
+def wrong_reason(problems: Iterable[str]) -> list[str]:
+    """The problems that say a failed run tested nothing (a variant's catch does not count)."""
+    return [p for p in problems if any(m in p for m in NOT_A_CATCH)]
+
+
 def interrupt_reasons(log_text: str) -> list[str]:
     """chaoslib logs an InterruptExecution's message but does not put it in the journal."""
     return ["injection failed" + line.split("injection failed", 1)[1]

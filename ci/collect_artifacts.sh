@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ci/collect_artifacts.sh [DEST]: gather what a CI job publishes into DEST (default artifacts/):
 # the results directory (cells.json, junit.xml, allure/, grid.html/.md, per-cell failure
-# artifacts, soak reports with their timelines), the VMs' serial logs; and append the grid and the
+# artifacts, soak reports with their timelines, chaos journals, prove runs), the VMs' serial logs; and append the grid and the
 # soak summary (Markdown) to the job page when the runner offers one ($GITHUB_STEP_SUMMARY).
 # Never fails the job: a missing piece is listed in DEST/MISSING.txt instead.
 set -uo pipefail
@@ -30,7 +30,7 @@ if [ -d "$results/soak" ]; then
     echo "soak: no latest soak run" >>"$dest/MISSING.txt"
   fi
 fi
-for d in "$results"/chaos "$results"/test-grid; do
+for d in "$results"/chaos "$results"/test-grid "$results"/prove; do
   [ -d "$d" ] && cp -a "$d" "$dest/$(basename "$d")"
 done
 if compgen -G "$run_root/_logs/*.serial.log" >/dev/null; then

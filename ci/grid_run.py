@@ -1,5 +1,6 @@
-"""Shared by ci/prove.py and ci/bench_matrix.py: run the grid in its own pytest process and read
-the verdicts it recorded (results/cells.json of that run)."""
+"""Shared by ci/prove.py and ci/bench_matrix.py: run the grid (or the chaos suite) in its own
+pytest process and read the verdicts it recorded (results/cells.json, results/chaos/summary.jsonl
+of that run)."""
 from __future__ import annotations
 
 import json
@@ -9,6 +10,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from chaos import summary
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = ROOT / ".venv" / "bin" / "python"
@@ -27,11 +30,19 @@ class GridRun:
         return sum(c["verdict"] == verdict for c in self.cells)
 
 
-def run_grid(results_dir: Path, args: list[str], env: dict[str, str] | None = None,
-             log: Path | None = None, timeout: float = 4 * 3600) -> GridRun:
-    """pytest tests/grid with `args`; its output goes to `log` (the console stays readable)."""
+@dataclass
+class ChaosRun:
+    rc: int
+    seconds: float
+    rows: list[dict]        # chaos/summary.py rows
+    problem: str = ""       # why the rows could not be read
+
+
+def _pytest(tests: str, results_dir: Path, args: list[str], env: dict[str, str] | None,
+            log: Path | None, timeout: float) -> tuple[int, float]:
+    """pytest `tests` with `args`; its output goes to `log` (the console stays readable)."""
     results_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [str(PY if PY.exists() else sys.executable), "-m", "pytest", "tests/grid", "-q", "-rN",
+    cmd = [str(PY if PY.exists() else sys.executable), "-m", "pytest", tests, "-q", "-rN",
            "--results-dir", str(results_dir), *args]
     log = log or results_dir / "pytest.log"
     t0 = time.monotonic()
@@ -41,12 +52,34 @@ def run_grid(results_dir: Path, args: list[str], env: dict[str, str] | None = No
                                 stderr=subprocess.STDOUT, timeout=timeout).returncode
         except subprocess.TimeoutExpired:
             rc = -1
-    seconds = time.monotonic() - t0
+    return rc, time.monotonic() - t0
+
+
+def run_grid(results_dir: Path, args: list[str], env: dict[str, str] | None = None,
+             log: Path | None = None, timeout: float = 4 * 3600) -> GridRun:
+    (results_dir / "cells.json").unlink(missing_ok=True)     # a run that records nothing shows none
+    rc, seconds = _pytest("tests/grid", results_dir, args, env, log, timeout)
     try:
         cells = json.loads((results_dir / "cells.json").read_text())["cells"]
     except (OSError, ValueError, KeyError):
         cells = []
     return GridRun(rc, seconds, cells)
+
+
+def run_chaos(results_dir: Path, experiments: list[str], args: list[str], variants: bool,
+              log: Path | None = None, timeout: float | None = None) -> ChaosRun:
+    """The chaos suite's `experiments` against the reference and, with `variants`, each against the
+    broken variant its file names; a fresh summary (the file is appended to)."""
+    rows_file = results_dir / "chaos" / summary.FILE
+    rows_file.unlink(missing_ok=True)
+    env = {"ARCHY_CHAOS_SUITE": "all", "ARCHY_CHAOS_EXPERIMENTS": ",".join(experiments),
+           "ARCHY_CHAOS_VARIANTS": "1" if variants else "0", "ARCHY_RECONCILER_VARIANT": ""}   # rows of the reference
+    rc, seconds = _pytest("tests/chaos/test_experiments.py", results_dir, args, env, log,
+                          timeout or 3600 + 2 * 1500 * len(experiments))
+    try:
+        return ChaosRun(rc, seconds, summary.read(rows_file))
+    except ValueError as e:
+        return ChaosRun(rc, seconds, [], str(e))
 
 
 def minutes(seconds: float) -> str:

@@ -2,7 +2,7 @@
 # ci/vm_runner.sh TARGET: run one make target (beta-matrix | soak | chaos | test | prove) on a CI
 # runner. Says which accelerator the VMs will get, reaps VMs a killed earlier job left behind,
 # bounds the whole run (ARCHY_CI_TIMEOUT, default 170m; SIGINT first so pytest cleans up and VMs
-# are torn down), and reaps again on the way out. NODE/APPS/EVENTS/SOAK pass through to make.
+# are torn down), and reaps again on the way out. NODE/APPS/EVENTS/SOAK (CHAOS, REFERENCE, ...) pass through to make.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

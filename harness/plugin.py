@@ -30,7 +30,7 @@ from node.names import HARNESS
 from node.platform import PlatformError
 from node.target import Target, TargetError, check_files, connect, parse, vm_name
 
-from . import artifacts, broken, goss_session, journal, outputs, results
+from . import artifacts, broken, goss_session, journal, outputs, results, revision
 from .events import EVENTS
 from .duration import DurationError, parse_duration
 
@@ -490,6 +490,7 @@ class Recorder:
                           "duration": round(meta["duration"], 3)})
         doc = {
             "version": results.RESULTS_VERSION, "started": st.started, "finished": time.time(),
+            "commit": revision.commit(),
             "targets": [{"name": t.name, "url": t.url, "kind": t.kind, "login": t.login,
                          "platform": t.platform.name} for t in _reported_targets(st)],
             "selection": {"apps": st.apps, "events": st.events}, "soak_seconds": st.soak_seconds,

@@ -4,6 +4,8 @@ A record: {"app", "event", "requirement", "node", "verdict": passed|failed|not_r
 "artifacts": [paths], "duration", "nodeid", optional "parts_not_run": [reasons]} — a passed cell
 whose checks ran but one part of it could not run here (the onion round trip without a Tor
 network): the part is listed, never counted as passed. Report, gate and levels read only this file.
+A chaos suite run merged in (harness/chaos_cells.py) adds records whose event is `chaos:<experiment>`
+and a block {"chaos": {"experiments": [the selected ones], "stack": [apps]}}.
 """
 from __future__ import annotations
 
@@ -64,7 +66,8 @@ def malformed(doc: object, versioned: bool = False) -> str:
     if "version" in doc and doc["version"] != RESULTS_VERSION:
         return (f"unknown format version {json.dumps(doc['version'])[:20]}: this harness reads version "
                 f"{RESULTS_VERSION} (use the harness that wrote the file)")
-    return _bad_targets(doc.get("targets", [])) or _bad_selection(doc.get("selection")) or next(
+    return (_bad_targets(doc.get("targets", [])) or _bad_selection(doc.get("selection"))
+            or _bad_chaos(doc.get("chaos"))) or next(
         (f"cells[{i}] {p}" for i, r in enumerate(doc["cells"]) if (p := _bad_cell(r))), "")
 
 
@@ -86,6 +89,16 @@ def _bad_selection(sel: object) -> str:
         v = sel.get(key)
         if v is not None and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
             return f"selection.{key} is {_kind(v)}: null (all) or a list of names"
+    return ""
+
+
+def _bad_chaos(block: object) -> str:
+    if block is None:
+        return ""
+    names = block.get("experiments") if isinstance(block, dict) else None
+    if not (isinstance(names, list) and all(isinstance(x, str) for x in names)):
+        return (f"'chaos' is {_kind(block)}: an object whose 'experiments' lists the chaos experiments "
+                "the run selected")
     return ""
 
 

@@ -1,4 +1,4 @@
-"""The lifecycle matrix: load + validate the YAML data, plan the grid, compute levels.
+"""The lifecycle matrix: load + validate the YAML data, plan the grid (levels: matrix/standing.py).
 
 Everything but `load` is pure. Errors are MatrixError with a one-line 'file:line: what' message.
 """
@@ -7,13 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Formatter
-from typing import Iterable, Mapping
+from typing import Iterable
 
 from . import consistency
 from .schema import (Bool, Ctx, Enum, Int, List, Map, MatrixError, Record, Str, compose,
                      locate)
 
-__all__ = ["MatrixError", "Matrix", "App", "Event", "Level", "Cell", "load", "plan", "levels",
+__all__ = ["MatrixError", "Matrix", "App", "Event", "Level", "Cell", "load", "plan",
            "CAPABILITIES", "REQUIREMENTS", "VERDICTS", "MATRIX_DIR"]
 
 MATRIX_DIR = Path(__file__).resolve().parent
@@ -72,7 +72,8 @@ SCHEMAS = {
     }, required=("schema_version", "apps", "cells")),
     "levels.yaml": Record({
         "schema_version": _VERSION,
-        "levels": Map(Record({"title": Str(), "events": List(_EVENT_ID, unique=True, min_len=1)},
+        "levels": Map(Record({"title": Str(), "events": List(_EVENT_ID, unique=True), "chaos": Bool(),
+                              "nightly_soak": Bool()},
                              required=("title", "events")), key=Int(1, 99)),
     }, required=("schema_version", "levels")),
 }
@@ -126,6 +127,8 @@ class Level:
     n: int
     title: str
     events: tuple[str, ...]
+    chaos: bool = False             # also rests on every chaos experiment that judges the app
+    nightly_soak: bool = False      # also on the nightly long soak of the same commit, when one exists
 
 
 @dataclass(frozen=True)
@@ -320,7 +323,11 @@ def _levels(data: dict, events: dict, err: _Err) -> dict[int, Level]:
         for i, ev in enumerate(spec["events"]):
             if ev not in events:
                 raise err("levels.yaml", ("levels", n, "events", i), f"unknown event {ev!r}")
-        lv[n] = Level(n, spec["title"], tuple(spec["events"]))
+        if not spec["events"] and not spec.get("chaos"):
+            raise err("levels.yaml", ("levels", n, "events"), "a level rests on events, on the chaos suite "
+                                                              "(chaos: true) or both; this one on nothing")
+        lv[n] = Level(n, spec["title"], tuple(spec["events"]), spec.get("chaos", False),
+                      spec.get("nightly_soak", False))
     _check_event_levels(events, lv, err)
     return lv
 
@@ -351,21 +358,3 @@ def plan(matrix: Matrix, apps: Iterable[str] | None = None,
     sel_events = _select("event", events, list(matrix.events))
     return [Cell(a, e, matrix.cells[(a, e)], matrix.events[e].needs)
             for a in sel_apps for e in sel_events if (a, e) in matrix.cells]
-
-
-def levels(matrix: Matrix, verdicts: Mapping[tuple[str, str], str]) -> dict[str, int]:
-    """{app: level}: the highest N such that every cell of levels 1..N that applies passed.
-
-    `verdicts` maps (app, event) to passed/failed/not_run; a missing cell counts as not passed.
-    A level with no applicable cell for the app is carried through.
-    """
-    out = {}
-    for app in matrix.apps:
-        reached = 0
-        for n in sorted(matrix.levels):
-            cells = [(app, e) for e in matrix.levels[n].events if (app, e) in matrix.cells]
-            if any(verdicts.get(c) != "passed" for c in cells):
-                break
-            reached = n
-        out[app] = reached
-    return out

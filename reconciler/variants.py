@@ -32,6 +32,84 @@ VARIANTS: dict[str, str] = {
 }
 
 
+@dataclass(frozen=True)
+class Catch:
+    """Where a variant is meant to be caught: grid cells `<app>-<event>` as in results/cells.json,
+    chaos experiments `chaos:<name>` (chaos/experiments/<name>.json); every one listed must fail
+    against it. `make prove` (ci/catches.py) counts a catch only at a listed place."""
+    where: tuple[str, ...]
+    why: str
+
+
+# variant name -> where it is caught, and why there. The grid runs a line's cells event by event
+# (fresh installs first, uninstalls last) and stops at the first failure; the chaos suite runs each
+# experiment against the variant its file names (extensions[archy].broken_variant, which agrees).
+CAUGHT_BY: dict[str, Catch] = {
+    "fm1-companions-not-recreated": Catch(
+        ("bitcoin-knots-fresh_install",),
+        "its UI companion runs as a bare `podman run` with no unit: the install's members check finds "
+        "archy-bitcoin-ui's unit not active"),
+    "fm2-rpcauth-not-rederived": Catch(
+        ("lnd-restart_integrations", "electrumx-restart_integrations", "chaos:corrupt_bitcoin_conf"),
+        "bitcoin.conf is not re-derived: after the restart on a stale rpcauth (the grid) or a garbled "
+        "first line (chaos) bitcoind refuses lnd's and electrumx's credentials or does not start"),
+    "fm3-apps-in-daemon-cgroup": Catch(
+        ("bitcoin-knots-fresh_install",),
+        "the app runs as the daemon's `podman run` child with no unit of its own: its unit is not active"),
+    "stop-timeout-10s": Catch(
+        ("bitcoin-knots-stop_ports_released",),
+        "bitcoind is SIGKILLed 10 s into its 15 s flush: started again it recovers from an unclean shutdown"),
+    "install-success-before-healthy": Catch(
+        ("bitcoin-knots-fresh_install",),
+        "package.install answers before bitcoind answers through its own protocol"),
+    "uninstall-leaves-unit": Catch(
+        ("bitcoin-knots-uninstall_no_orphans",),
+        "the Quadlet file and its unit stay: the inventory after the uninstall differs from before the install"),
+    "container-without-memory-limit": Catch(
+        ("bitcoin-knots-fresh_install",),
+        "the seeds' node check finds HostConfig.Memory 0 on archy-bitcoin-knots"),
+    "unit-without-host-alias": Catch(
+        ("bitcoin-knots-fresh_install",),
+        "the seeds' node check finds host.archipelago unresolved inside the container (FM4)"),
+    "electrumx-without-dac-override": Catch(
+        ("electrumx-fresh_install",),
+        "electrumx cannot write its LOCK in a data dir owned by uid 1 and exits: the install never turns healthy"),
+    "chaos-state-flushed-on-exit": Catch(
+        ("chaos:kill9_reconciler_mid_install", "chaos:power_cut_normal", "chaos:power_cut_mid_ota"),
+        "desired.json is written only on SIGTERM: the install acknowledged before the SIGKILL or power cut is lost"),
+    "chaos-install-not-resumed": Catch(
+        ("chaos:restart_reconciler_mid_install",),
+        "the install in flight is dropped at start with its unit and container left: a half-installed orphan"),
+    "chaos-no-podman-selfheal": Catch(
+        ("chaos:podman_db_wipe",),
+        "storage-only containers and netavark's stale IPs stay after the DB is lost: the units cannot start"),
+    "chaos-no-retry-after-failure": Catch(
+        ("chaos:kill9_bitcoind",),
+        "the SIGKILLed bitcoind's unit has no Restart= and is never retried: it stays failed"),
+    "chaos-stopped-app-not-restarted": Catch(
+        ("chaos:podman_stop_bitcoind", "chaos:podman_stop_bitcoin_ui"),
+        "a container `podman stop`ped behind the reconciler's back stays down: nothing is desired-running-checked"),
+    "chaos-network-not-recreated": Catch(
+        ("chaos:revoke_app_network",),
+        "the removed network (or revoked rootless netns) is not recreated: the apps' ports stop answering"),
+    "chaos-tor-not-supervised": Catch(
+        ("chaos:kill9_tor",),
+        "tor's unit does not restart itself and the reconciler never starts it: the onions stay down"),
+    "chaos-snippet-not-rerendered": Catch(
+        ("chaos:delete_nginx_snippet",),
+        "the deleted snippet is never written again: /apps/bitcoin-knots/ stays 404"),
+    "chaos-wallclock-ticks": Catch(
+        ("chaos:clock_jump",),
+        "ticks wait for a wall-clock deadline: after the clock steps back /health's last_good_tick stops"),
+    "chaos-health-always-ok": Catch(
+        ("chaos:sigstop_reconciler",),
+        "/health answers 200 while the daemon was frozen for 2.5 ticks"),
+    "chaos-no-disk-pressure": Catch(
+        ("chaos:fill_var",),
+        "the full disk is neither reported on /health nor waited out"),
+}
+
+
 class VariantError(ValueError):
     pass
 

@@ -1,13 +1,14 @@
-"""`python -m harness.report [results/cells.json] [--out DIR]`: write grid.html and grid.md."""
+"""`python -m harness.report [results/cells.json] [--out DIR] [--soak-results PATH]`: write grid.html and grid.md."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
+from chaos import catalog
 from matrix.model import MatrixError, load
 
-from .. import results
+from .. import levels, results
 from . import build, html_report, markdown_report
 
 
@@ -17,11 +18,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", help="output directory (default: next to the results file, so artifact links work)")
     ap.add_argument("--matrix-dir")
     ap.add_argument("--print", action="store_true", help="also print the Markdown grid")
+    ap.add_argument("--soak-results", metavar="PATH",
+                    help="the nightly soak's verdict.json (or its run directory) level 7 asks for")
     args = ap.parse_args(argv)
     try:
         doc = results.read(args.results)
-        grid = build(load(args.matrix_dir), doc)
-    except (ValueError, MatrixError) as e:
+        soak = levels.read_soak(args.soak_results) if args.soak_results else None
+        grid = build(load(args.matrix_dir), doc, catalog.load(), soak)
+    except (ValueError, MatrixError, catalog.CatalogError) as e:
         print(f"report: {e}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path(args.results).parent

@@ -1,10 +1,16 @@
-"""The grid model behind both renderers: results file + matrix -> rows of cells. Pure."""
+"""The grid model behind both renderers: results file + matrix -> rows of cells (the grid's events,
+then the chaos experiments the run merged in), and each app's level with what it rests on. Pure."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Mapping
 
-from matrix.model import Matrix, MatrixError, levels, plan
+from chaos import catalog as chaos_catalog
+from chaos.catalog import Experiment
+from matrix.model import Matrix, MatrixError, plan
+from matrix.standing import Soak, Standing
 
+from .. import levels as level_table
 from .. import results
 
 # verdicts as shown: the three recorded ones plus what the results file does not say
@@ -34,9 +40,15 @@ class Grid:
     apps: list[str]
     events: list[str]
     titles: dict[str, str]               # app/event id -> title
-    cells: dict[tuple[str, str, str], GridCell]   # (node, app, event)
+    cells: dict[tuple[str, str, str], GridCell]   # (node, app, event); chaos rows' events are chaos:<name>
     levels: dict[str, dict[str, int]]    # node -> app -> level
     level_titles: dict[int, str]
+    standings: dict[str, dict[str, Standing]]   # node -> app -> its level and what it rests on
+    chaos: list[str] = field(default_factory=list)   # the chaos rows: chaos:<experiment>, the run's
+
+    @property
+    def rows(self) -> list[str]:
+        return self.events + self.chaos
 
     def counts(self, node: str | None = None) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -46,33 +58,50 @@ class Grid:
         return out
 
 
-def build(matrix: Matrix, doc: dict) -> Grid:
+def _cell(doc: dict, node: str, app: str, ev: str, req: str | None, selected: bool,
+          verdicts: dict) -> GridCell:
+    rec = results.record_for(doc, node, app, ev)
+    if req is None:
+        return GridCell(node, app, ev, None, NA)
+    if rec is None:
+        return GridCell(node, app, ev, req, MISSING if selected else UNSELECTED)
+    return GridCell(node, app, ev, req, verdicts[(app, ev)], rec.get("reason", ""), tuple(rec.get("artifacts") or ()),
+                    float(rec.get("duration") or 0), tuple(results.parts_not_run(doc, node, app, ev)),
+                    str(rec.get("retried") or ""), str(rec.get("broken") or ""))
+
+
+def chaos_rows(doc: dict, catalog: Mapping[str, Experiment]) -> list[str]:
+    """The experiments a run's chaos block selected, else those it has cells of (catalog order)."""
+    named = set((doc.get("chaos") or {}).get("experiments") or ())
+    named |= {x for c in doc["cells"] if (x := chaos_catalog.experiment_of(c["event"]))}
+    return [chaos_catalog.event(n) for n in catalog if n in named]
+
+
+def build(matrix: Matrix, doc: dict, catalog: Mapping[str, Experiment], soak: Soak | None = None) -> Grid:
+    """`catalog`: the chaos experiments (chaos.catalog.load()); level 5 rests on those judging each app."""
     sel = doc.get("selection") or {}
     try:
         selected = {(c.app, c.event) for c in plan(matrix, sel.get("apps"), sel.get("events"))}
     except MatrixError:
         selected = set(matrix.cells)
     nodes = results.nodes(doc) or [""]
-    cells, lv = {}, {}
+    rows = chaos_rows(doc, catalog)
+    block = set((doc.get("chaos") or {}).get("experiments") or ())
+    cells = {}
     for node in nodes:
         v = results.verdicts(doc, node)
-        lv[node] = levels(matrix, v)
         for app in matrix.apps:
             for ev in matrix.events:
-                req = matrix.cells.get((app, ev))
-                rec = results.record_for(doc, node, app, ev)
-                if req is None:
-                    cells[(node, app, ev)] = GridCell(node, app, ev, None, NA)
-                elif rec is None:
-                    cells[(node, app, ev)] = GridCell(node, app, ev, req,
-                                                      MISSING if (app, ev) in selected else UNSELECTED)
-                else:
-                    cells[(node, app, ev)] = GridCell(node, app, ev, req, v[(app, ev)], rec.get("reason", ""),
-                                                      tuple(rec.get("artifacts") or ()),
-                                                      float(rec.get("duration") or 0),
-                                                      tuple(results.parts_not_run(doc, node, app, ev)),
-                                                      str(rec.get("retried") or ""), str(rec.get("broken") or ""))
+                cells[(node, app, ev)] = _cell(doc, node, app, ev, matrix.cells.get((app, ev)),
+                                               (app, ev) in selected, v)
+            for ev in rows:
+                name = chaos_catalog.experiment_of(ev)
+                cells[(node, app, ev)] = _cell(doc, node, app, ev, "MUST" if app in catalog[name].apps else None,
+                                               name in block, v)
+    st = level_table.table(matrix, doc, catalog, soak, nodes)
     titles = {**{a.id: a.title for a in matrix.apps.values()},
-              **{e.id: e.title for e in matrix.events.values()}}
-    return Grid(nodes, list(matrix.apps), list(matrix.events), titles, cells, lv,
-                {n: lvl.title for n, lvl in matrix.levels.items()})
+              **{e.id: e.title for e in matrix.events.values()},
+              **{ev: f"chaos: {chaos_catalog.experiment_of(ev)}" for ev in rows}}
+    return Grid(nodes, list(matrix.apps), list(matrix.events), titles, cells,
+                {n: {a: s.level for a, s in apps.items()} for n, apps in st.items()},
+                {n: lvl.title for n, lvl in matrix.levels.items()}, st, rows)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import html
 import time
 
+from matrix.standing import Proof, Rung, Standing
+
 from .grid import MISSING, NA, UNSELECTED, Grid, GridCell
 
 SYMBOL = {"passed": "✓", "failed": "✗", "not_run": "○", MISSING: "?", UNSELECTED: "·", NA: "—"}
@@ -20,7 +22,11 @@ td.not_run{background:#fff1b8}td.missing{background:#ddd}td.unselected{color:#aa
 td.level{background:#e6eefc;font-weight:bold}
 small{color:#666}a{color:inherit}
 ul.reasons li{margin:.2em 0}
+span.passed{color:#1a7f1a}span.failed{color:#b00;font-weight:bold}span.not_run,span.missing,span.partial{color:#a60}
 """
+# a proof a level rests on (matrix/standing.py), as each renderer marks it
+PROOF_SYMBOL = {**SYMBOL, "partial": "✓*"}
+PROOF_EMOJI = {**EMOJI, "partial": "✅*"}
 
 
 def _title(c: GridCell) -> str:
@@ -54,10 +60,10 @@ def html_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
            "<table><tr>" + ("<th>node</th>" if several else "") + "<th>event \\ app</th>"
            + "".join(f"<th>{e(grid.titles.get(a, a))}<br><small>{e(a)}</small></th>" for a in grid.apps) + "</tr>"]
     for node in grid.nodes:
-        for i, ev in enumerate(grid.events):
+        for i, ev in enumerate(grid.rows):
             row = "<tr>"
             if several and i == 0:
-                row += f"<th class=row rowspan={len(grid.events) + 1}>{e(node)}</th>"
+                row += f"<th class=row rowspan={len(grid.rows) + 1}>{e(node)}</th>"
             row += f"<th class=row>{e(grid.titles.get(ev, ev))}</th>"
             for app in grid.apps:
                 c = grid.cells[(node, app, ev)]
@@ -69,11 +75,12 @@ def html_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
                 row += f"<td class={c.verdict} title=\"{e(_title(c))}\">{sym}{req}</td>"
             out.append(row + "</tr>")
         out.append("<tr><th class=row>level</th>" + "".join(
-            f"<td class=level title=\"{e(grid.level_titles.get(grid.levels[node][a], 'none'))}\">"
-            f"L{grid.levels[node][a]}</td>" for a in grid.apps) + "</tr>")
+            f"<td class=level title=\"{e(grid.level_titles.get(grid.levels[node][a], 'none'))} — "
+            f"{e(_stops(grid.standings[node][a]))}\">L{grid.levels[node][a]}</td>" for a in grid.apps) + "</tr>")
     out.append("</table>")
     out.append("<p><small>Levels: " + "; ".join(f"L{n} {e(t)}" for n, t in sorted(grid.level_titles.items()))
-               + ". An app's level is the highest whose cells all passed.</small></p>")
+               + ". An app's level is the highest whose evidence all holds (below).</small></p>")
+    out += _html_evidence(grid)
     notes = [c for c in grid.cells.values() if c.verdict in ("failed", "not_run", MISSING)]
     if notes:
         out.append("<h2>Failed, not run, no result</h2><ul class=reasons>")
@@ -93,6 +100,60 @@ def html_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
     return "\n".join(out) + "\n"
 
 
+def _stops(s: Standing) -> str:
+    """Where an app's level stops and why."""
+    r = s.stopped_at
+    return f"not L{r.n} {r.title}: {r.why}" if r else "every level earned"
+
+
+def _rung_parts(r: Rung, mark, text=lambda s: s) -> list[str]:
+    """A level's proofs as each renderer marks them, then what it lacks and what is said of it."""
+    return [mark(p) for p in r.proofs] + [text(x) for x in ([r.lacking] if r.lacking else []) + list(r.notes)]
+
+
+def _proof_md(p: Proof) -> str:
+    note = f" ({_md(p.note)})" if p.note and not p.holds else ""
+    return f"{PROOF_EMOJI[p.verdict]} `{p.id}`{note}"
+
+
+def _md_evidence(grid: Grid) -> list[str]:
+    """## What the levels rest on: per app the cells and experiments of each level up to the one
+    it stops at, and why it stops there."""
+    several = len(grid.nodes) > 1
+    out = ["## What the levels rest on"]
+    for node in grid.nodes:
+        if several:
+            out += ["", f"### {node}"]
+        for app, s in grid.standings.get(node, {}).items():
+            out.append(f"- **{app} L{s.level}**: {_md(_stops(s))}")
+            for r in s.rungs:
+                out.append(f"  - L{r.n} {r.title}{'' if r.earned else ' (not earned)'}: "
+                           + ("; ".join(_rung_parts(r, _proof_md)) or "nothing applies"))
+    return out + [""]
+
+
+def _html_evidence(grid: Grid) -> list[str]:
+    e = html.escape
+    several = len(grid.nodes) > 1
+
+    def mark(p: Proof) -> str:
+        note = f" ({e(p.note)})" if p.note and not p.holds else ""
+        return f"<span class={p.verdict}>{PROOF_SYMBOL[p.verdict]} {e(p.id)}</span>{note}"
+
+    out = ["<h2>What the levels rest on</h2>"]
+    for node in grid.nodes:
+        if several:
+            out.append(f"<h3>{e(node)}</h3>")
+        out.append("<ul class=reasons>")
+        for app, s in grid.standings.get(node, {}).items():
+            out.append(f"<li><b>{e(app)} L{s.level}</b>: {e(_stops(s))}<ul>")
+            out += [f"<li>L{r.n} {e(r.title)}{'' if r.earned else ' (not earned)'}: "
+                    + ("; ".join(_rung_parts(r, mark, e)) or "nothing applies") + "</li>" for r in s.rungs]
+            out.append("</ul></li>")
+        out.append("</ul>")
+    return out
+
+
 def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -104,7 +165,7 @@ def markdown_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
     head = (["node"] if several else []) + ["event \\ app"] + grid.apps
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for node in grid.nodes:
-        for ev in grid.events:
+        for ev in grid.rows:
             row = ([node] if several else []) + [grid.titles.get(ev, ev)]
             for app in grid.apps:
                 c = grid.cells[(node, app, ev)]
@@ -116,6 +177,7 @@ def markdown_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
         lines.append("| " + " | ".join(([node] if several else []) + ["**level**"]
                                         + [f"**L{grid.levels[node][a]}**" for a in grid.apps]) + " |")
     lines += ["", "Levels: " + "; ".join(f"L{n} {t}" for n, t in sorted(grid.level_titles.items())), ""]
+    lines += _md_evidence(grid)
     notes = [c for c in grid.cells.values() if c.verdict in ("failed", "not_run", MISSING)]
     if notes:
         lines.append("## Failed, not run, no result")

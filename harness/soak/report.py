@@ -199,5 +199,8 @@ def render(timeline_path: Path, out_dir: Path | None = None) -> tuple[Verdict, d
     paths = {"html": out_dir / "report.html", "markdown": out_dir / "summary.md", "verdict": out_dir / "verdict.json"}
     paths["html"].write_text(render_html(tl, verdict), encoding="utf-8")
     paths["markdown"].write_text(render_markdown(tl, verdict), encoding="utf-8")
-    paths["verdict"].write_text(json.dumps(verdict.to_dict(), indent=1), encoding="utf-8")
+    # what level 7 asks of a nightly soak (harness/levels.py): the commit, the apps, how long
+    about = {k: tl.meta.get(k) for k in ("commit", "apps", "node", "duration")}
+    paths["verdict"].write_text(json.dumps({**verdict.to_dict(), **about, "summary": verdict.one_line()}, indent=1),
+                                encoding="utf-8")
     return verdict, paths

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from harness import revision
 from harness.duration import format_duration
 from harness.soak.report import render
 from harness.soak.sampler import Sampler
@@ -73,7 +74,8 @@ def run_soak(node, driver, matrix, *, apps: list[str], duration: float, interval
         if timeline.exists():
             raise SoakError(f"{timeline} exists: resume it (--resume) or pick another output directory")
         meta = {"kind": "meta", "version": VERSION, "node": node.name, "apps": apps, "duration": duration,
-                "interval": interval, "started": time.time(), "bounds": {**DEFAULT_BOUNDS, **(bounds or {})}}
+                "interval": interval, "started": time.time(), "bounds": {**DEFAULT_BOUNDS, **(bounds or {})},
+                "commit": revision.commit()}
         done = 0.0
     sampler = Sampler(node, driver, matrix, apps)
     with TimelineWriter(timeline) as w:

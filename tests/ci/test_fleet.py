@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "ci"))
 import fleet  # noqa: E402
+from chaos import catalog  # noqa: E402
 from harness.report import build, markdown_report  # noqa: E402
 from matrix.model import load, plan  # noqa: E402
 
@@ -44,7 +45,7 @@ def test_merge_one_grid_with_a_node_column(tmp_path):
     assert {by[("c", e)]["verdict"] for e in ("fresh_install", "ui_direct_port")} == {"failed"}
     assert doc["nodes"]["c"]["status"] == "unreachable"
     doc["selection"] = {"apps": ["lnd"], "events": ["fresh_install", "ui_direct_port"]}
-    md = markdown_report(build(m, doc))
+    md = markdown_report(build(m, doc, catalog.load()))
     assert "| node | event \\ app |" in md
     assert re.search(r"\| b \| UI direct port \|[^\n]*❌", md)
 

@@ -65,6 +65,17 @@ def test_render_pass_and_fail_reports(tmp_path):
     assert json.loads(paths["verdict"].read_text())["passed"] is False
 
 
+def test_verdict_json_says_what_level_7_asks_of_a_nightly_soak(tmp_path):
+    """The commit and the apps of the run, and its one-line summary (harness/levels.read_soak)."""
+    from harness.levels import read_soak
+    meta, samples = steady()
+    write(tmp_path / "timeline.jsonl", {**meta, "commit": "c" * 40}, with_leak(samples))
+    render(tmp_path / "timeline.jsonl")
+    soak = read_soak(tmp_path)
+    assert (soak.passed, soak.commit, soak.apps) == (False, "c" * 40, tuple(meta["apps"]))
+    assert soak.summary.startswith("FAIL: memory:") and soak.source == str(tmp_path / "verdict.json")
+
+
 def test_every_svg_is_well_formed_xml(tmp_path):
     import xml.etree.ElementTree as ET
     meta, samples = steady()

@@ -1,7 +1,7 @@
-"""The real matrix data: what the seed's table says, planning and levels."""
+"""The real matrix data: what the seed's table says, and planning (levels: test_standing.py)."""
 import pytest
 
-from matrix.model import MatrixError, levels, load, plan
+from matrix.model import MatrixError, load, plan
 
 M = load()
 
@@ -50,32 +50,3 @@ def test_unknown_app_and_event_name_the_valid_ones():
     assert str(e.value).startswith("unknown app 'lndd'; valid apps: bitcoin-knots, bitcoin-core, lnd")
     with pytest.raises(MatrixError, match=r"unknown event 'reboot'; valid events: fresh_install"):
         plan(M, events=["reboot"])
-
-
-def passed_up_to(app, n, also=()):
-    v = {}
-    for lvl in range(1, n + 1):
-        for ev in M.levels[lvl].events:
-            v[(app, ev)] = "passed"
-    v.update(also)
-    return v
-
-
-def test_levels_highest_fully_passed():
-    assert levels(M, {})["lnd"] == 0
-    assert levels(M, passed_up_to("lnd", 3))["lnd"] == 3
-    assert levels(M, passed_up_to("lnd", 7))["lnd"] == 7
-    # a failure at L2 caps the level at 1 even when later levels pass
-    v = passed_up_to("lnd", 7, {("lnd", "ui_iframe"): "failed"})
-    assert levels(M, v)["lnd"] == 1
-    # not run is not passed
-    v = passed_up_to("lnd", 7, {("lnd", "soak"): "not_run"})
-    assert levels(M, v)["lnd"] == 6
-
-
-def test_levels_skip_dash_cells():
-    # electrumx has no Tor cell and knots no restart cell: their levels do not need them
-    v = {k: "passed" for k in M.cells if k[0] == "electrumx"}
-    assert levels(M, v)["electrumx"] == 7
-    v = {k: "passed" for k in M.cells if k[0] == "bitcoin-knots"}
-    assert levels(M, v)["bitcoin-knots"] == 7

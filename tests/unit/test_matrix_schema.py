@@ -106,3 +106,12 @@ def test_empty_and_missing_files(matrix_copy):
     assert error(matrix_copy) == f"{matrix_copy / 'levels.yaml'}:1: file is empty"
     (matrix_copy / "levels.yaml").unlink()
     assert error(matrix_copy).startswith(f"{matrix_copy / 'levels.yaml'}: cannot read:")
+
+
+def test_a_level_resting_on_nothing_and_a_bad_chaos_flag(matrix_copy):
+    f = matrix_copy / "levels.yaml"
+    edit(f, "events: [], chaos: true}", "events: []}")
+    assert error(matrix_copy) == (f"{f}:{line_of(f, '  5: ')}: levels.5.events: a level rests on events, on the "
+                                  "chaos suite (chaos: true) or both; this one on nothing")
+    edit(f, "events: []}", "events: [], chaos: maybe}")
+    assert error(matrix_copy).startswith(f"{f}:{line_of(f, '  5: ')}: levels.5.chaos: expected")

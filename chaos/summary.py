@@ -1,0 +1,59 @@
+"""results/chaos/summary.jsonl: one row per experiment run, appended by tests/chaos, read back by
+the results merge (harness/chaos_cells.py) and `make prove` (ci/prove.py).
+
+A row: {"experiment", "kind": "reference" | "variant", "variant": name | null, "passed": true |
+false | null (null: not run, "reason" says why), "duration_s", "status", "deviated", "problems":
+[first ten], "stack": [apps installed for it], "node": the node its cells count for}.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+REFERENCE, VARIANT = "reference", "variant"
+FILE = "summary.jsonl"
+
+
+def row(experiment: str, kind: str, variant: str | None, passed: bool | None, *, node: str,
+        stack: Iterable[str], problems: Iterable[str] = (), reason: str = "", duration: float = 0.0,
+        journal: dict | None = None) -> dict:
+    journal = journal or {}
+    out = {"experiment": experiment, "kind": kind, "variant": variant, "passed": passed,
+           "duration_s": round(duration, 1), "status": journal.get("status"), "deviated": journal.get("deviated"),
+           "problems": list(problems)[:10], "stack": list(stack), "node": node}
+    return {**out, "reason": reason} if reason else out
+
+
+def append(path: Path, record: dict) -> None:
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def parse(text: str, where: str) -> list[dict]:
+    """The rows of a summary file; ValueError names the first bad line (`where:line: what`)."""
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+        except ValueError as e:
+            raise ValueError(f"{where}:{n}: not JSON: {e}") from None
+        if not (isinstance(r, dict) and isinstance(r.get("experiment"), str)
+                and r.get("kind") in (REFERENCE, VARIANT) and r.get("passed") in (True, False, None)):
+            raise ValueError(f"{where}:{n}: not a chaos summary row (experiment, kind reference|variant, "
+                             "passed true|false|null)")
+        rows.append(r)
+    return rows
+
+
+def read(path: Path | str) -> list[dict]:
+    """The rows of a summary file; none when the file does not exist (nothing ran)."""
+    p = Path(path)
+    try:
+        return parse(p.read_text(encoding="utf-8"), str(p))
+    except FileNotFoundError:
+        return []
+    except OSError as e:
+        raise ValueError(f"{p}: cannot read: {e.strerror}") from None
