@@ -14,6 +14,9 @@ from pathlib import Path
 
 USER_STOP_GRACE = 660      # bitcoind's 600 s stop grace, plus the manager's own (seed 000: 10 s risked the chain)
 DAEMON_DROPIN = "/etc/systemd/system/archipelago.service.d/user.conf"
+# a prefix drop-in: systemd applies rootless-netns-.scope.d/ to every rootless-netns-<id>.scope
+NETNS_SCOPE_DROPIN = "/etc/systemd/user/rootless-netns-.scope.d/archipelago.conf"
+APPS_SLICE = "archipelago-apps.slice"     # render.APPS_SLICE (provision runs before the reconciler's imports)
 SNIPPET_DIR_MODE = 0o2775  # root:<user>: the daemon writes its snippets, nginx and tor (other) read them
 
 
@@ -65,6 +68,16 @@ def user_manager_dropin() -> str:
             f"[Service]\nTimeoutStopSec={USER_STOP_GRACE}\n")
 
 
+def netns_scope_dropin() -> str:
+    """The rootless netns (pasta) outlives the apps at shutdown. Its transient scope is otherwise
+    stopped at once with the user manager; each app's cleanup then restarts pasta and asks for a
+    new scope, which systemd refuses mid-shutdown ("Transaction ... is destructive"), so every
+    reboot logged "failed to move the rootless netns pasta process" from each app. Before= the
+    apps' slice: shutdown stops the apps, then their slice, then this scope."""
+    return ("# archipelago provision.py: pasta outlives the apps at shutdown\n"
+            f"[Unit]\nBefore={APPS_SLICE}\n")
+
+
 def containers_conf(node: UserNode) -> str:
     """The user's containers.conf (overrides /etc for rootless podman): seed 004's FM4 fix, so
     host.containers.internal is the node on the apps' network, never the LAN gateway."""
@@ -99,6 +112,10 @@ def ensure_user_side(node: UserNode, run, write_if_changed, progress, systemctl_
     manager = Path(f"/etc/systemd/system/user@{node.uid}.service.d/archipelago.conf")
     daemon = Path(DAEMON_DROPIN)
     changed_manager = write_if_changed(manager, user_manager_dropin().encode())
+    if write_if_changed(Path(NETNS_SCOPE_DROPIN), netns_scope_dropin().encode()):
+        # a user manager already running reloads; one not yet started reads it below (check=False)
+        run(["systemctl", "--user", "--machine", f"{node.user}@", "daemon-reload"],
+            timeout=systemctl_timeout, check=False)
     changed_daemon = write_if_changed(daemon, daemon_dropin(node).encode())
     if changed_manager or changed_daemon:
         run(["systemctl", "daemon-reload"], timeout=systemctl_timeout)

@@ -39,6 +39,15 @@ def test_user_manager_allows_bitcoinds_stop_grace():
     assert "TimeoutStopSec=660" in pu.user_manager_dropin()
 
 
+def test_the_rootless_netns_scope_outlives_the_apps_slice():
+    """A prefix drop-in (rootless-netns-.scope.d) ordering every pasta scope before the apps'
+    slice, so shutdown stops it after them; the slice is the one the units run in."""
+    from reconciler.render import APPS_SLICE
+    assert pu.NETNS_SCOPE_DROPIN == "/etc/systemd/user/rootless-netns-.scope.d/archipelago.conf"
+    assert pu.APPS_SLICE == APPS_SLICE
+    assert f"[Unit]\nBefore={APPS_SLICE}\n" in pu.netns_scope_dropin()
+
+
 def test_containers_conf_points_host_containers_internal_at_the_gateway():
     assert 'host_containers_internal_ip = "10.89.0.1"' in pu.containers_conf(NODE)
 
