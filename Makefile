@@ -85,7 +85,7 @@ beta-matrix: setup
 	@rc=0; $(PYTEST) tests/grid $(TARGET_ARGS) $(SEL_ARGS) --results-dir $(RESULTS) --soak-duration $(SOAK) $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -gt 1 ]; then echo "beta-matrix: pytest exited $$rc: no verdict" >&2; exit $$rc; fi
 ifneq ($(CHAOS_RUN),)
-	@rm -f $(RESULTS)/chaos/summary.jsonl; rc=0; \
+	@$(PY) -m chaos.summary --fresh '$(RESULTS)' || exit 2; rc=0; \
 	ARCHY_CHAOS_SUITE=all ARCHY_CHAOS_EXPERIMENTS='$(CHAOS_EXPERIMENTS)' $(PYTEST) tests/chaos/test_experiments.py $(TARGET_ARGS) \
 	  --results-dir $(RESULTS) --junitxml $(RESULTS)/chaos/junit.xml --alluredir $(RESULTS)/chaos/allure || rc=$$?; \
 	if [ $$rc -gt 1 ]; then echo "beta-matrix: chaos pytest exited $$rc: no verdict" >&2; exit $$rc; fi

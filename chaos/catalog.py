@@ -34,11 +34,17 @@ class ExperimentError(Exception):
 
 def load_experiment(path: str | Path) -> dict:
     """One experiment file, parsed (read here so the gate's system python needs no chaoslib)."""
-    p = Path(path)
+    return _parse(_read(Path(path)), Path(path))
+
+
+def _read(p: Path) -> str:
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except OSError as e:
         raise ExperimentError(f"{p}: cannot read: {e.strerror}") from None
+
+
+def _parse(text: str, p: Path) -> dict:
     try:
         exp = json.loads(text)
     except json.JSONDecodeError as e:
@@ -97,10 +103,11 @@ def load(directory: Path | str | None = None) -> dict[str, Experiment]:
     out = {}
     for p in sorted(Path(directory or EXPERIMENTS_DIR).glob("*.json")):
         try:
-            exp = load_experiment(p)
+            text = _read(p)
+            exp = _parse(text, p)
         except ExperimentError as e:
             raise CatalogError(str(e)) from None
-        out[p.stem] = entry(p.stem, exp, p.read_text(encoding="utf-8"), str(p))
+        out[p.stem] = entry(p.stem, exp, text, str(p))
     return out
 
 

@@ -8,8 +8,11 @@ false | null (null: not run, "reason" says why), "duration_s", "status", "deviat
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Iterable
+
+from node.deletion import NodeError, safe_unlink
 
 REFERENCE, VARIANT = "reference", "variant"
 FILE = "summary.jsonl"
@@ -23,6 +26,15 @@ def row(experiment: str, kind: str, variant: str | None, passed: bool | None, *,
            "duration_s": round(duration, 1), "status": journal.get("status"), "deviated": journal.get("deviated"),
            "problems": list(problems)[:10], "stack": list(stack), "node": node}
     return {**out, "reason": reason} if reason else out
+
+
+def path(results_dir: Path | str) -> Path:
+    return Path(results_dir) / "chaos" / FILE
+
+
+def fresh(results_dir: Path | str) -> None:
+    """Drop a previous run's rows (the file is appended to), only inside the results dir."""
+    safe_unlink(path(results_dir), within=results_dir)
 
 
 def append(path: Path, record: dict) -> None:
@@ -57,3 +69,20 @@ def read(path: Path | str) -> list[dict]:
         return []
     except OSError as e:
         raise ValueError(f"{p}: cannot read: {e.strerror}") from None
+
+
+def main(argv: list[str]) -> int:
+    """python -m chaos.summary --fresh RESULTS_DIR (make beta-matrix CHAOS=1, before the chaos run)."""
+    if len(argv) != 2 or argv[0] != "--fresh":
+        print("usage: python -m chaos.summary --fresh RESULTS_DIR", file=sys.stderr)
+        return 2
+    try:
+        fresh(argv[1])
+    except (NodeError, OSError) as e:
+        print(f"chaos.summary: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chaos import summary
+from node.deletion import safe_unlink
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = ROOT / ".venv" / "bin" / "python"
@@ -57,7 +58,7 @@ def _pytest(tests: str, results_dir: Path, args: list[str], env: dict[str, str] 
 
 def run_grid(results_dir: Path, args: list[str], env: dict[str, str] | None = None,
              log: Path | None = None, timeout: float = 4 * 3600) -> GridRun:
-    (results_dir / "cells.json").unlink(missing_ok=True)     # a run that records nothing shows none
+    safe_unlink(results_dir / "cells.json", within=results_dir)   # a run that records nothing shows none
     rc, seconds = _pytest("tests/grid", results_dir, args, env, log, timeout)
     try:
         cells = json.loads((results_dir / "cells.json").read_text())["cells"]
@@ -70,14 +71,13 @@ def run_chaos(results_dir: Path, experiments: list[str], args: list[str], varian
               log: Path | None = None, timeout: float | None = None) -> ChaosRun:
     """The chaos suite's `experiments` against the reference and, with `variants`, each against the
     broken variant its file names; a fresh summary (the file is appended to)."""
-    rows_file = results_dir / "chaos" / summary.FILE
-    rows_file.unlink(missing_ok=True)
+    summary.fresh(results_dir)
     env = {"ARCHY_CHAOS_SUITE": "all", "ARCHY_CHAOS_EXPERIMENTS": ",".join(experiments),
            "ARCHY_CHAOS_VARIANTS": "1" if variants else "0", "ARCHY_RECONCILER_VARIANT": ""}   # rows of the reference
     rc, seconds = _pytest("tests/chaos/test_experiments.py", results_dir, args, env, log,
                           timeout or 3600 + 2 * 1500 * len(experiments))
     try:
-        return ChaosRun(rc, seconds, summary.read(rows_file))
+        return ChaosRun(rc, seconds, summary.read(summary.path(results_dir)))
     except ValueError as e:
         return ChaosRun(rc, seconds, [], str(e))
 

@@ -50,10 +50,9 @@ def reference_verdict(doc: dict, apps: list[str], events: list[str] | None) -> t
     return True, f"green (reused: {passed} passed, {len(chosen) - passed} not run)"
 
 
-def grid_apps(variants: list[str], chosen: str | None) -> dict[str, list[str]]:
-    """The apps each grid-caught variant runs: --apps, else those of its listed cells (in matrix
-    order; the grid installs their dependencies itself)."""
-    order = list(load().apps)
+def grid_apps(variants: list[str], chosen: str | None, order: list[str]) -> dict[str, list[str]]:
+    """The apps each grid-caught variant runs: --apps, else those of its listed cells (in the
+    matrix's `order`; the grid installs their dependencies itself)."""
     out = {}
     for v in variants:
         cells = catches.grid_cells(CAUGHT_BY[v])
@@ -100,13 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     target = [x for n in args.node for x in ("--node", n)] + (["--allow-destructive"] if args.allow_destructive else [])
     sel = ["--soak-duration", args.soak, *(["--events", args.events] if args.events else []), *target]
     out = Path(args.out)
-    apps = grid_apps(variants, args.apps)
+    order = list(load().apps)
+    apps = grid_apps(variants, args.apps, order)
     seen: dict[str, dict] = {v: {} for v in variants}
     seconds: dict[str, float] = {v: 0.0 for v in variants}
     void: dict[str, str] = {}
     green = True
     if apps:
-        union = [a for a in load().apps if any(a in x for x in apps.values())]
+        union = [a for a in order if any(a in x for x in apps.values())]
         try:
             green, text = (True, "skipped (--no-reference)") if args.no_reference else _reference(
                 args, union, sel, extra, out)

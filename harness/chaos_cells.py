@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         catalog = chaos_catalog.load()
         selected = chaos_catalog.select(catalog, args.experiments)
         doc = results.read(path)
-        rows = summary.read(args.summary or path.parent / "chaos" / summary.FILE)
+        rows = summary.read(args.summary or summary.path(path.parent))
     except (ValueError, CatalogError) as e:
         print(f"chaos_cells: {e}", file=sys.stderr)
         return 2

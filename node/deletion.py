@@ -1,4 +1,4 @@
-"""The controller's one recursive delete: only strictly inside a root its caller owns.
+"""The controller's deletes (a tree, one file): only strictly inside a root its caller owns.
 
 A root is the VM run root, the cache or the results dir. Paths are compared after resolving
 symlinks and `..`, so `vm://..`, a symlink pointing out or a root of "/" never reach rmtree.
@@ -44,6 +44,12 @@ def safe_rmtree(path: str | os.PathLike, *, within: str | os.PathLike) -> None:
     if inside:
         raise DeletionRefused(f"refusing to delete {path}: still mounted: {', '.join(inside)} (umount them first)")
     shutil.rmtree(real, ignore_errors=True)
+
+
+def safe_unlink(path: str | os.PathLike, *, within: str | os.PathLike) -> None:
+    """rm -f of one file inside the root `within` (checked as safe_rmtree's path is). A missing file
+    is fine; a directory is refused (IsADirectoryError), never emptied."""
+    checked(path, within).unlink(missing_ok=True)
 
 
 def clear_allure(d: str | os.PathLike) -> list[Path]:

@@ -16,7 +16,7 @@ USER_STOP_GRACE = 660      # bitcoind's 600 s stop grace, plus the manager's own
 DAEMON_DROPIN = "/etc/systemd/system/archipelago.service.d/user.conf"
 # a prefix drop-in: systemd applies rootless-netns-.scope.d/ to every rootless-netns-<id>.scope
 NETNS_SCOPE_DROPIN = "/etc/systemd/user/rootless-netns-.scope.d/archipelago.conf"
-APPS_SLICE = "archipelago-apps.slice"     # render.APPS_SLICE (provision runs before the reconciler's imports)
+APPS_SLICE = "archipelago-apps.slice"     # render.APPS_SLICE: provision.py runs as a plain script, no package imports
 SNIPPET_DIR_MODE = 0o2775  # root:<user>: the daemon writes its snippets, nginx and tor (other) read them
 
 

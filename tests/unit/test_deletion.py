@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 
 from node import deletion
-from node.deletion import DeletionRefused, checked, clear_allure, safe_rmtree
+from chaos import summary
+from ci import grid_run
+from node.deletion import DeletionRefused, checked, clear_allure, safe_rmtree, safe_unlink
 from node.target import TargetError, parse, vm_name
 from vm import reaper
 
@@ -96,6 +98,38 @@ def test_safe_rmtree_refuses_a_dir_with_mounts(tree, tmp_path, monkeypatch):
     with pytest.raises(DeletionRefused, match=r"still mounted: .*run/sub \(umount them first\)"):
         safe_rmtree(tree / "run", within=tree)
     assert (tree / "run" / "sub").is_dir()
+
+
+def test_safe_unlink_deletes_one_file_inside_and_nothing_outside(tree):
+    (tree / "run" / "cells.json").write_text("{}")
+    safe_unlink(tree / "run" / "cells.json", within=tree)
+    assert not (tree / "run" / "cells.json").exists()
+    safe_unlink(tree / "run" / "cells.json", within=tree)           # already gone: fine
+    for bad in (tree / "link-out" / "precious", tree / ".." / "outside" / "precious"):
+        with pytest.raises(DeletionRefused):
+            safe_unlink(bad, within=tree)
+    with pytest.raises(IsADirectoryError):
+        safe_unlink(tree / "run", within=tree)
+    assert (tree.parent / "outside" / "precious").read_text() == "keep me" and (tree / "run").is_dir()
+
+
+@pytest.mark.parametrize("results", ["/", "~"], ids=["fs root", "home"])
+def test_a_fresh_chaos_summary_or_grid_run_refuses_a_results_dir_too_wide(results):
+    """`make beta-matrix CHAOS=1 RESULTS=/` and `prove --out ~` delete nothing (the chaos rows file,
+    the previous cells.json): the results dir is the root they are checked against."""
+    wide = Path(os.path.expanduser(results))
+    assert summary.main(["--fresh", str(wide)]) == 2
+    with pytest.raises(DeletionRefused, match="too wide to own"):
+        grid_run.run_grid(wide, [])
+
+
+def test_a_fresh_chaos_summary_drops_only_the_rows_file(tmp_path):
+    rows = summary.path(tmp_path)
+    rows.parent.mkdir()
+    rows.write_text("{}\n")
+    (rows.parent / "setup.json").write_text("{}")
+    assert summary.main(["--fresh", str(tmp_path)]) == 0
+    assert not rows.exists() and (rows.parent / "setup.json").exists()
 
 
 def test_stop_run_refuses_a_run_dir_outside_the_run_root(tree):
