@@ -20,6 +20,11 @@ from node.api import Node, NodeError
 
 GOSS_DIR = Path(__file__).resolve().parent.parent / "goss"
 RC_FAIL, RC_FILE_ERROR, RC_RETRY_TIMEOUT = 1, 78, 3
+# goss runs 50 checks at once by default. A TCG guest runs its vCPUs on one host thread, so 30
+# checks that each start podman or python starve one another past their own timeouts (the
+# rootless grid's fresh_install failed on `podman inspect` timing out at 60 s under load);
+# a few at a time keeps each check's timeout about the check.
+MAX_CONCURRENT = 4
 
 
 class GossError(NodeError):
@@ -147,6 +152,14 @@ def stage(node: Node, matrix: Matrix, app: App) -> tuple[goss_session.Session, s
     return s, remote, remote_vars
 
 
+def validate_command(goss: str, vars_file: str, goss_file: str, retry_timeout: float | None) -> str:
+    """The goss command line (pure): JSON out, MAX_CONCURRENT checks at a time, goss's own retry."""
+    q = shlex.quote
+    retry = f" -r {int(retry_timeout)}s -s 2s" if retry_timeout else ""
+    return (f"{q(goss)} --vars {q(vars_file)} -g {q(goss_file)} validate -f json --no-color "
+            f"--max-concurrent {MAX_CONCURRENT}{retry}")
+
+
 def validate(node: Node, matrix: Matrix, app: App, *, retry_timeout: float | None = None,
              timeout: float = 120) -> Report:
     """Validate `app`'s goss file on the node (as root: it reads root-only files).
@@ -154,13 +167,11 @@ def validate(node: Node, matrix: Matrix, app: App, *, retry_timeout: float | Non
     retry_timeout: let goss itself retry until the state passes (after a reboot, a restart).
     """
     s, remote, remote_vars = stage(node, matrix, app)
-    retry = f" -r {int(retry_timeout)}s -s 2s" if retry_timeout else ""
     budget = timeout + (retry_timeout or 0)
     # as root (goss reads the platform's files and processes); the timeout outside sudo: a
     # sudoers rule for `timeout` would allow any command
-    q = shlex.quote
     cmd = f"timeout -k 5 {int(budget)} " + node.cmd.as_root(
-        f"{q(s.goss)} --vars {q(remote_vars)} -g {q(remote)} validate -f json --no-color{retry}")
+        validate_command(s.goss, remote_vars, remote, retry_timeout))
     res = node.run(cmd, timeout=budget + 15)
     if res.rc not in (0, RC_FAIL, RC_RETRY_TIMEOUT):
         out = res.stderr.strip() or res.stdout.strip()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.goss import GossError, file_error, parse
+from harness.goss import MAX_CONCURRENT, GossError, file_error, parse, validate_command
 
 DATA = Path(__file__).parent / "data"
 
@@ -94,3 +94,11 @@ def test_recorded_real_output(path):
 def test_file_error(output, expected):
     """goss 0.4.9's messages for a bad file (rc 78, recorded) name the file and its line."""
     assert file_error("lnd.yaml", output) == expected
+
+
+def test_goss_runs_a_few_checks_at_a_time_and_quotes_its_paths():
+    cmd = validate_command("/run/archy goss/goss", "/tmp/v.json", "/tmp/a b.yaml", 60)
+    assert cmd.startswith("'/run/archy goss/goss' --vars /tmp/v.json -g '/tmp/a b.yaml' validate -f json")
+    assert f"--max-concurrent {MAX_CONCURRENT}" in cmd and 1 <= MAX_CONCURRENT <= 8
+    assert cmd.endswith(" -r 60s -s 2s")
+    assert " -r " not in validate_command("g", "v", "f", None)
