@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from . import render
+from . import boot, render
 from .catalog import providers
 from .model import (STARTED, AppPlan, AppSpec, Catalog, DesiredNode, DesiredState, FileSpec, Secrets,
                     frozen_map, spec_hash)
@@ -52,6 +52,7 @@ def build(catalog: Catalog, desired: DesiredState, secrets: Secrets, paths: Path
     stop_timeout = (lambda s: 10) if variant.off("stop-grace") else (lambda s: s.grace)
     node = paths.node
     hosts = render.addresses((s.container for s in catalog.apps.values()), node)
+    boot_after = boot.after(catalog)
     host_alias = not variant.off("host-alias")
     restart = "no" if variant.off("retry-failed") else "on-failure"   # a crashed app stays down
 
@@ -77,11 +78,11 @@ def build(catalog: Catalog, desired: DesiredState, secrets: Secrets, paths: Path
             spec, enabled=state == STARTED, stop_timeout=stop_timeout(spec),
             data_dir=paths.host(data_dir) if data_dir else None,
             config_dir=paths.host(config_dir) if config_dir else None, hosts=hosts, host_alias=host_alias,
-            restart=restart, node=node)
+            restart=restart, node=node, boot_after=boot_after[app])
         imperative = no_units or (parent is not None and variant.off("companion-units"))
         if not imperative:
             add(paths.unit_file(spec.stem), unit_text, 0o644, app, "unit")
-        # WantedBy and Restart do not change what runs (diff.RELOAD_ONLY_KEYS): out of the restart/backoff hash
+        # WantedBy, Restart and After do not change what runs (diff.RELOAD_ONLY_KEYS): out of the restart/backoff hash
         run_text = render.quadlet_container(spec, enabled=True, stop_timeout=stop_timeout(spec), data_dir=data_dir,
                                             config_dir=config_dir, hosts=hosts, host_alias=host_alias,
                                             restart="on-failure", node=node)

@@ -169,10 +169,11 @@ def file_writes(dirs: Mapping[str, tuple[int, str, str | None]], wanted: Mapping
         config_drift=frozenset(w.app for w in writes if w.spec.kind == "config")))
 
 
-# Unit keys systemd applies at daemon-reload without a restart: when to start it (WantedBy=) and
-# whether to start it again after it exits (Restart=, RestartSec=). A change to them alone does
-# not touch the running container, so it is no drift: a variant switch must not restart the stack.
-RELOAD_ONLY_KEYS = (b"WantedBy=", b"Restart=", b"RestartSec=")
+# Unit keys systemd applies at daemon-reload without a restart: when to start it (WantedBy=),
+# after which units when they start together (After=, boot.py) and whether to start it again
+# after it exits (Restart=, RestartSec=). A change to them alone does not touch the running
+# container, so it is no drift: a variant switch or a new boot order must not restart the stack.
+RELOAD_ONLY_KEYS = (b"WantedBy=", b"After=", b"Restart=", b"RestartSec=")
 
 
 def runs_differently(old: bytes | None, new: bytes) -> bool:

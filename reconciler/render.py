@@ -45,9 +45,10 @@ def rpcauth(user: str, salt: str, password: str) -> str:
 
 def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int, data_dir: str | None,
                       config_dir: str | None, hosts: dict[str, str] | None = None, host_alias: bool = True,
-                      restart: str = "on-failure", node: Node = SYSTEM) -> str:
+                      restart: str = "on-failure", node: Node = SYSTEM, boot_after: tuple[str, ...] = ()) -> str:
     """node: a user-scope unit has no network-online.target (the user manager has none) and is
-    wanted by default.target; the network and the host alias's gateway are the node's."""
+    wanted by default.target; the network and the host alias's gateway are the node's.
+    boot_after: the app units this one starts after when they start together (boot.after)."""
     hosts = hosts or {}
     ports = ",".join(f"{p.name}={p.port}" for p in spec.ports)
     # In the user manager, the user's D-Bus must outlive the apps: at shutdown podman's cleanup
@@ -61,6 +62,7 @@ def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int, data_d
         "[Unit]",
         f"Description=Archipelago app {spec.id} ({spec.title})",
         *online,
+        *([f"After={' '.join(boot_after)}"] if boot_after else []),
         # a last guard behind the reconciler's backoff: a unit started 5 times in 120 s is refused
         "StartLimitIntervalSec=120",
         "StartLimitBurst=5",
