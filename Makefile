@@ -51,7 +51,7 @@ $(STAMP): pyproject.toml
 # make test: every test shown green on the embedded VM under TCG here: the pure units, a real
 # sshd, the stand-ins, the reconciler on a fake system and on the VM, the VM itself and the harness
 # on it, two chaos experiments (clock jump with its rollback, a deleted nginx snippet), one grid
-# cell on the rootless embedded node through the VM's own path (GRID_SMOKE), then the rehearsal
+# cell on the rootless embedded node through the VM's own path (GRID_SMOKE), and the rehearsal
 # of the real-node path: a grid subset (lnd with bitcoin-knots through install, UI, Tor, stop,
 # restart, reboot, reinstall, uninstall) against the VM addressed as a plain SSH node with a sudo
 # login (tests/rehearsal). The same subset through the VM's own path (snapshots, power cut)
@@ -63,10 +63,19 @@ GRID_FAST   := --apps lnd --events fresh_install,ui_direct_port,ui_https_proxy,u
 
 GRID_SMOKE  := --apps bitcoin-knots --events fresh_install
 
+# Two sequences side by side (ci/side_by_side.py), each on its own single-threaded TCG VM, so one
+# host core each: most suites on the session's VM (vm0) in the foreground; the grid cell, the VM's
+# own tests and the rehearsal on VM vm1 in the background, their output printed when they end
+# (each run its own results dir). Every step runs whatever the others returned; the first
+# non-zero exit status is make's. Split so both take about as long (docs/performance.md).
+TEST_MARKS  := -m 'not grid and not slow and not rehearsal'
+TEST_FG     := $(PYTEST) tests --ignore=tests/vm $(TEST_MARKS) $(PYTEST_ARGS)
+TEST_BG     := --background "env ARCHY_VM_NAME=vm1 $(PYTEST) tests/grid $(GRID_SMOKE) --results-dir $(RESULTS)/test-grid $(PYTEST_ARGS)" \
+               --background "env ARCHY_VM_NAME=vm1 $(PYTEST) tests/vm $(TEST_MARKS) --results-dir $(RESULTS)/test-vm $(PYTEST_ARGS)" \
+               --background "env ARCHY_VM_NAME=vm1 $(PYTEST) tests/rehearsal -m rehearsal --results-dir $(RESULTS)/test-rehearsal $(PYTEST_ARGS)"
+
 test: setup
-	$(PYTEST) tests -m "not grid and not slow and not rehearsal" $(PYTEST_ARGS)
-	$(PYTEST) tests/grid $(GRID_SMOKE) --results-dir $(RESULTS)/test-grid $(PYTEST_ARGS)
-	$(PYTEST) tests/rehearsal -m rehearsal $(PYTEST_ARGS)
+	$(PY) ci/side_by_side.py --log $(RESULTS)/test-background.log $(TEST_BG) -- "$(TEST_FG)"
 
 test-full: setup
 	$(PYTEST) tests -m "not grid and not rehearsal" $(PYTEST_ARGS)

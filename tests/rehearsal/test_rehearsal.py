@@ -59,6 +59,9 @@ def _child(url: str, results: Path) -> subprocess.CompletedProcess:
         stop_group(p, interrupt=120, terminate=30)    # SIGINT first: the child tears its state down
         out, _ = p.communicate()
         pytest.fail(f"the rehearsal grid did not finish within {CHILD_TIMEOUT}s:\n{out[-3000:]}")
+    except BaseException:         # Ctrl-C or SIGTERM here: the child has its own session, stop it too
+        stop_group(p, interrupt=120, terminate=30)
+        raise
     return subprocess.CompletedProcess(cmd, p.returncode, out)
 
 
