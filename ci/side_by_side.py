@@ -36,17 +36,21 @@ class Background(threading.Thread):
         self.codes: list[int] = []
         self.current: subprocess.Popen | None = None
         self.stopping = threading.Event()
+        self.lock = threading.Lock()       # a stop() never misses a command being started
 
     def run(self) -> None:
         with open(self.log, "ab") as out:
             for cmd in self.cmds:
-                if self.stopping.is_set():
-                    break
                 out.write(f"$ {shlex.join(cmd)}\n".encode())
                 out.flush()
-                self.current = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                with self.lock:
+                    if self.stopping.is_set():
+                        break
+                    self.current = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                                    start_new_session=True)
                 try:
-                    self.codes.append(self.current.wait(max(1.0, self.deadline - time.monotonic())))
+                    code = self.current.wait(max(1.0, self.deadline - time.monotonic()))
+                    self.codes.append(130 if self.stopping.is_set() and code != 0 else code)
                 except subprocess.TimeoutExpired:
                     out.write(b"side_by_side: the background sequence ran past its deadline: stopping it\n")
                     out.flush()
@@ -55,9 +59,11 @@ class Background(threading.Thread):
                     break
 
     def stop(self) -> None:
-        self.stopping.set()
-        if self.current is not None and self.current.poll() is None:
-            stop_group(self.current, interrupt=180, terminate=30)
+        with self.lock:
+            self.stopping.set()
+            current = self.current
+        if current is not None and current.poll() is None:
+            stop_group(current, interrupt=180, terminate=30)
 
 
 class Terminated(KeyboardInterrupt):
@@ -89,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     deadline = time.monotonic() + args.timeout
     bg = Background(bg_cmds, args.log, deadline)
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    # Started in the background by a non-interactive shell (CI's `make test &`), we inherit SIGINT
+    # ignored, and so would every child: their cleanup on SIGINT would never run. A handler of our
+    # own is reset to the default in each child at exec, where an ignored signal stays ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     fg_codes: list[int] = []
     current: subprocess.Popen | None = None
     try:
@@ -103,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                 _wait(current, 180)
                 fg_codes.append(124)
                 break
-        bg.join(max(1.0, deadline - time.monotonic()))
+        bg.join(max(1.0, deadline - time.monotonic()) + 300)   # its own deadline stops it; this is a backstop
         if bg.is_alive():
             bg.stop()
             bg.join(300)

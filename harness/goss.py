@@ -1,9 +1,10 @@
 """Run a goss steady-state file with goss on the node and name every failing resource.
 
-`parse` and `file_error` are pure (unit-tested on recorded goss 0.4.9 output); `validate` is the
-I/O edge: it writes the app's goss file and its vars (harness/goss_vars.py, from the node's Names)
-into this session's goss dir on the node (harness/goss_session.py: the node's own goss or the
-pinned one copied there) and runs `goss --vars VARS -g FILE validate -f json` as root under a timeout.
+`parse`, `file_error` and `validate_command` are pure (unit-tested on recorded goss 0.4.9
+output); `validate` is the I/O edge: it writes the app's goss file and its vars
+(harness/goss_vars.py, from the node's Names) into this session's goss dir on the node
+(harness/goss_session.py: the node's own goss or the pinned one copied there) and runs
+`goss --vars VARS -g FILE validate -f json --max-concurrent 4` as root under a timeout.
 """
 from __future__ import annotations
 

@@ -88,9 +88,12 @@ def snapshot(runner, desired: DesiredNode, timeout: float = 30.0,
     paths = paths or Paths()
     files, dirs = _files(desired)
     units = sorted(set(desired.catalog_units.values()))
-    unit_states, aux = _units(runner, paths.node, units, desired.network_unit, timeout)
     names = {u.removesuffix(".service") for u in units}
+    # containers before units: a container seen with its unit down was there before the unit
+    # started (a leftover to remove); read the other way round, a unit starting between the two
+    # reads looked down with its new container already in storage, and the tick removed it mid-start
     podman_error, containers, running, orphans = _podman(runner, paths.node, names, timeout)
+    unit_states, aux = _units(runner, paths.node, units, desired.network_unit, timeout)
     images = {image for image in sorted({a.image for a in desired.apps.values()})
               if runner.run(["podman", "image", "exists", image], timeout=timeout).ok}
     stopping = runner.run(["systemctl", "is-system-running"], timeout=timeout).stdout.strip() == "stopping"

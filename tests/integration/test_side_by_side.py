@@ -42,13 +42,14 @@ def test_sigterm_stops_both_sides_and_leaves_no_process(tmp_path):
                           f"bash -c 'exec -a {marker}-bg sleep 300'", "--", f"bash -c 'exec -a {marker}-fg sleep 300'"],
                          stdout=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 20
-    while subprocess.run(["pgrep", "-f", marker], capture_output=True).stdout.count(b"\n") < 2:
+    while subprocess.run(["pgrep", "-f", f"^{marker}-"], capture_output=True).stdout.count(b"\n") < 2:
         assert time.monotonic() < deadline, "the two sleeps never started"
         time.sleep(0.1)
     p.send_signal(signal.SIGTERM)
     out, _ = p.communicate(timeout=60)
     assert p.returncode == 130, out
-    assert subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 1, "a sleep outlived the runner"
+    assert subprocess.run(["pgrep", "-f", f"^{marker}-"], capture_output=True).returncode == 1, \
+        "a sleep outlived the runner"
 
 
 def test_an_empty_command_is_a_usage_error(tmp_path):

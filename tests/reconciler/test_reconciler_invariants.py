@@ -464,6 +464,32 @@ def test_container_being_created_is_not_removed(env):
     assert fake.count("podman", "rm") == 0
 
 
+def test_a_unit_that_starts_while_the_tick_looks_keeps_its_container(env, monkeypatch):
+    """The unit starts between the tick's two reads (seen on a loaded TCG guest: the daemon read the
+    unit inactive, then found its new container in storage and removed it mid-start). Containers are
+    read before units, so a container seen with its unit down was there before the unit started."""
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    unit = fake.units["archy-bitcoin-knots.service"]
+    unit.active = "inactive"
+    fake.containers.pop("archy-bitcoin-knots", None)
+    run, started = fake.run, []
+
+    def starts_after_the_first_read(argv, timeout=30.0):
+        result = run(argv, timeout)
+        reads = ("show" in argv and "systemctl" in argv[0]) or tuple(argv[:2]) == ("podman", "ps")
+        if reads and not started:
+            started.append(argv)
+            unit.active = "activating"
+            fake.containers["archy-bitcoin-knots"] = FakeContainer("storage", "", None, external=True)
+        return result
+
+    monkeypatch.setattr(fake, "run", starts_after_the_first_read)
+    fake.reset_calls()
+    rec.tick()
+    assert started and fake.count("podman", "rm") == 0, started
+
+
 
 def _db_wiped(rec, fake, ipam_db, leftovers: bool = True):
     """podman's state DB lost while the stack ran, then its units stopped: the containers are
