@@ -75,7 +75,7 @@ TEST_BG     := --background "env ARCHY_VM_NAME=vm1 $(PYTEST) tests/grid $(GRID_S
                --background "env ARCHY_VM_NAME=vm1 $(PYTEST) tests/rehearsal -m rehearsal --results-dir $(RESULTS)/test-rehearsal $(PYTEST_ARGS)"
 
 test: setup
-	$(PY) ci/side_by_side.py --log $(RESULTS)/test-background.log $(TEST_BG) -- "$(TEST_FG)"
+	$(PY) ci/side_by_side.py --results-dir $(RESULTS) $(TEST_BG) -- "$(TEST_FG)"
 
 test-full: setup
 	$(PYTEST) tests -m "not grid and not rehearsal" $(PYTEST_ARGS)

@@ -27,7 +27,7 @@ import vm                                     # noqa: E402
 from matrix.model import load as load_matrix  # noqa: E402
 from node.api import poll                     # noqa: E402
 from node.driver import PlatformDriver        # noqa: E402
-from vm.golden import replaceable_code_dir    # noqa: E402
+from vm.golden import put_reconciler          # noqa: E402
 
 LINE = "bitcoin-knots,lnd,electrumx,btcpay,mempool,fedimint"   # the full line: six apps, three companions
 
@@ -53,11 +53,8 @@ def load_average(node) -> float:
 
 def use_reconciler_of(node, ref: str) -> None:
     """The reconciler code of `ref` in the node's code dir, the daemon restarted on it."""
-    tar = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar.gz", ref, "reconciler"],
-                         capture_output=True, check=True, timeout=60).stdout
-    code = shlex.quote(replaceable_code_dir(node.names.code_dir))
-    node.succeed(node.cmd.as_root(f"rm -rf {code} && mkdir -p {code} && tar -xzf - --strip-components=1 -C {code}"),
-                 input=tar, timeout=120)
+    put_reconciler(node, subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar.gz", f"{ref}:reconciler"],
+                                        capture_output=True, check=True, timeout=60).stdout)
     node.succeed(node.cmd.as_root(f"systemctl restart {shlex.quote(node.names.daemon_unit)}"), timeout=300)
 
 

@@ -3,13 +3,14 @@
 and the grid cell run on another (a TCG VM is single-threaded: one host core each).
 
 The foreground sequence keeps the terminal: its output streams and Ctrl-C reaches it directly.
-The background sequence runs in its own session with its output in --log, printed when it ends,
+The background sequence runs in its own session with its output in RESULTS/test-background.log
+(the previous one removed, only inside the results dir), printed when it ends,
 so each pytest's summary line still reaches the console (.ci/run checks every one). Commands in a
 sequence run one after another whatever the previous one returned; the exit status is the first
 non-zero one, foreground first. Ctrl-C or SIGTERM stops the background command with SIGINT first
 (pytest's finalizers tear its VM down), then SIGTERM and SIGKILL (node.proc.stop_group).
 
-usage: ci/side_by_side.py --log FILE [--timeout S] --background 'CMD' [--background 'CMD' ...] -- 'CMD' ...
+usage: ci/side_by_side.py --results-dir DIR [--timeout S] --background 'CMD' [--background 'CMD' ...] -- 'CMD' ...
 """
 from __future__ import annotations
 
@@ -24,7 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from node.deletion import DeletionRefused, safe_unlink  # noqa: E402
 from node.proc import stop_group  # noqa: E402
+
+LOG = "test-background.log"
 
 
 class Background(threading.Thread):
@@ -81,7 +85,7 @@ def first_failure(codes: list[int]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="ci/side_by_side.py", description=__doc__.splitlines()[0])
-    ap.add_argument("--log", required=True, type=Path, help="the background sequence's output")
+    ap.add_argument("--results-dir", required=True, type=Path, help=f"the background sequence's output goes to {LOG} here")
     ap.add_argument("--background", action="append", default=[], metavar="CMD")
     ap.add_argument("--timeout", type=float, default=80 * 60, help="seconds either sequence may take")
     ap.add_argument("foreground", nargs="+", metavar="CMD")
@@ -90,10 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     bg_cmds = [shlex.split(c) for c in args.background]
     if not all(fg) or not all(bg_cmds):
         ap.error("an empty command")
-    args.log.parent.mkdir(parents=True, exist_ok=True)
-    args.log.write_bytes(b"")
+    log = args.results_dir / LOG
+    try:
+        args.results_dir.mkdir(parents=True, exist_ok=True)
+        safe_unlink(log, within=args.results_dir)      # Background appends: a fresh log per run
+    except (OSError, DeletionRefused) as e:
+        ap.error(f"--results-dir {args.results_dir}: {e}")
     deadline = time.monotonic() + args.timeout
-    bg = Background(bg_cmds, args.log, deadline)
+    bg = Background(bg_cmds, log, deadline)
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     # Started in the background by a non-interactive shell (CI's `make test &`), we inherit SIGINT
     # ignored, and so would every child: their cleanup on SIGINT would never run. A handler of our
@@ -124,9 +132,9 @@ def main(argv: list[str] | None = None) -> int:
             _wait(current, 180)
         bg.stop()
         bg.join(300)
-        _print_log(args.log)
+        _print_log(log)
         return 130
-    _print_log(args.log)
+    _print_log(log)
     return first_failure(fg_codes) or first_failure(bg.codes) or (0 if len(bg.codes) == len(bg_cmds) else 1)
 
 

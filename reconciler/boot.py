@@ -12,6 +12,7 @@ depend on them, an app before its companions), so it is the dependency order too
 """
 from __future__ import annotations
 
+from .catalog import providers
 from .model import Catalog
 
 
@@ -19,8 +20,8 @@ def order(catalog: Catalog) -> tuple[str, ...]:
     """Catalog order, each app moved after everything it needs: the providers of its depends and,
     for a companion, the apps that list it. Within a cycle, catalog order decides."""
     apps = catalog.apps
-    needs = {a: {p for p, o in apps.items() if p != a and (a in o.companions or any(
-                 p == cap or o.provides == cap for cap in s.depends))} for a, s in apps.items()}
+    needs = {a: ({p for cap in s.depends for p in providers(catalog, cap, apps)}
+                 | {p for p, o in apps.items() if a in o.companions}) - {a} for a, s in apps.items()}
     done: list[str] = []
     pending = list(apps)
     while pending:

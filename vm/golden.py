@@ -272,14 +272,20 @@ def replaceable_code_dir(path: str) -> str:
     return path
 
 
+def put_reconciler(node, tar_gz: bytes) -> None:
+    """The node's reconciler code dir replaced by the tree in `tar_gz` (paths relative to it); the
+    one rm -rf on the guest, refused by replaceable_code_dir for any dir but the daemon's own."""
+    code = shlex.quote(replaceable_code_dir(node.names.code_dir))
+    node.succeed(node.cmd.as_root(f"rm -rf {code} && mkdir -p {code} && tar -xzf - -C {code}"),
+                 input=tar_gz, timeout=120)
+
+
 def _provision(node, repo: Path, progress: Callable[[str], None], profile: str) -> None:
     """Always a bundled reference profile's names (_build, PROFILES): the golden state is a
     reference node whatever $ARCHY_PLATFORM says, so no user option reaches the rm -rf below."""
     n = node.names
     progress(f"copying reconciler/ to {n.code_dir}, the catalog to {n.catalog}, the {profile} settings to {n.settings}")
-    code = shlex.quote(replaceable_code_dir(n.code_dir))
-    node.succeed(node.cmd.as_root(f"rm -rf {code} && mkdir -p {code} && tar -xzf - -C {code}"),
-                 input=reconciler_tar(repo / "reconciler"), timeout=120)
+    put_reconciler(node, reconciler_tar(repo / "reconciler"))
     node.put_file(n.catalog, render_catalog(repo / "matrix/apps.yaml"))
     node.put_file(n.settings, node_settings(profile))
     progress(f"running {PROVISION} on the node (builds the stand-in image; minutes under TCG)")

@@ -11,7 +11,7 @@ RUNNER = [sys.executable, str(ROOT / "ci" / "side_by_side.py")]
 
 
 def run(tmp_path, *args, timeout=60):
-    p = subprocess.run([*RUNNER, "--log", str(tmp_path / "bg.log"), *args], capture_output=True, text=True,
+    p = subprocess.run([*RUNNER, "--results-dir", str(tmp_path), *args], capture_output=True, text=True,
                        timeout=timeout)
     return p.returncode, p.stdout
 
@@ -38,7 +38,7 @@ def test_the_deadline_stops_a_background_command_that_hangs(tmp_path):
 
 def test_sigterm_stops_both_sides_and_leaves_no_process(tmp_path):
     marker = f"side-by-side-{os.getpid()}"
-    p = subprocess.Popen([*RUNNER, "--log", str(tmp_path / "bg.log"), "--background",
+    p = subprocess.Popen([*RUNNER, "--results-dir", str(tmp_path), "--background",
                           f"bash -c 'exec -a {marker}-bg sleep 300'", "--", f"bash -c 'exec -a {marker}-fg sleep 300'"],
                          stdout=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 20
@@ -55,3 +55,13 @@ def test_sigterm_stops_both_sides_and_leaves_no_process(tmp_path):
 def test_an_empty_command_is_a_usage_error(tmp_path):
     rc, _ = run(tmp_path, "--background", "", "--", "true")
     assert rc == 2
+
+
+def test_a_previous_log_goes_and_only_inside_the_results_dir(tmp_path):
+    (tmp_path / "test-background.log").write_text("the previous run's lines\n")
+    rc, out = run(tmp_path, "--background", "echo this run", "--", "true")
+    assert rc == 0 and "this run" in out and "previous run" not in out
+    for root in ("/", str(Path.home())):
+        p = subprocess.run([*RUNNER, "--results-dir", root, "--background", "true", "--", "true"],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 2 and "refusing to delete" in p.stderr and "Traceback" not in p.stderr, p.stderr
