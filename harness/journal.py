@@ -65,6 +65,16 @@ def errors(entries: Iterable[dict], allow: Iterable[str] = (),
     return out
 
 
+UNIT_STARTED = "39f53479d3a045ac8e11786248231fbf"   # systemd's "Started <unit>" (sd-messages.h)
+
+
+def unit_starts(entries: Iterable[dict], unit: str) -> int:
+    """How many times systemd (the system manager, or a user manager: USER_UNIT) logged the unit
+    started; a restart job logs one start."""
+    return sum(1 for e in entries if _text(e.get("MESSAGE_ID")) == UNIT_STARTED
+               and unit in (_text(e.get("UNIT")), _text(e.get("USER_UNIT"))))
+
+
 def check(node: Node, cursor: str, allow: Iterable[str] = ()) -> list[str]:
     """Error lines logged since `cursor` (redacted); empty means the journal is clean."""
     return [redact(line) for line in errors(node.journal_since(cursor), allow, names=node.names)]

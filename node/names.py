@@ -62,6 +62,9 @@ class Names:
     hs_template: str = "{tor_dir}/{container}"
     containers: tuple[tuple[str, str], ...] = ()   # (app id, container) where the template does not fit
     apps: tuple[str, ...] = ()                     # the app and companion ids there are (with_apps)
+    # (app id, file names in its config_dir) the platform derives from the secrets and the installed
+    # apps and must keep so (seed 004 FM2: bitcoin.conf, "the same pattern" for lnd.conf)
+    configs: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # credentials the apps' own protocols need (read on the node, never copied off it)
     bitcoin_rpc_user: str = "archipelago"
     bitcoin_rpc_password_file: str = "{secrets_dir}/bitcoin-rpc-password"   # the password, one line
@@ -85,6 +88,10 @@ class Names:
     data_dir = _per_app("data_template", "Bind-mounted at /data; kept by an uninstall without purge.")
     config_dir = _per_app("config_template", "Derived config (bitcoin.conf, lnd.conf, integrations.json), "
                                              "mounted read-only at /config.")
+    def derived_configs(self, app: str) -> tuple[str, ...]:
+        """The paths of the app's derived config files (none when the profile lists none)."""
+        return tuple(f"{self.config_dir(app)}/{f}" for f in dict(self.configs).get(app, ()))
+
     nginx_snippet = _per_app("nginx_template", "The app's HTTPS route (/apps/<id>/ on 443).")
     tor_snippet = _per_app("tor_snippet_template", "The torrc fragment of the app's hidden service.")
     hs_dir = _per_app("hs_template", "The hidden service's dir (hostname, keys).")
@@ -185,8 +192,13 @@ class Names:
     health_url = property(lambda self: f"{self.api}{self.health_path}")
 
 
-ROOTFUL = Names()
-REFERENCE = Names(
+# The reference reconciler's derived files (reconciler/desired.py), on either scope.
+REFERENCE_CONFIGS = (("bitcoin-knots", ("bitcoin.conf",)), ("bitcoin-core", ("bitcoin.conf",)),
+                     ("lnd", ("lnd.conf", "integrations.json")), ("electrumx", ("electrumx.env", "integrations.json")),
+                     ("btcpay", ("integrations.json",)), ("mempool", ("integrations.json",)),
+                     ("fedimint", ("integrations.json",)))
+ROOTFUL = Names(configs=REFERENCE_CONFIGS)
+REFERENCE = Names(configs=REFERENCE_CONFIGS,
     container_template="{app}", containers=(("btcpay", "btcpay-server"),), network="archipelago",
     daemon_slices=("archipelago.slice", "archipelago-apps.slice"),
     quadlet_dir="/home/archipelago/.config/containers/systemd",

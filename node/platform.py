@@ -167,6 +167,7 @@ _SCHEMA = Record({
         "gateway": Str(r"\d{1,3}(\.\d{1,3}){3}", "an IPv4 address such as 10.89.0.1"),
         "restart": Enum(RESTARTS),
         "names": Map(_TEMPLATE, key=_NAME), "images": Map(_TEMPLATE, key=_NAME),
+        "configs": Map(List(Str(r"[\w.-]+", "a file name"), unique=True), key=_NAME),
         "ports": Map(Map(Int(1, 65535), key=Str(r"[a-z0-9_]+", "a port name")), key=_NAME),
     }, required=("container", "unit", "prefix")),
     "paths": Record({k: _PATH for k in ("etc", "code", "state", "secrets", "data", "config", "nginx_dir",
@@ -319,7 +320,8 @@ def _lookup(d: dict, keys) -> Any:
 def _names(d: dict) -> Names:
     given = {f: v for keys, f in _NAMES.items() if (v := _lookup(d, keys)) is not None}
     unit = d["daemon"]["unit"].removesuffix(".service")
-    extra = {"daemon": unit, "containers": tuple(d["apps"].get("names", {}).items())}
+    extra = {"daemon": unit, "containers": tuple(d["apps"].get("names", {}).items()),
+             "configs": tuple((a, tuple(fs)) for a, fs in d["apps"].get("configs", {}).items())}
     if "slices" in d["daemon"]:
         extra["daemon_slices"] = tuple(d["daemon"]["slices"])
     return Names(**given, **extra)

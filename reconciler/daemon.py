@@ -15,7 +15,7 @@ from . import backoff as bo
 from . import catalog as cat
 from . import current as cur
 from . import desired as des
-from . import diff, render
+from . import diff, releases as rel, render
 from . import scope as sc
 from .apply import Applier
 from .model import STARTED, USER_STOPPED, Catalog, DesiredState, UnitState, frozen_map
@@ -26,6 +26,11 @@ from .variants import REFERENCE, Variant, parse as parse_variant
 log = logging.getLogger("archipelago")
 
 INSTALL_TIMEOUT = 840.0   # under the driver's 900 s client deadline
+
+
+def rollback_reserve(timeout: float) -> float:
+    """What an install keeps of its deadline to roll a failed fresh install back."""
+    return min(120.0, timeout / 4)
 POLL = 2.0   # seconds between ticks while an install/uninstall waits
 TICK_STALL = 120.0   # a tick running longer than this makes /health unhealthy
 PURGE_TIMEOUT = 600.0   # a rootless purge (podman unshare rm) of a big data dir
@@ -124,6 +129,7 @@ class Reconciler:
                                imperative_stop=self._stop_imperative)
         self.desired = self.store.load_desired()
         self.backoff = bo.load(paths.backoff)
+        self.releases = rel.load(paths.releases)
         if self.variant.off("install-resumed"):
             self._drop_in_flight()
 
@@ -171,7 +177,8 @@ class Reconciler:
                 self.tick_started_mono = None
 
     def _tick(self, t0: float) -> TickReport:
-        catalog = self.catalog()
+        listed = self.catalog()
+        catalog = rel.pinned(listed, self.releases)   # a release rolled back runs its last good one
         with self._state_lock:
             desired = self.desired
         secrets = self.store.load_secrets()
@@ -188,6 +195,8 @@ class Reconciler:
         if entries != dict(self.backoff):
             self.backoff = frozen_map(entries)
             bo.save(self.paths.backoff, self.backoff)
+        if not self.variant.off("release-rollback"):
+            self._releases(listed, node, current)
         pressure = diff.disk_pressure(current, self.variant)
         if pressure != self.last_report.disk_pressure:   # the node's report: once per change, in the journal
             if pressure:
@@ -203,6 +212,17 @@ class Reconciler:
         self.last_good_tick, self.last_good_mono = self.clock(), time.monotonic()
         self.last_report = report
         return report
+
+    def _releases(self, listed: Catalog, node, current) -> None:
+        """Note each app's good release and roll back a new one that crash-loops (releases.py)."""
+        seen = rel.observe(self.releases, listed, node, current, self.backoff, diff.is_healthy)
+        if seen == self.releases:
+            return
+        for app, r in seen.items():
+            if r.failed and r.failed != self.releases.get(app, rel.Release()).failed:
+                log.error("release %s of %s crash-loops: rolling back to %s", r.failed, app, r.good)
+        self.releases = seen
+        rel.save(self.paths.releases, seen)
 
     def _disk_paths(self) -> dict[str, str]:
         return self.paths.disk_paths
@@ -292,15 +312,24 @@ class Reconciler:
                 hint = "; ".join(f"{c}: install one of {', '.join(o)}" for c, o in options.items())
                 raise OpError(DEPENDENCY, f"{app_id} requires {', '.join(missing)} first ({hint})",
                               {"missing": missing})
+            fresh = app_id not in self.desired.apps
+            had_data = _exists(self.paths.data_dir(app_id))
             self._mark_in_flight(app_id, True)
             self._ask((app_id, *spec.companions), True)
             self._set_desired(self.desired.with_app(app_id, STARTED))
         log.info("install %s", app_id)
+        started, t0 = self.clock(), time.monotonic()
         try:
             if self.variant.off("install-waits-healthy"):
                 self._safe_tick()
                 return self._install_result(app_id, spec)
-            self._wait(lambda: self._is_up(app_id), timeout, f"{app_id} did not become healthy")
+            try:
+                self._wait(lambda: self._is_up(app_id), timeout - rollback_reserve(timeout),
+                           f"{app_id} did not become healthy", give_up=lambda: self._crash_looping(app_id, started))
+            except OpError as e:
+                if not fresh or self.variant.off("install-rollback"):
+                    raise
+                raise self._roll_back(app_id, spec, e, had_data, timeout - (time.monotonic() - t0)) from None
             if self.variant.off("companion-units"):
                 for comp in spec.companions:
                     self._run_imperative(comp, detach=True)
@@ -308,6 +337,42 @@ class Reconciler:
         finally:
             self._mark_in_flight(app_id, False)
             self._ask((app_id, *spec.companions), False)
+
+    def _crash_looping(self, app_id: str, since: float) -> str:
+        """Why an install stops waiting early: its app failed again after the reconciler restarted it
+        twice following failures during this install (a release that exits at once: its backoff
+        has doubled since the install began); '' otherwise. One failure is not enough: a first
+        start may lose a race (a name still in use) and then come up."""
+        entry = self.backoff.get(app_id)
+        view = self.last_view
+        if entry is None or entry.last < since or entry.delay < 2 * bo.INITIAL or view is None:
+            return ""
+        unit = view[0].apps[app_id].unit
+        if view[3].units.get(unit, UnitState(unit)).active != "failed":
+            return ""
+        return f"{app_id} failed again after a restart (crash loop)"
+
+    def _roll_back(self, app_id: str, spec, failure: OpError, had_data: bool, budget: float) -> OpError:
+        """A fresh install that failed leaves the node as before it (seed 000: a broken release must
+        not stay half-installed): the app and its companions removed as an uninstall would, its
+        new data dir purged, its backoff forgotten. Returns the error the install answers."""
+        log.error("install %s failed (%s): rolling back", app_id, failure.message)
+        data = self.paths.data_dir(app_id)
+        try:
+            with self._state_lock:
+                self._set_desired(self.desired.without(app_id))
+            self._removed(app_id, spec, max(30.0, budget - 5))
+            if not had_data and _exists(data):
+                self._purge(data)
+        except OpError as e:
+            return OpError(FAILED, f"{failure.message}; rolling back failed: {e.message}",
+                           {**(failure.data or {}), "rolled_back": False})
+        with self._state_lock:
+            if app_id in self.backoff:
+                self.backoff = frozen_map({k: v for k, v in self.backoff.items() if k != app_id})
+                bo.save(self.paths.backoff, self.backoff)
+        return OpError(FAILED, f"{failure.message}; rolled back: {app_id} is not installed",
+                       {**(failure.data or {}), "rolled_back": True})
 
     def _ask(self, apps, on: bool) -> None:
         """Mark apps as asked for by an install or start (chaos-stopped-app-not-restarted starts only these)."""
@@ -326,16 +391,19 @@ class Reconciler:
                               and node.apps[c].managed_by_unit]
         return all(m in node.apps and diff.is_healthy(node.apps[m], current) for m in members)
 
-    def _wait(self, done, timeout: float, message: str) -> None:
-        """Tick and poll until done() or the deadline; the error names the last blocking steps."""
+    def _wait(self, done, timeout: float, message: str, give_up=lambda: "") -> None:
+        """Tick and poll until done() or the deadline (or give_up() says why not); the error names
+        the last blocking steps."""
         deadline = time.monotonic() + max(1.0, float(timeout))
         while True:
             report = self._safe_tick()
             if done():
                 return
-            if time.monotonic() >= deadline:
+            why = give_up()
+            if why or time.monotonic() >= deadline:
                 pending = [s for s in (report.steps if report else []) if "wait" in s or "FAILED" in s][:8]
-                raise OpError(FAILED, f"{message} within {timeout:.0f} s", {"pending": pending})
+                raise OpError(FAILED, f"{message}: {why}" if why else f"{message} within {timeout:.0f} s",
+                              {"pending": pending})
             time.sleep(min(self.poll, max(0.01, deadline - time.monotonic())))
 
     def _safe_tick(self) -> TickReport | None:
@@ -361,24 +429,30 @@ class Reconciler:
                                           "uninstall those first", {"dependents": list(users)})
             self._set_desired(self.desired.without(app_id))
         log.info("uninstall %s%s", app_id, " (purge data)" if purge else "")
-        members = [app_id] + [c for c in spec.companions
-                              if not any(c in catalog.apps[o].companions for o in installed if o != app_id)]
-        # the seed's failure: uninstall answered success with the unit still there (nobody looked)
-        units = not self.variant.off("uninstall-removes-unit")
-        before = self._leftovers(members, fresh=True)
-        limit = timeout if timeout is not None else max(spec.grace, 30) + 120
-        try:
-            self._wait(lambda: not self._leftovers(members, units=units), limit, f"{app_id} was not fully removed")
-        except OpError as e:
-            left = self._leftovers(members, fresh=True)
-            raise OpError(FAILED, str(e.message), {"left": left, "removed": [x for x in before if x not in left]})
-        removed = list(before)
+        removed = self._removed(app_id, spec, timeout if timeout is not None else max(spec.grace, 30) + 120)
         if purge:
             d = self.paths.data_dir(app_id)
             if _exists(d):
                 self._purge(d)
                 removed.append(self.paths.host(d))
         return {"id": app_id, "removed": removed}
+
+    def _removed(self, app_id: str, spec, limit: float) -> list[str]:
+        """Wait until the app no longer desired and its companions no other app keeps are gone
+        (unit, container, files); what went, or OpError naming what is left."""
+        catalog = self.catalog()
+        installed = tuple(self.desired.apps)
+        members = [app_id] + [c for c in spec.companions
+                              if not any(c in catalog.apps[o].companions for o in installed if o != app_id)]
+        # the seed's failure: uninstall answered success with the unit still there (nobody looked)
+        units = not self.variant.off("uninstall-removes-unit")
+        before = self._leftovers(members, fresh=True)
+        try:
+            self._wait(lambda: not self._leftovers(members, units=units), limit, f"{app_id} was not fully removed")
+        except OpError as e:
+            left = self._leftovers(members, fresh=True)
+            raise OpError(FAILED, str(e.message), {"left": left, "removed": [x for x in before if x not in left]})
+        return list(before)
 
     def _purge(self, path: str) -> None:
         """Rootless, the data holds files of the containers' subuids: only podman's user namespace may

@@ -52,7 +52,7 @@ def build(catalog: Catalog, desired: DesiredState, secrets: Secrets, paths: Path
     stop_timeout = (lambda s: 10) if variant.off("stop-grace") else (lambda s: s.grace)
     node = paths.node
     hosts = render.addresses((s.container for s in catalog.apps.values()), node)
-    boot_after = boot.after(catalog)
+    boot_after = boot.after(catalog) if not variant.off("boot-order") else {a: () for a in catalog.apps}
     host_alias = not variant.off("host-alias")
     restart = "no" if variant.off("retry-failed") else "on-failure"   # a crashed app stays down
 

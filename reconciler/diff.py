@@ -451,8 +451,8 @@ def _written_at_install_only(spec, desired: DesiredNode, current: CurrentState, 
     if spec.app is None or spec.app not in desired.apps:
         return False
     repair = {"nginx": "nginx-rerender"}.get(spec.kind)
-    if spec.kind == "config" and spec.path.endswith("/bitcoin.conf"):
-        repair = "bitcoin-conf-rederive"
+    if spec.kind == "config":
+        repair = "bitcoin-conf-rederive" if spec.path.endswith("/bitcoin.conf") else "configs-rederive"
     if repair is None or not variant.off(repair):
         return False
     return _unit(current, desired.apps[spec.app].unit).load == "loaded"

@@ -36,6 +36,9 @@ class Paths:
     def desired(self) -> str: return self.p(STATE_DIR, "desired.json")
     @property
     def backoff(self) -> str: return self.p(STATE_DIR, "backoff.json")
+
+    @property
+    def releases(self) -> str: return self.p(STATE_DIR, "releases.json")
     @property
     def secrets_dir(self) -> str: return self.p(STATE_DIR, "secrets")
     # rendered

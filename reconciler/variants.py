@@ -11,10 +11,14 @@ from dataclasses import dataclass
 VARIANTS: dict[str, str] = {
     "fm1-companions-not-recreated": "companion-units",         # companions `podman run` once at install
     "fm2-rpcauth-not-rederived": "bitcoin-conf-rederive",      # bitcoin.conf written only when missing
+    "derived-configs-not-rederived": "configs-rederive",        # lnd.conf, electrumx.env, integrations.json likewise
     "fm3-apps-in-daemon-cgroup": "own-cgroup",                  # apps are `podman run` children of the daemon
     "stop-timeout-10s": "stop-grace",                           # StopTimeout=10 for every app
     "install-success-before-healthy": "install-waits-healthy",  # install returns before the app is healthy
     "uninstall-leaves-unit": "uninstall-removes-unit",          # the Quadlet file stays after uninstall
+    "failed-install-left-behind": "install-rollback",           # a fresh install that fails stays half-installed
+    "no-boot-order": "boot-order",                              # units carry no After= their dependencies
+    "no-release-rollback": "release-rollback",                  # a new release that crash-loops stays
     "chaos-state-flushed-on-exit": "desired-written-at-once",   # desired.json written only on SIGTERM
     "chaos-install-not-resumed": "install-resumed",             # in-flight installs dropped at start
     "chaos-no-podman-selfheal": "podman-selfheal",              # no storage-container removal, no migrate
@@ -53,6 +57,10 @@ CAUGHT_BY: dict[str, Catch] = {
         ("lnd-restart_integrations", "electrumx-restart_integrations", "chaos:corrupt_bitcoin_conf"),
         "bitcoin.conf is not re-derived: after the restart on a stale rpcauth (the grid) or a garbled "
         "first line (chaos) bitcoind refuses lnd's and electrumx's credentials or does not start"),
+    "derived-configs-not-rederived": Catch(
+        ("lnd-config_drift",),
+        "lnd.conf is written only at install: cut in half on the node it stays so, and lnd is never "
+        "restarted onto a good one"),
     "fm3-apps-in-daemon-cgroup": Catch(
         ("bitcoin-knots-fresh_install",),
         "the app runs as the daemon's `podman run` child with no unit of its own: its unit is not active"),
@@ -65,6 +73,18 @@ CAUGHT_BY: dict[str, Catch] = {
     "uninstall-leaves-unit": Catch(
         ("bitcoin-knots-uninstall_no_orphans",),
         "the Quadlet file and its unit stay: the inventory after the uninstall differs from before the install"),
+    "failed-install-left-behind": Catch(
+        ("bitcoin-knots-broken_install",),
+        "the release that exits at once is reported failed but stays installed: its unit, container and "
+        "Quadlet file are in the inventory after the install"),
+    "no-boot-order": Catch(
+        ("lnd-start_order",),
+        "the units carry no After= on their dependencies: at boot systemd starts lnd with bitcoind, "
+        "before bitcoind is healthy"),
+    "no-release-rollback": Catch(
+        ("bitcoin-knots-upgrade_rollback",),
+        "the release whose image exits at once keeps crash-looping: bitcoin-knots never runs its last good "
+        "release (v2) again"),
     "container-without-memory-limit": Catch(
         ("bitcoin-knots-fresh_install",),
         "the seeds' node check finds HostConfig.Memory 0 on archy-bitcoin-knots"),

@@ -8,11 +8,13 @@ a planning error at collection, not a silent pass.
 """
 from __future__ import annotations
 
-from harness.events import (fresh_install, reboot_survival, reinstall_idempotent,
+from harness.events import (broken_install, config_drift, fresh_install, start_order, upgrade_rollback, reboot_survival, reinstall_idempotent,
                             restart_integrations, soak, stop_ports_released, tor_onion,
                             ui_direct_port, ui_https_proxy, ui_iframe, uninstall_no_orphans)
 from harness.grid.event import GridEvent
 
 EVENTS: dict[str, GridEvent] = {m.EVENT.name: m.EVENT for m in (
     fresh_install, ui_direct_port, ui_https_proxy, ui_iframe, tor_onion, restart_integrations,
-    stop_ports_released, reboot_survival, soak, reinstall_idempotent, uninstall_no_orphans)}
+    config_drift, stop_ports_released, reboot_survival, start_order, soak, broken_install, upgrade_rollback,
+    reinstall_idempotent,
+    uninstall_no_orphans)}

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_event_words():
     m = load()
-    assert resolve_events(m, ["install", "restart"]) == ["fresh_install", "restart_integrations"]
+    assert resolve_events(m, ["install", "restart"]) == ["fresh_install", "broken_install", "restart_integrations"]
     assert resolve_events(m, ["ui"]) == ["ui_direct_port", "ui_https_proxy", "ui_iframe"]
     assert resolve_events(m, ["reinstall_idempotent"]) == ["reinstall_idempotent"]
     assert resolve_events(m, None) is None

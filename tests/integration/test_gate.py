@@ -106,7 +106,9 @@ REFUSED = {
     "unknown event selected": (lambda d: _select(d, None, ["boot"]), ["--selection"],
                                "--selection: unknown event 'boot'; valid events: fresh_install, ui_direct_port, "
                                "ui_https_proxy, ui_iframe, tor_onion, stop_ports_released, restart_integrations, "
-                               "reboot_survival, reinstall_idempotent, uninstall_no_orphans, soak"),
+                               "config_drift, reboot_survival, start_order, broken_install, upgrade_rollback, "
+                               "reinstall_idempotent, "
+                               "uninstall_no_orphans, soak"),
     "version 99": (lambda d: d.update(version=99), [],
                    "unknown format version 99: this harness reads version 1 (use the harness that wrote the file)"),
     "no version": (lambda d: d.pop("version"), [],

@@ -21,7 +21,7 @@ def test_cli_prints_one_line_without_traceback(matrix_copy):
 def test_cli_check_ok():
     r = subprocess.run([sys.executable, "-m", "matrix", "check"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    assert "7 apps" in r.stdout and "73 cells (73 MUST, 0 SHOULD)" in r.stdout
+    assert "7 apps" in r.stdout and "99 cells (99 MUST, 0 SHOULD)" in r.stdout
 
 
 def test_cli_refuses_what_no_single_field_shows(matrix_copy):

@@ -57,6 +57,7 @@ class FakeSystem:
     containers: dict = field(default_factory=dict)     # name -> FakeContainer
     network: bool = False
     crashing: set = field(default_factory=set)         # units that fail when started
+    crashing_images: set = field(default_factory=set)  # images whose units fail when started (a bad release)
     slow: set = field(default_factory=set)             # units that stay "activating" until advance()
     broken: set = field(default_factory=set)           # argv prefixes (joined) that fail
     podman_broken: str | None = None                   # error text while the DB is "corrupt"
@@ -302,7 +303,8 @@ class FakeSystem:
     def _start(self, unit: str) -> None:
         self.network = True  # the container unit pulls in <network>-network.service
         self.units[self.network_unit] = FakeUnit("active", "exited")
-        if unit in self.crashing:
+        image = re.search(rb"^Image=(\S+)", self.loaded.get(unit, b""), re.M)
+        if unit in self.crashing or (image and image.group(1).decode() in self.crashing_images):
             self.crash(unit)
             return
         if unit.removesuffix(".service") in self.ipam_stale and os.path.exists(self.ipam_db()):

@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import builtins
+import json
 import logging
 import os
+import re
 import socket
 import subprocess
 
 import pytest
 
 from reconciler import backoff as bo
+from reconciler import releases as rel
 from reconciler import current as cur
 from reconciler import desired as des
 from reconciler import diff
@@ -224,6 +227,35 @@ def test_rpcauth_not_rederived_in_fm2_variant(tmp_path):
         f.write(b"rpcauth=garbage\n")
     converge(rec, fake)
     assert open(path, "rb").read() == b"rpcauth=garbage\n"
+
+
+@pytest.mark.parametrize("app,name", [("lnd", "lnd.conf"), ("lnd", "integrations.json"),
+                                      ("electrumx", "electrumx.env"), ("mempool", "integrations.json")])
+def test_every_derived_config_is_rewritten_and_its_app_restarted_once(env, app, name):
+    """The config_drift cell's promise for each derived file (seed 004 FM2: "the same pattern")."""
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots", "electrumx", "mempool") if app == "mempool" else ("bitcoin-knots", app))
+    path = cfg(rec, app, name)
+    good = open(path, "rb").read()
+    with open(path, "wb") as f:
+        f.write(good[: len(good) // 2] + b"\n# edited\n")
+    fake.reset_calls()
+    converge(rec, fake)
+    assert open(path, "rb").read() == good
+    assert fake.count("systemctl", "restart", "--no-block", f"archy-{app}.service") == 1
+    assert fake.count("systemctl", "restart", "--no-block", "archy-bitcoin-knots.service") == 0
+
+
+def test_derived_configs_not_rederived_in_their_variant(tmp_path):
+    rec, fake = make(tmp_path, variant="derived-configs-not-rederived")
+    install_all(rec, ("bitcoin-knots", "lnd"))
+    lnd_conf, bitcoin_conf = cfg(rec, "lnd", "lnd.conf"), cfg(rec, "bitcoin-knots", "bitcoin.conf")
+    for path in (lnd_conf, bitcoin_conf):
+        with open(path, "wb") as f:
+            f.write(b"garbage\n")
+    converge(rec, fake)
+    assert open(lnd_conf, "rb").read() == b"garbage\n"
+    assert open(bitcoin_conf, "rb").read() != b"garbage\n"     # only bitcoin.conf's own variant skips that one
 
 
 def test_deleted_nginx_snippet_rewritten_and_nginx_reloaded(env):
@@ -759,3 +791,104 @@ def test_fm3_apps_are_children_of_the_daemon(tmp_path):
     runs = [c for c in fake.calls if c[:2] == ("podman", "run")]
     assert {c[c.index("--name") + 1] for c in runs} == {"archy-bitcoin-knots", "archy-bitcoin-ui"}
     assert all("--cgroups=disabled" in c and "-d" not in c for c in runs)
+
+
+# 12. a fresh install that fails is rolled back (seed 000: a release that never starts must not stay)
+class Ticking:
+    """A wall clock that moves 5 s each time it is read: backoff delays pass while an install waits."""
+    def __init__(self, t: float = 1_800_000_000.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        self.t += 5
+        return self.t
+
+
+def test_a_failed_fresh_install_gives_up_on_a_crash_loop_and_rolls_back(tmp_path):
+    rec, fake = make(tmp_path, clock=Ticking())
+    install_all(rec, ("bitcoin-knots",))
+    fake.crashing.add("archy-lnd.service")
+    knots = fake.units["archy-bitcoin-knots.service"]
+    with pytest.raises(OpError) as e:
+        rec.install("lnd", timeout=60)        # gives up on the crash loop long before the deadline
+    assert "crash loop" in e.value.message and "rolled back" in e.value.message
+    assert e.value.data["rolled_back"] is True
+    assert dict(rec.desired.apps) == {"bitcoin-knots": "started"}
+    assert not os.path.exists(unit_path(rec, "archy-lnd"))
+    assert not os.path.exists(rec.paths.data_dir("lnd"))
+    assert "lnd" not in bo.load(rec.paths.backoff)
+    assert fake.units["archy-bitcoin-knots.service"] == knots          # the other app untouched
+    fake.crashing.clear()
+    rec.install("lnd", timeout=60)                                     # the good release installs cleanly
+
+
+def test_a_failed_reinstall_keeps_the_installed_app(tmp_path):
+    rec, fake = make(tmp_path, clock=Ticking())
+    install_all(rec, ("bitcoin-knots",))
+    fake.crashing.add("archy-bitcoin-knots.service")
+    fake.crash("archy-bitcoin-knots.service")
+    with pytest.raises(OpError) as e:
+        rec.install("bitcoin-knots", timeout=60)
+    assert "rolled back" not in e.value.message
+    assert dict(rec.desired.apps) == {"bitcoin-knots": "started"}
+
+
+def test_failed_install_left_behind_in_its_variant(tmp_path):
+    rec, fake = make(tmp_path, variant="failed-install-left-behind", clock=Ticking())
+    fake.crashing.add("archy-bitcoin-knots.service")
+    with pytest.raises(OpError) as e:
+        rec.install("bitcoin-knots", timeout=60)
+    assert "rolled back" not in e.value.message
+    assert "bitcoin-knots" in dict(rec.desired.apps)
+    assert os.path.exists(unit_path(rec, "archy-bitcoin-knots"))
+
+
+# 13. a new release that crash-loops is rolled back to the last good one (seed 004, pattern 3)
+def set_image(rec, app, image):
+    path = rec.paths.catalog
+    data = json.load(open(path))
+    data["apps"][app]["image"] = image
+    with open(path, "w") as f:
+        json.dump(data, f)
+
+
+def image_of(rec, stem):
+    return re.search(r"^Image=(\S+)", open(unit_path(rec, stem)).read(), re.M).group(1)
+
+
+def converge_for(rec, fake, ticks: int = 40):
+    for _ in range(ticks):
+        rec.tick()
+        fake.advance()
+
+
+def test_a_release_that_crash_loops_is_rolled_back_and_stays_so(tmp_path):
+    rec, fake = make(tmp_path, clock=Ticking())
+    install_all(rec, ("bitcoin-knots",))
+    converge_for(rec, fake, 2)
+    assert rel.load(rec.paths.releases)["bitcoin-knots"] == rel.Release("localhost/archy-standin:1", None)
+    fake.images |= {"localhost/v2", "localhost/v3"}
+    set_image(rec, "bitcoin-knots", "localhost/v2")                     # a good OTA
+    converge_for(rec, fake, 3)
+    assert image_of(rec, "archy-bitcoin-knots") == "localhost/v2"
+    assert rel.load(rec.paths.releases)["bitcoin-knots"].good == "localhost/v2"
+    fake.crashing_images.add("localhost/v3")
+    set_image(rec, "bitcoin-knots", "localhost/v3")                     # a bad one
+    converge_for(rec, fake)
+    assert image_of(rec, "archy-bitcoin-knots") == "localhost/v2"       # back on the last good release
+    assert fake.units["archy-bitcoin-knots.service"].active == "active"
+    assert rel.load(rec.paths.releases)["bitcoin-knots"] == rel.Release("localhost/v2", "localhost/v3")
+    rec2 = Reconciler(rec.paths, fake, rec.settings, clock=rec.clock)  # a daemon restart keeps it
+    converge_for(rec2, fake, 3)
+    assert image_of(rec2, "archy-bitcoin-knots") == "localhost/v2"
+
+
+def test_no_release_rollback_in_its_variant(tmp_path):
+    rec, fake = make(tmp_path, variant="no-release-rollback", clock=Ticking())
+    install_all(rec, ("bitcoin-knots",))
+    fake.images.add("localhost/v3")
+    fake.crashing_images.add("localhost/v3")
+    set_image(rec, "bitcoin-knots", "localhost/v3")
+    converge_for(rec, fake)
+    assert image_of(rec, "archy-bitcoin-knots") == "localhost/v3"
+    assert fake.units["archy-bitcoin-knots.service"].active == "failed"

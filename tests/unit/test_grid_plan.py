@@ -112,6 +112,7 @@ def test_a_start_state_the_engine_does_not_know_is_refused():
 def test_the_event_table_covers_the_matrix_in_the_grids_run_order(m):
     assert set(EVENTS) == set(m.events)
     assert list(EVENTS) == ["fresh_install", "ui_direct_port", "ui_https_proxy", "ui_iframe", "tor_onion",
-                            "restart_integrations", "stop_ports_released", "reboot_survival", "soak",
-                            "reinstall_idempotent", "uninstall_no_orphans"]
-    assert [e for e, ev in EVENTS.items() if ev.batched] == ["restart_integrations", "reboot_survival", "soak"]
+                            "restart_integrations", "config_drift", "stop_ports_released", "reboot_survival", "start_order", "soak",
+                            "broken_install", "upgrade_rollback", "reinstall_idempotent", "uninstall_no_orphans"]
+    assert [e for e, ev in EVENTS.items() if ev.batched] == ["restart_integrations", "reboot_survival", "start_order",
+                                                                    "soak"]

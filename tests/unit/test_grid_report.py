@@ -20,7 +20,7 @@ def test_grid_verdicts_levels_and_gaps():
     # no chaos suite in this run: level 5 (and above) is earned by nobody
     assert g.levels["vm0"] == {"bitcoin-knots": 4, "bitcoin-core": 4, "lnd": 1, "electrumx": 4,
                                "btcpay": 4, "mempool": 3, "fedimint": 4}
-    assert g.counts() == {"passed": 70, "failed": 1, "not_run": 1, "missing": 1}
+    assert g.counts() == {"passed": 96, "failed": 1, "not_run": 1, "missing": 1}
 
 
 def test_html_colours_links_and_levels():
@@ -28,8 +28,8 @@ def test_html_colours_links_and_levels():
     page = html_report(build(M, doc, CATALOG))
     assert '<td class=failed title="lnd / ui_iframe — failed — MUST — X-Frame-Options &lt;missing&gt;">' \
            '<a href="artifacts/vm0/lnd-ui_iframe/">✗</a></td>' in page
-    assert page.count("<td class=passed") == 72
-    assert page.count("<td class=na") == 4
+    assert page.count("<td class=passed") == 98
+    assert page.count("<td class=na") == 6
     assert "<td class=level" in page and ">L1</td>" in page and ">L4</td>" in page
     assert "<th>node</th>" not in page  # one node: no node column
 
@@ -41,7 +41,7 @@ def test_several_nodes_get_a_node_column():
     g = build(M, doc, CATALOG)
     assert g.nodes == ["vm0", "vm1"] and g.levels["vm1"]["lnd"] == 0 and g.levels["vm0"]["lnd"] == 4
     page, md = html_report(g), markdown_report(g)
-    assert "<th>node</th>" in page and "rowspan=12>vm1</th>" in page
+    assert "<th>node</th>" in page and "rowspan=16>vm1</th>" in page
     assert md.splitlines()[4].startswith("| node | event \\ app |")
     assert "- ❌ vm1: `lnd-fresh_install` (MUST, failed): unreachable" in md
 
@@ -96,7 +96,7 @@ def test_chaos_experiments_are_rows_of_the_grid():
     assert g.rows[-15:] == [f"chaos:{n}" for n in CATALOG] and g.events == list(M.events)
     assert g.cells[("vm0", "lnd", "chaos:kill9_tor")].verdict == "failed"
     assert g.cells[("vm0", "lnd", "chaos:delete_nginx_snippet")].verdict == "na"     # judges bitcoin-knots only
-    assert g.counts() == {"passed": 73 + 26, "failed": 2}
+    assert g.counts() == {"passed": 99 + 26, "failed": 2}
     md, page = markdown_report(g), html_report(g)
     assert ("| chaos: kill9_tor | [❌](chaos/reference/) | — | [❌](chaos/reference/) | — | — | — | — |" in md)
     assert "| chaos: delete_nginx_snippet | [✅](chaos/reference/) | — | — | — | — | — | — |" in md
@@ -109,7 +109,7 @@ def test_the_evidence_each_level_rests_on():
     lines = md.splitlines()
     at = lines.index("## What the levels rest on")
     assert lines[at + 1] == "- **bitcoin-knots L7**: every level earned"
-    assert lines[at + 2] == "  - L1 Installs: ✅ `bitcoin-knots-fresh_install`"
+    assert lines[at + 2] == "  - L1 Installs: ✅ `bitcoin-knots-fresh_install`; ✅ `bitcoin-knots-broken_install`"
     assert lines[at + 6] == ("  - L5 Survives crash and power cut: " + "; ".join(f"✅ `chaos:{n}`" for n in CATALOG))
     assert lines[at + 8] == ("  - L7 Soak with a clean journal: ✅ `bitcoin-knots-soak`; no nightly soak results given "
                              "(SOAK_RESULTS): rests on the grid's soak cell alone")

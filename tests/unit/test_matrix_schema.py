@@ -57,7 +57,8 @@ def test_duplicate_key(matrix_copy):
 
 def test_yaml_syntax_error(matrix_copy):
     f = matrix_copy / "levels.yaml"
-    edit(f, "  4: {title: Survives reboot, events: [reboot_survival]}", "  4: {title: Survives reboot, events: [reboot_survival}")
+    edit(f, "  4: {title: Survives reboot, events: [reboot_survival, start_order]}",
+         "  4: {title: Survives reboot, events: [reboot_survival, start_order}")
     msg = error(matrix_copy)
     assert msg.startswith(f"{f}:{line_of(f, '  4: ')}: invalid YAML:")
 

@@ -59,7 +59,7 @@ def test_rungs_are_the_levels_earned_then_the_first_not():
     s = standings(M, Evidence(v, {("lnd", "stop_ports_released"): "ports still open"}, chaos=CHAOS))["lnd"]
     assert s.level == 2 and [r.n for r in s.rungs] == [1, 2, 3] and [r.earned for r in s.rungs] == [True, True, False]
     assert s.stopped_at.why == "lnd-stop_ports_released: failed: ports still open"
-    assert [p.id for p in s.rungs[2].proofs] == ["lnd-stop_ports_released", "lnd-restart_integrations"]
+    assert [p.id for p in s.rungs[2].proofs] == ["lnd-stop_ports_released", "lnd-restart_integrations", "lnd-config_drift"]
 
 
 def test_no_result_is_not_passed_and_a_level_without_cells_is_carried():
@@ -68,7 +68,8 @@ def test_no_result_is_not_passed_and_a_level_without_cells_is_carried():
     s = standings(M, Evidence(v, chaos=CHAOS))
     assert s["fedimint"].level == 0 and s["fedimint"].stopped_at.why == "fedimint-fresh_install: no result"
     # bitcoin-knots has no restart cell, electrumx no Tor cell: their levels do not need them
-    assert [p.id for p in s["bitcoin-knots"].rungs[2].proofs] == ["bitcoin-knots-stop_ports_released"]
+    assert [p.id for p in s["bitcoin-knots"].rungs[2].proofs] == ["bitcoin-knots-stop_ports_released",
+                                                                       "bitcoin-knots-config_drift"]
     assert [p.id for p in s["electrumx"].rungs[1].proofs] == [f"electrumx-{e}" for e in
                                                               ("ui_direct_port", "ui_https_proxy", "ui_iframe")]
 

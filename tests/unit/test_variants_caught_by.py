@@ -39,5 +39,7 @@ def test_the_seed_variants_are_caught_by_the_grid_and_the_chaos_ones_by_experime
     grid = {v for v, c in CAUGHT_BY.items() if grid_cells(c)}
     assert grid == {"fm1-companions-not-recreated", "fm2-rpcauth-not-rederived", "fm3-apps-in-daemon-cgroup",
                     "stop-timeout-10s", "install-success-before-healthy", "uninstall-leaves-unit",
-                    "container-without-memory-limit", "unit-without-host-alias", "electrumx-without-dac-override"}
+                    "container-without-memory-limit", "unit-without-host-alias", "electrumx-without-dac-override",
+                    "derived-configs-not-rederived", "failed-install-left-behind", "no-boot-order",
+                    "no-release-rollback"}
     assert all(experiments(CAUGHT_BY[v]) for v in VARIANTS if v.startswith("chaos-"))
