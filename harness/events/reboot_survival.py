@@ -10,7 +10,7 @@ import time
 from functools import partial
 
 from harness import goss
-from harness.checks import node_checks, probes, protocols
+from harness.checks import boots, node_checks, probes, protocols
 from harness.grid.context import CellContext
 from harness.grid.event import DEPENDENCY_DOWN, FULL_LINE, GridEvent
 from node.api import poll
@@ -35,10 +35,7 @@ def _data_problems(node, app, before: dict, after: protocols.Answer, after_files
 
 def _reboot(ctx: CellContext, kind: str) -> float:
     t0 = time.monotonic()
-    if kind == "power_cut":
-        ctx.node.power_cut(timeout=ctx.options.boot_timeout)
-    else:
-        ctx.node.reboot(timeout=ctx.options.boot_timeout)
+    boots.reboot(ctx, kind)
     return time.monotonic() - t0
 
 
@@ -106,13 +103,7 @@ def _stopped_round(ctx: CellContext, batch: tuple[str, ...], problems: dict) -> 
 
 def observe(ctx: CellContext) -> dict:
     batch = ctx.batch or (ctx.app.id,)
-    problems: dict[str, list[str]] = {a: [] for a in batch}
-    not_run = []
-    _running_round(ctx, "graceful", batch, problems)
-    if "power_cut" in ctx.node.capabilities:
-        _running_round(ctx, "power_cut", batch, problems)
-    else:
-        not_run.append("power-cut half: the node cannot cut its power (capability power_cut missing)")
+    problems, not_run = boots.both(ctx, batch, _running_round)
     _stopped_round(ctx, batch, problems)
     return {"problems": problems, "not_run": not_run}
 

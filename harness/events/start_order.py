@@ -14,13 +14,13 @@ import json
 import shlex
 import time
 
-from harness.checks import probes
+from harness.checks import boots, probes
+from harness.journal import UNIT_STARTED   # "Started <unit>": ready (healthy, with Notify=healthy)
 from harness.grid.context import CellContext
 from harness.grid.event import DEPENDENCY_DOWN, FULL_LINE, GridEvent
 from matrix.model import Matrix
 
 UNIT_STARTING = "7d4958e842da4a758f6c1cdc7b36dcc5"   # systemd's "Starting <unit>..." (sd-messages.h)
-UNIT_STARTED = "39f53479d3a045ac8e11786248231fbf"    # "Started <unit>": ready (healthy, with Notify=healthy)
 
 
 def dependencies(m: Matrix, app_id: str, installed: tuple[str, ...]) -> list[str]:
@@ -87,10 +87,7 @@ def _round(ctx: CellContext, kind: str, batch: tuple[str, ...], problems: dict) 
         probes.wait_healthy(node, m.app(a), ctx.options.healthy_timeout)
     node.run("sync", timeout=60)
     t0 = time.monotonic()
-    if kind == "power_cut":
-        node.power_cut(timeout=ctx.options.boot_timeout)
-    else:
-        node.reboot(timeout=ctx.options.boot_timeout)
+    boots.reboot(ctx, kind)
     for a in batch:
         try:
             probes.wait_healthy(node, m.app(a), ctx.options.healthy_timeout)
@@ -111,14 +108,7 @@ def _round(ctx: CellContext, kind: str, batch: tuple[str, ...], problems: dict) 
 
 
 def observe(ctx: CellContext) -> dict:
-    batch = ctx.batch or (ctx.app.id,)
-    problems: dict[str, list[str]] = {a: [] for a in batch}
-    not_run = []
-    _round(ctx, "graceful", batch, problems)
-    if "power_cut" in ctx.node.capabilities:
-        _round(ctx, "power_cut", batch, problems)
-    else:
-        not_run.append("power-cut half: the node cannot cut its power (capability power_cut missing)")
+    problems, not_run = boots.both(ctx, ctx.batch or (ctx.app.id,), _round)
     return {"problems": problems, "not_run": not_run}
 
 

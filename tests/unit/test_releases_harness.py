@@ -1,15 +1,16 @@
-"""The broken_install cell's pure parts: the broken release's Containerfile, the catalog it names."""
+"""The releases the harness hands a node (broken_install, upgrade_rollback): their Containerfiles,
+the catalog that names them."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from harness.events.broken_install import BROKEN_IMAGE, SAYS, containerfile, with_image
+from harness.checks.releases import BROKEN_IMAGE, SAYS, V2_IMAGE, broken_containerfile, v2_containerfile, with_image
 
 
 def test_the_broken_release_is_the_apps_image_exiting_at_once():
-    text = containerfile("localhost/archy-standin:1")
+    text = broken_containerfile("localhost/archy-standin:1")
     first, second = text.splitlines()
     assert first == "FROM localhost/archy-standin:1"
     entry = json.loads(second.removeprefix("ENTRYPOINT "))
@@ -25,3 +26,9 @@ def test_only_the_apps_release_changes_in_the_catalog():
     assert cat["apps"]["lnd"] == {"title": "LND"}          # the original is left as it was
     with pytest.raises(KeyError):
         with_image(cat, "nope", BROKEN_IMAGE)
+
+
+def test_v2_is_the_apps_image_with_one_more_label():
+    assert v2_containerfile("localhost/archy-standin:1").splitlines() == [
+        "FROM localhost/archy-standin:1", "LABEL archy-release=v2"]
+    assert V2_IMAGE == "localhost/archy-release:v2" and BROKEN_IMAGE.startswith("localhost/archy-")
