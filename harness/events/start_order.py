@@ -38,6 +38,7 @@ def _unit_of(entry: dict) -> str:
 def first_times(entries: list[dict], boot_id: str) -> dict[tuple[str, str], float]:
     """{(message id, unit): seconds since boot} of the first Starting/Started per unit in that boot; pure."""
     out: dict[tuple[str, str], float] = {}
+    boot_id = boot_id.replace("-", "")     # /proc's boot_id has dashes, the journal's _BOOT_ID none
     for e in entries:
         mid = e.get("MESSAGE_ID")
         if mid not in (UNIT_STARTING, UNIT_STARTED) or e.get("_BOOT_ID") != boot_id:

@@ -30,6 +30,8 @@ def test_first_times_keep_the_earliest_of_this_boot_only():
                          entry(UNIT_STARTED, "bitcoin-knots.service", 20, user=False),
                          {"MESSAGE_ID": "other", "USER_UNIT": "lnd.service", "_BOOT_ID": BOOT,
                           "__MONOTONIC_TIMESTAMP": "1"}], BOOT)
+    assert first_times([entry(UNIT_STARTED, "x.service", 1, boot="6c1b2d3e0f")], "6c1b2d3e-0f") == {
+        (UNIT_STARTED, "x.service"): 1.0}
     assert times == {(UNIT_STARTING, "lnd.service"): 12.0, (UNIT_STARTED, "bitcoin-knots.service"): 20.0}
 
 
