@@ -8,7 +8,9 @@ Each app unit is therefore ordered After= every app before it in this order. Wit
 Notify=healthy, systemd starts the next one when the previous one is healthy: one startup probe
 at a time. After= only orders: it starts nothing, an install (one unit) is not delayed, and an
 app that is not installed is skipped. The order is topological (providers before the apps that
-depend on them, an app before its companions), so it is the dependency order too.
+depend on them, an app before its companions), so it is the dependency order too. A companion
+comes right after its app: the app's UI is part of the app being up (the grid's checks of an app
+include its companion), and a small UI must not wait for every other app of the node to boot.
 """
 from __future__ import annotations
 
@@ -28,6 +30,10 @@ def order(catalog: Catalog) -> tuple[str, ...]:
         ready = next((a for a in pending if needs[a] <= set(done)), pending[0])
         done.append(ready)
         pending.remove(ready)
+        for c in apps[ready].companions:          # its UI next, once all it needs is up
+            if c in pending and needs[c] <= set(done):
+                done.append(c)
+                pending.remove(c)
     return tuple(done)
 
 

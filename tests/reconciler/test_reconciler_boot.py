@@ -1,4 +1,6 @@
 """The boot order (reconciler/boot.py): one app's startup probe at a time when the node boots."""
+import json
+
 from reconciler import boot, catalog, diff
 from recfake import catalog_data
 
@@ -18,6 +20,17 @@ def test_the_boot_order_puts_every_provider_and_app_before_what_needs_it():
             assert provs and all(pos[p] < pos[app] for p in provs), (app, cap)
         for parent in (p for p, o in cat.apps.items() if app in o.companions):
             assert pos[parent] < pos[app], (parent, app)
+
+
+def test_a_companion_boots_right_after_its_app():
+    """The grid judges an app with its UI: a companion waiting for every other app of the node
+    made bitcoin-knots' UI come up minutes after bitcoin-knots (the rootful reboot cell, 90d7f58)."""
+    for data in (catalog_data(), json.loads(json.dumps(catalog_data(), sort_keys=True))):   # the node's is sorted
+        cat = catalog.parse(data)
+        seq = boot.order(cat)
+        for ui in ("archy-bitcoin-ui", "archy-lnd-ui", "archy-electrs-ui"):
+            last = max(seq.index(a) for a, s in cat.apps.items() if ui in s.companions)   # knots and core share one
+            assert seq.index(ui) == last + 1, seq
 
 
 def test_a_dependency_listed_after_its_dependent_still_boots_first():

@@ -88,7 +88,8 @@ def test_user_scope_units(user_env):
         assert cp["Service"]["Slice"] == "archipelago-apps.slice"
     assert "Volume=/var/lib/archipelago/electrumx/data:/data\n" in unit_text(rec, "electrumx")
     assert "AddCapability=DAC_OVERRIDE\n" in unit_text(rec, "electrumx")
-    assert "\nAfter=bitcoin-knots.service bitcoin-core.service lnd.service\n" in unit_text(rec, "electrumx")
+    assert ("\nAfter=bitcoin-knots.service bitcoin-core.service archy-bitcoin-ui.service lnd.service "
+            "archy-lnd-ui.service\n") in unit_text(rec, "electrumx")
     assert re.search(r"(?m)^AddHost=bitcoin-knots:10\.89\.0\.\d+$", unit_text(rec, "electrumx"))
     net = open(rec.paths.network_file).read()
     assert "NetworkName=archipelago\n" in net and "Subnet=10.89.0.0/24\n" in net and "Gateway=10.89.0.1\n" in net
