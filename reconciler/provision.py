@@ -33,6 +33,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import provision_ports
 import provision_user
 
 HERE = Path(__file__).resolve().parent
@@ -42,6 +43,8 @@ IMAGE_RECIPE = 5            # bump when the rootfs layout below changes
 SERVICE = "archipelago.service"
 SERVICE_SRC = HERE / "systemd" / SERVICE
 SETTINGS = Path("/etc/archipelago/reconciler.json")
+CATALOG = Path("/etc/archipelago/catalog.json")
+RESERVED_PORTS = Path("/etc/sysctl.d/60-archipelago-ports.conf")
 TLS_DIR = Path("/etc/archipelago/tls")
 NGINX_SITE = Path("/etc/nginx/conf.d/archipelago.conf")
 NGINX_SNIPPETS = Path("/etc/nginx/archy.d")
@@ -435,6 +438,17 @@ def ensure_tor() -> None:
     progress(f"tor: SocksPort 9050, %include {TORRC_DIR}/*.conf, Restart=no ({'updated' if changed else 'unchanged'})")
 
 
+def ensure_reserved_ports() -> None:
+    try:
+        catalog = json.loads(CATALOG.read_text())
+    except (OSError, ValueError) as e:
+        raise ProvisionError(f"{CATALOG}: {e}") from None
+    text = provision_ports.reserved_ports_conf(catalog)
+    changed = write_if_changed(RESERVED_PORTS, text.encode())
+    run(["sysctl", "-q", "-p", str(RESERVED_PORTS)], timeout=60)
+    progress(f"{RESERVED_PORTS}: the apps' ports reserved ({'updated' if changed else 'unchanged'})")
+
+
 # ---------------------------------------------------------------- 6. the daemon
 def enable(unit: str) -> None:
     """systemctl enable only when needed: for units with a SysV script it runs update-rc.d (slow under TCG)."""
@@ -495,6 +509,7 @@ def main(argv: list[str]) -> int:
         service_changed |= install_service()
         ensure_nginx(Path((settings.get("node") or {}).get("nginx_dir", str(NGINX_SNIPPETS))))
         ensure_tor()
+        ensure_reserved_ports()
         start_daemon(service_changed)
     except ProvisionError as exc:
         print(f"provision: FAILED: {exc}", file=sys.stderr, flush=True)

@@ -72,3 +72,15 @@ def test_snippet_dirs_are_root_owned_group_writable():
     owned = {p: (uid, gid, mode) for p, uid, gid, mode in pu.dirs_to_own(NODE)}
     assert owned["/etc/nginx/archipelago.d"] == (0, 1000, 0o2775)
     assert owned["/var/lib/archipelago"][:2] == (1000, 1000)
+
+
+def test_every_published_port_is_kept_out_of_the_ephemeral_range():
+    """An outgoing connection given local port 50002 at boot failed the UI companion's bind (the
+    rootless grid's electrumx reboot cell, bcba210): provisioning reserves every published port."""
+    from reconciler.provision_ports import reserved_ports_conf
+    from recfake import catalog_data
+    text = reserved_ports_conf(catalog_data())
+    line = [x for x in text.splitlines() if not x.startswith("#")]
+    assert len(line) == 1 and line[0].startswith("net.ipv4.ip_local_reserved_ports = ")
+    ports = [int(p) for p in line[0].split("= ")[1].split(",")]
+    assert ports == sorted(set(ports)) and {50001, 50002, 8334, 8081, 8332}.issubset(ports)
