@@ -15,7 +15,7 @@ SAYS = "archy-lifecycle broken release: exits at once"
 # What a broken release makes its own unit and the reconciler log while it fails.
 JOURNAL_ALLOW = (r"Failed with result 'exit-code'", r"Main process exited, code=exited", re.escape(SAYS),
                  r"Start request repeated too quickly", r"Failed to start ", r"install \S+ failed",
-                 r"crash[- ]loop")
+                 r"crash[- ]loop", r"Error: container is stopped")   # podman, waiting on a container that exited
 
 
 def broken_containerfile(base: str) -> str:
