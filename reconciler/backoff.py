@@ -31,6 +31,13 @@ def remaining(entry: Entry | None, spec: str, now: float) -> float:
     return entry.last + entry.delay - now
 
 
+def doubled(entry: Entry | None, spec: str, since: float | None = None) -> bool:
+    """The app with this spec failed again after two restarts following failures (since `since`):
+    a crash loop, not one lost start race."""
+    return (entry is not None and entry.spec == spec and entry.delay >= 2 * INITIAL
+            and (since is None or entry.last >= since))
+
+
 def record(entry: Entry | None, spec: str, now: float) -> Entry:
     """A start after a failure happens now: the next one must wait the returned delay."""
     if entry is None or entry.spec != spec or now - entry.last > RESET_AFTER or now < entry.last:

@@ -26,14 +26,14 @@ from .variants import REFERENCE, Variant, parse as parse_variant
 log = logging.getLogger("archipelago")
 
 INSTALL_TIMEOUT = 840.0   # under the driver's 900 s client deadline
+POLL = 2.0   # seconds between ticks while an install/uninstall waits
+TICK_STALL = 120.0   # a tick running longer than this makes /health unhealthy
+PURGE_TIMEOUT = 600.0   # a rootless purge (podman unshare rm) of a big data dir
 
 
 def rollback_reserve(timeout: float) -> float:
     """What an install keeps of its deadline to roll a failed fresh install back."""
     return min(120.0, timeout / 4)
-POLL = 2.0   # seconds between ticks while an install/uninstall waits
-TICK_STALL = 120.0   # a tick running longer than this makes /health unhealthy
-PURGE_TIMEOUT = 600.0   # a rootless purge (podman unshare rm) of a big data dir
 
 
 @dataclass(frozen=True)
@@ -343,12 +343,13 @@ class Reconciler:
         twice following failures during this install (a release that exits at once: its backoff
         has doubled since the install began); '' otherwise. One failure is not enough: a first
         start may lose a race (a name still in use) and then come up."""
-        entry = self.backoff.get(app_id)
-        view = self.last_view
-        if entry is None or entry.last < since or entry.delay < 2 * bo.INITIAL or view is None:
+        if self.last_view is None:
             return ""
-        unit = view[0].apps[app_id].unit
-        if view[3].units.get(unit, UnitState(unit)).active != "failed":
+        _, _, node, current = self.last_view
+        plan = node.apps.get(app_id)
+        if plan is None or not bo.doubled(self.backoff.get(app_id), plan.spec_hash, since):
+            return ""
+        if current.units.get(plan.unit, UnitState(plan.unit)).active != "failed":
             return ""
         return f"{app_id} failed again after a restart (crash loop)"
 

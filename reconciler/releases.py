@@ -50,9 +50,8 @@ def observe(releases: Mapping[str, Release], catalog: Catalog, node: DesiredNode
             if r.good != plan.image:
                 out[app] = replace(r, good=plan.image)
             continue
-        entry = backoff.get(app)
-        looping = (entry is not None and entry.spec == plan.spec_hash and entry.delay >= 2 * bo.INITIAL
-                   and current.units.get(plan.unit) is not None and current.units[plan.unit].active == "failed")
+        unit = current.units.get(plan.unit)
+        looping = bo.doubled(backoff.get(app), plan.spec_hash) and unit is not None and unit.active == "failed"
         if plan.image == want and r.good and r.good != want and r.failed != want and looping:
             out[app] = replace(r, failed=want)
     return frozen_map(out)

@@ -216,6 +216,31 @@ def wait_integration(node, app: App, cap: str, up: bool, timeout: float) -> tupl
     return last[0] is not None, last[1]
 
 
+def touched_integrations(matrix: Matrix, app_id: str, installed: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(app, capability) pairs a change of `app_id` touches: its own integrations and its installed
+    dependents' integration with what it provides; pure."""
+    app = matrix.apps[app_id]
+    pairs = [(app_id, cap) for cap in app.integrations]
+    if app.provides:
+        pairs += [(d, app.provides) for d in dependents(matrix, app_id, installed)
+                  if app.provides in matrix.apps[d].integrations]
+    return pairs
+
+
+def integrations_back(node, matrix: Matrix, pairs: list[tuple[str, str]], timeout: float) -> tuple[list[str], list[str]]:
+    """Wait for each (app, capability) to report up; (problems, the pairs whose app shows no view)."""
+    problems, unseen = [], []
+    for who, cap in pairs:
+        try:
+            seen, how = wait_integration(node, matrix.app(who), cap, True, timeout)
+        except AssertionError as e:
+            problems.append(str(e))
+            continue
+        if not seen:
+            unseen.append(f"{who}'s own view of {cap}: {how}")
+    return problems, unseen
+
+
 def recovery_logged(node, app_id: str, cursor: str | None = None) -> list[str]:
     """Lines of the app's unit journal (since `cursor`, else this boot) saying it recovered from an
     unclean shutdown (a replay, a reindex, a stale lock)."""

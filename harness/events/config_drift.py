@@ -95,21 +95,10 @@ def drift_one(ctx: CellContext, path: str) -> list[str]:
 
 def _integrations_back(ctx: CellContext, path: str) -> list[str]:
     """The app's own integrations and its installed dependents' with it report healthy again."""
-    node, m, app = ctx.node, ctx.matrix, ctx.app
-    checks = [(app.id, cap) for cap in m.apps[app.id].integrations]
-    if app.provides:
-        checks += [(d, app.provides) for d in probes.dependents(m, app.id, ctx.installed)
-                   if app.provides in m.apps[d].integrations]
-    problems = []
-    for who, cap in checks:
-        try:
-            seen, how = probes.wait_integration(node, m.app(who), cap, True, ctx.options.integration_window)
-        except AssertionError as e:
-            problems.append(f"{e} after {path} was rewritten")
-            continue
-        if not seen:
-            ctx.not_run.append(f"{who}'s own view of {cap} after the drift of {path}: {how}")
-    return problems
+    pairs = probes.touched_integrations(ctx.matrix, ctx.app.id, ctx.installed)
+    problems, unseen = probes.integrations_back(ctx.node, ctx.matrix, pairs, ctx.options.integration_window)
+    ctx.not_run.extend(f"{u} (after the drift of {path})" for u in unseen)
+    return [f"{p} after {path} was rewritten" for p in problems]
 
 
 def run(ctx: CellContext) -> None:

@@ -42,18 +42,10 @@ def _kept(ctx: CellContext, before: dict, what: str) -> list[str]:
     problems = probes.manifest_problems(before["files"], probes.data_manifest(node, app),
                                         partial(probes.prefix_digest, node))
     problems += probes.height_problems(before["answer"], answer)
-    checks = [(app.id, cap) for cap in m.apps[app.id].integrations]
-    if app.provides:
-        checks += [(d, app.provides) for d in probes.dependents(m, app.id, ctx.installed)
-                   if app.provides in m.apps[d].integrations]
-    for who, cap in checks:
-        try:
-            seen, how = probes.wait_integration(node, m.app(who), cap, True, ctx.options.integration_window)
-        except AssertionError as e:
-            problems.append(str(e))
-            continue
-        if not seen:
-            ctx.not_run.append(f"{who}'s own view of {cap} {what}: {how}")
+    pairs = probes.touched_integrations(m, app.id, ctx.installed)
+    lost, unseen = probes.integrations_back(node, m, pairs, ctx.options.integration_window)
+    ctx.not_run.extend(f"{u} ({what})" for u in unseen)
+    problems += lost
     return [f"{what}: {p}" for p in problems]
 
 

@@ -362,6 +362,15 @@ def test_backoff_sequence_and_cap():
     assert not bo.in_backoff(e, "other", t)
 
 
+def test_a_crash_loop_is_a_doubled_backoff_of_the_same_spec():
+    first = bo.record(None, "h", 100.0)
+    assert not bo.doubled(first, "h")                       # one lost start race is no loop
+    second = bo.record(first, "h", 120.0)
+    assert bo.doubled(second, "h") and bo.doubled(second, "h", since=110.0)
+    assert not bo.doubled(second, "h", since=130.0)          # not during this install
+    assert not bo.doubled(second, "other") and not bo.doubled(None, "h")
+
+
 def test_crash_loop_backs_off_and_survives_a_daemon_restart(env, clock):
     rec, fake = env
     install_all(rec, ("bitcoin-knots",))

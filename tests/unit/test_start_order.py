@@ -44,3 +44,11 @@ def test_a_dependent_starting_before_its_dependency_is_ready_fails():
     assert "never became ready" in order_problems({(UNIT_STARTING, "lnd.service"): 1.0}, "lnd.service",
                                                   "bitcoin-knots.service", "bitcoin-knots")[0]
     assert "no start of lnd.service" in order_problems({}, "lnd.service", "bitcoin-knots.service", "bitcoin-knots")[0]
+
+
+def test_a_change_touches_the_apps_own_integrations_and_its_dependents():
+    from harness.checks.probes import touched_integrations
+    line = ("bitcoin-knots", "lnd", "electrumx", "btcpay", "mempool")
+    assert touched_integrations(M, "lnd", line) == [("lnd", "bitcoin"), ("btcpay", "lnd")]
+    assert ("lnd", "bitcoin") in touched_integrations(M, "bitcoin-knots", line)
+    assert touched_integrations(M, "bitcoin-knots", ("bitcoin-knots",)) == []
