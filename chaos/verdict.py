@@ -79,6 +79,14 @@ def lint_experiment(exp: Mapping) -> list[str]:
     return problems
 
 
+def budget(exp: Mapping, floor: float = 1500, margin: float = 600) -> float:
+    """Seconds a run may take: every activity's own `timeout` argument added up, plus `margin`
+    for the hypothesis probes before and after, never below `floor`."""
+    declared = sum(float((a.get("provider") or {}).get("arguments", {}).get("timeout") or 0)
+                   for a in _activities(exp))
+    return max(floor, declared + margin)
+
+
 def _activities(exp: Mapping) -> Iterable[Mapping]:
     yield from ((exp.get("steady-state-hypothesis") or {}).get("probes") or [])
     yield from exp.get("method") or []

@@ -19,7 +19,7 @@ __all__ = ["MatrixError", "Matrix", "App", "Event", "Level", "Cell", "load", "pl
 MATRIX_DIR = Path(__file__).resolve().parent
 FILES = ("apps.yaml", "events.yaml", "cells.yaml", "levels.yaml")
 CAPABILITIES = ("node", "destructive", "reboot", "power_cut", "pause", "snapshot", "tor_network",
-                "soak")
+                "soak", "standin")
 REQUIREMENTS = ("MUST", "SHOULD")
 NOT_APPLICABLE = "-"
 VERDICTS = ("passed", "failed", "not_run")

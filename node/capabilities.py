@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 SSH = frozenset({"node", "reboot", "soak"})
-VM = frozenset({"node", "destructive", "reboot", "power_cut", "pause", "snapshot", "soak"})
+# standin: the apps are the bundled stand-ins, whose faults (reconciler/standin/faults.py) a test may switch on
+VM = frozenset({"node", "destructive", "reboot", "power_cut", "pause", "snapshot", "soak", "standin"})
 
 
 def ssh(disposable: bool) -> frozenset[str]:

@@ -128,7 +128,8 @@ class Reconciler:
         self.applier = Applier(runner, paths=paths, imperative_start=self._run_imperative,
                                imperative_stop=self._stop_imperative)
         self.desired = self.store.load_desired()
-        self.backoff = bo.load(paths.backoff)
+        # kubelet-style: a restarted daemon continues each crash loop's backoff, not from zero (000)
+        self.backoff = frozen_map() if self.variant.off("backoff-persisted") else bo.load(paths.backoff)
         self.releases = rel.load(paths.releases)
         if self.variant.off("install-resumed"):
             self._drop_in_flight()

@@ -19,6 +19,7 @@ VARIANTS: dict[str, str] = {
     "failed-install-left-behind": "install-rollback",           # a fresh install that fails stays half-installed
     "no-boot-order": "boot-order",                              # units carry no After= their dependencies
     "no-release-rollback": "release-rollback",                  # a new release that crash-loops stays
+    "chaos-backoff-forgotten-on-restart": "backoff-persisted",  # a restarted daemon's crash loops start from zero
     "chaos-state-flushed-on-exit": "desired-written-at-once",   # desired.json written only on SIGTERM
     "chaos-install-not-resumed": "install-resumed",             # in-flight installs dropped at start
     "chaos-no-podman-selfheal": "podman-selfheal",              # no storage-container removal, no migrate
@@ -94,6 +95,10 @@ CAUGHT_BY: dict[str, Catch] = {
     "electrumx-without-dac-override": Catch(
         ("electrumx-fresh_install",),
         "electrumx cannot write its LOCK in a data dir owned by uid 1 and exits: the install never turns healthy"),
+    "chaos-backoff-forgotten-on-restart": Catch(
+        ("chaos:crash_loop_daemon_restart",),
+        "backoff.json is not read at start: the restarted daemon starts the crash-looping lnd at once, "
+        "its hold across the restart far shorter than the one before"),
     "chaos-state-flushed-on-exit": Catch(
         ("chaos:kill9_reconciler_mid_install", "chaos:power_cut_normal", "chaos:power_cut_mid_ota"),
         "desired.json is written only on SIGTERM: the install acknowledged before the SIGKILL or power cut is lost"),

@@ -14,7 +14,7 @@ import re
 import shlex
 
 from matrix.model import Matrix
-from reconciler.standin.faults import FAULT_FILE, FAULTS
+from reconciler.standin.faults import ANY, FAULT_FILE, FAULTS
 
 ENV = "ARCHY_RECONCILER_VARIANT"
 FAULT_ENV = "ARCHY_STANDIN_FAULT"
@@ -58,7 +58,7 @@ def wanted_faults(matrix: Matrix, raw: str | None = None) -> dict[str, str]:
             raise FaultError(f"{FAULT_ENV}: {item!r}: {app!r} is not an app of the matrix (want app:fault)")
         if fault not in FAULTS:
             raise FaultError(f"{FAULT_ENV}: {item!r}: unknown fault {fault!r}; known: {', '.join(sorted(FAULTS))}")
-        if matrix.app(app).profile != FAULTS[fault]:
+        if FAULTS[fault] != ANY and matrix.app(app).profile != FAULTS[fault]:
             raise FaultError(f"{FAULT_ENV}: {item!r}: {fault} is a {FAULTS[fault]} fault; {app} is a "
                              f"{matrix.app(app).profile}")
         out[app] = fault

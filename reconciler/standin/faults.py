@@ -10,11 +10,15 @@ fault must have judged by the protocol.
 - `wrong-height` (bitcoind): getblockchaininfo answers `blocks` WRONG_HEIGHT_OFFSET above its own
   `headers`, a height no bitcoind can report (it never holds blocks it has no header for).
 - `not-synced` (lnd): getinfo answers `synced_to_chain: false` whatever bitcoind says.
+- `exit-at-start` (any profile): the program exits 1 before it listens, like a daemon refusing a
+  datadir it cannot read: with the file in place every start fails, the same spec each time (a
+  crash loop, unlike a bad release, whose image changed).
 """
 from pathlib import Path
 
 FAULT_FILE = ".standin-fault"
-FAULTS = {"wrong-height": "bitcoind", "not-synced": "lnd"}   # fault -> the profile that has it
+ANY = "*"
+FAULTS = {"wrong-height": "bitcoind", "not-synced": "lnd", "exit-at-start": ANY}   # fault -> the profile that has it
 WRONG_HEIGHT_OFFSET = 1000
 
 

@@ -5,6 +5,7 @@ import threading
 import time
 from typing import Callable
 
+from . import faults
 from .clients import ProbeError
 from .datasum import data_checksum
 from .netkit import Listeners, Request, Response
@@ -63,6 +64,8 @@ class Standin:
 
     # -- shared --
     def start(self) -> None:
+        if "exit-at-start" in faults.active(self.s.data):
+            raise Fatal(f"{self.s.app}: refusing to start: {self.s.data} holds the exit-at-start fault")
         self.prepare()
         self.refresh_integrations()
         self.open_listeners()

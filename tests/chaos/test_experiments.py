@@ -33,7 +33,11 @@ except catalog.CatalogError as e:
     raise pytest.UsageError(f"ARCHY_CHAOS_EXPERIMENTS: {e}") from None
 # only what runs is collected: no row of skips standing in for experiments
 SELECTED = [p for p in EXPERIMENTS if p.stem in CHOSEN]
-TIMEOUT = 1500
+TIMEOUT = 1500   # a run's floor; a longer method's own timeouts raise it (verdict.budget)
+
+
+def budget(path: Path) -> float:
+    return verdict.budget(json.loads(path.read_text()), TIMEOUT)
 
 
 def meta(path: Path) -> dict:
@@ -86,7 +90,7 @@ def test_experiment(experiment: Path, chaos_node, request):
     if under:
         chaos_node.set_variant(under)
     outcome = chaos_run.run(experiment, chaos_node.url, chaos_node.results / "reference",
-                            timeout=TIMEOUT, secrets=chaos_node.secrets(), env_extra={"ARCHY_CHAOS_STACK": ",".join(chaos_node.stack)})
+                            timeout=budget(experiment), secrets=chaos_node.secrets(), env_extra={"ARCHY_CHAOS_STACK": ",".join(chaos_node.stack)})
     attach(outcome, "reference")
     record(chaos_node, outcome_row(outcome, chaos_node, request, summary.REFERENCE, under))
     if not outcome.passed:   # the node's journal, units and podman state, redacted and attached
@@ -106,7 +110,7 @@ if VARIANTS:
         chaos_node.reset()
         chaos_node.set_variant(variant)
         outcome = chaos_run.run(experiment, chaos_node.url, chaos_node.results / "variants",
-                                timeout=TIMEOUT, secrets=chaos_node.secrets(), env_extra={"ARCHY_CHAOS_STACK": ",".join(chaos_node.stack)})
+                                timeout=budget(experiment), secrets=chaos_node.secrets(), env_extra={"ARCHY_CHAOS_STACK": ",".join(chaos_node.stack)})
         attach(outcome, f"variant {variant}")
         record(chaos_node, outcome_row(outcome, chaos_node, request, summary.VARIANT, variant))
         assert not outcome.passed, f"{experiment.stem} PASSED against {variant}: this experiment cannot fail"

@@ -371,8 +371,12 @@ def test_a_crash_loop_is_a_doubled_backoff_of_the_same_spec():
     assert not bo.doubled(second, "other") and not bo.doubled(None, "h")
 
 
-def test_crash_loop_backs_off_and_survives_a_daemon_restart(env, clock):
-    rec, fake = env
+@pytest.mark.parametrize("variant, after_restart", [
+    (None, [150]),                                    # a new daemon reads backoff.json: next start at 150
+    ("chaos-backoff-forgotten-on-restart", [75, 85, 105, 145]),   # from zero again: 10, 20, 40 s
+])
+def test_crash_loop_backs_off_and_survives_a_daemon_restart(tmp_path, clock, variant, after_restart):
+    rec, fake = make(tmp_path, variant=variant, clock=clock)
     install_all(rec, ("bitcoin-knots",))
     fake.crashing.add("archy-bitcoin-knots.service")
     fake.crash("archy-bitcoin-knots.service")
@@ -388,13 +392,12 @@ def test_crash_loop_backs_off_and_survives_a_daemon_restart(env, clock):
     for dt in range(0, 75, 5):
         tick_at(t0 + dt)
     assert starts == [0, 10, 30, 70]
-    # a new daemon reads backoff.json: still backing off (next start at 150)
-    rec2 = Reconciler(rec.paths, fake, rec.settings, clock=clock)
-    rec = rec2
+    rec = Reconciler(rec.paths, fake, rec.settings, clock=clock)
     for dt in range(75, 155, 5):
         tick_at(t0 + dt)
-    assert starts == [0, 10, 30, 70, 150]
-    assert bo.load(rec.paths.backoff)["bitcoin-knots"].delay == 160
+    assert starts == [0, 10, 30, 70, *after_restart]
+    if variant is None:
+        assert bo.load(rec.paths.backoff)["bitcoin-knots"].delay == 160
 
 
 def test_failed_variant_never_retries(tmp_path):

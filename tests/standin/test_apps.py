@@ -202,3 +202,17 @@ def test_healthcheck_script_follows_status(standin, monkeypatch):
     assert run() == 0
     ui.stop()
     assert run() == 1
+
+
+@pytest.mark.parametrize("profile", ["lnd", "ui"])
+def test_the_exit_at_start_fault_makes_every_start_fail_until_it_goes(standin, bitcoind, profile):
+    """The crash loop of chaos/crash_loop.py: same program, same config, every start exits 1."""
+    p = standin(profile, start=False)
+    p.data.mkdir(parents=True, exist_ok=True)
+    (p.data / ".standin-fault").write_text("exit-at-start\n")
+    for _ in range(2):
+        p.start(wait=False)
+        assert p.wait_exit(15) == 1
+    assert "exit-at-start fault" in p.log_text()
+    (p.data / ".standin-fault").unlink()
+    p.start()

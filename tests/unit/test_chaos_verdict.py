@@ -73,8 +73,8 @@ def test_suite_experiments_fall_into_no_trap(path):
     assert all(v.get("type") == "env" for v in exp["configuration"].values())
 
 
-def test_fifteen_scenarios():
-    assert len(EXPERIMENTS) == 15
+def test_sixteen_scenarios():
+    assert len(EXPERIMENTS) == 16
 
 
 def test_bad_experiment_file_gets_file_and_line(tmp_path):
@@ -100,3 +100,11 @@ def test_interrupt_reasons_skip_the_traceback_copy():
            "    chaoslib.exceptions.InterruptExecution: injection failed, nothing would be tested: x\n"
            "[2026-11-22 07:37:23 CRITICAL] [run:558] injection failed, nothing would be tested: x\n")
     assert verdict.interrupt_reasons(log) == ["injection failed, nothing would be tested: x"]
+
+
+def test_a_run_may_take_its_activities_timeouts_and_never_less_than_the_floor():
+    short = {"method": [{"provider": {"arguments": {"timeout": 300}}}]}
+    long = {"method": [{"provider": {"arguments": {"timeout": 1200}}}, {"provider": {"arguments": {"timeout": 900}}}],
+            "rollbacks": [{"provider": {"arguments": {}}}]}
+    assert verdict.budget(short) == 1500
+    assert verdict.budget(long) == 2700
