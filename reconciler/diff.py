@@ -122,8 +122,9 @@ def plan(desired: DesiredNode, current: CurrentState, backoff: Mapping[str, bo.E
         # errors) or restart an app mid-flush; after the boot the next tick converges again
         return ()
     selfheal = not variant.off("podman-selfheal")
+    wanted, held = held_while_starting(desired, current, _rerendered(desired, current, variant))
     done = ((podman_self_heal(desired, current) if selfheal else podman_wait(current))
-            + file_writes(desired.dirs, _rerendered(desired, current, variant), current)
+            + held + file_writes(desired.dirs, wanted, current)
             + shared_network_teardown(desired, current)
             + removals(desired, current, _removed_paths(desired, variant)))
     done += service_reloads(desired, current, done.decided,
@@ -138,6 +139,21 @@ def plan(desired: DesiredNode, current: CurrentState, backoff: Mapping[str, bo.E
     starter = Starter(desired.apps, current, backoff, now, disk_pressure(current, variant), done.decided.cleared)
     start = _start_for(variant, starter, requested)
     return (done + app_decisions(desired, current, done.decided, start)).steps()
+
+
+def held_while_starting(desired: DesiredNode, current: CurrentState,
+                        wanted: Mapping[str, FileSpec]) -> tuple[Mapping[str, FileSpec], Batch]:
+    """The configs of an app whose unit is starting right now wait for the start to end. Written
+    now they would restart the unit mid-start: systemd stops the activation, podman kills the
+    container before it ran and the unit fails (seen in the rehearsal: a config drift met a restart
+    in flight). Left on disk, the drift is written, and the app restarted, by the first tick after."""
+    starting = {a for a, p in desired.apps.items()
+                if p.managed_by_unit and (u := _unit(current, p.unit)).active == "activating" and u.sub == "start"}
+    held = {path for path, spec in wanted.items() if spec.kind == "config" and spec.app in starting
+            and current.files.get(path) != spec.content}
+    waits = tuple(Wait(app=a, reason="config changed; rewritten once its start ends")
+                  for a in sorted({wanted[p].app for p in held}))
+    return {p: s for p, s in wanted.items() if p not in held}, Batch(waits=waits)
 
 
 def podman_self_heal(desired: DesiredNode, current: CurrentState) -> Batch:

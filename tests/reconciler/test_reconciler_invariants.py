@@ -219,6 +219,28 @@ def test_corrupt_bitcoin_conf_rewritten_and_bitcoind_restarted_once(env):
     assert fake.count("systemctl", "restart", "--no-block", "archy-lnd.service") == 0
 
 
+def test_a_config_drift_met_during_a_start_waits_for_the_start_to_end(env):
+    """Restarted mid-start, the unit would fail (its container killed before it ran): the drift
+    stays on disk until the start ends, then it is rewritten and the app restarted once."""
+    rec, fake = env
+    install_all(rec, ("bitcoin-knots",))
+    path = cfg(rec, "bitcoin-knots", "bitcoin.conf")
+    good = open(path, "rb").read()
+    with open(path, "wb") as f:
+        f.write(b"rpcauth=garbage\n")
+    unit = fake.units["archy-bitcoin-knots.service"]
+    unit.active, unit.sub = "activating", "start"
+    fake.reset_calls()
+    report = rec.tick()
+    assert open(path, "rb").read() == b"rpcauth=garbage\n" and not report.converged
+    assert "wait bitcoin-knots: config changed; rewritten once its start ends" in report.steps
+    assert fake.count("systemctl", "restart", "--no-block", "archy-bitcoin-knots.service") == 0
+    unit.active, unit.sub = "active", "running"
+    converge(rec, fake)
+    assert open(path, "rb").read() == good
+    assert fake.count("systemctl", "restart", "--no-block", "archy-bitcoin-knots.service") == 1
+
+
 def test_rpcauth_not_rederived_in_fm2_variant(tmp_path):
     rec, fake = make(tmp_path, variant="fm2-rpcauth-not-rederived")
     install_all(rec, ("bitcoin-knots",))
