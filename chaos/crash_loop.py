@@ -12,7 +12,6 @@ across the restart must be at least the hold before it: a daemon that forgot its
 the app again as soon as it is up. Pure but the activities at the end."""
 from __future__ import annotations
 
-import json
 import shlex
 import time
 from collections.abc import Mapping
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 
 from chaoslib.exceptions import InterruptExecution
 
-from node.api import poll
+from node.api import json_lines, poll
 from reconciler.standin.faults import FAULT_FILE
 
 from . import actions, memo
@@ -122,15 +121,8 @@ def _interrupt(msg: str):
 
 def _journal(node, cursor: str, *ids: str) -> list[dict]:
     matches = " ".join(f"MESSAGE_ID={i}" for i in ids)
-    out = node.succeed(f"{node.cmd.journalctl} -q -o json --no-pager --after-cursor={shlex.quote(cursor)} "
-                       f"{matches}", timeout=120)
-    entries = []
-    for line in out.splitlines():
-        try:
-            entries.append(json.loads(line))
-        except ValueError:
-            continue
-    return entries
+    return json_lines(node.succeed(f"{node.cmd.journalctl} -q -o json --no-pager "
+                                   f"--after-cursor={shlex.quote(cursor)} {matches}", timeout=120))
 
 
 def _cycles(node, app: str) -> list[Cycle]:

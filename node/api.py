@@ -198,14 +198,7 @@ class Node(ABC):
 
     def journal_since(self, cursor: str, timeout: float = 60) -> list[dict]:
         after = f"--after-cursor={shlex.quote(cursor)}" if cursor else ""
-        out = self.succeed(f"{self.cmd.journalctl} -q -o json --no-pager {after}", timeout=timeout)
-        entries = []
-        for line in out.splitlines():
-            try:
-                entries.append(json.loads(line))
-            except ValueError:
-                continue  # a line cut by a rotating journal is not worth failing on
-        return entries
+        return json_lines(self.succeed(f"{self.cmd.journalctl} -q -o json --no-pager {after}", timeout=timeout))
 
     def reboot(self, timeout: float = 600) -> None:
         """Graceful reboot; returns once a new boot id answers over a fresh connection."""
@@ -263,6 +256,18 @@ class Node(ABC):
 
     def __exit__(self, *exc):
         self.close()
+
+
+def json_lines(text: str) -> list[dict]:
+    """`journalctl -o json` output, one entry per line; a line cut by a rotating journal is not
+    worth failing on."""
+    entries = []
+    for line in text.splitlines():
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            continue
+    return entries
 
 
 def poll(cond: Callable[[], bool], timeout: float, interval: float) -> bool:

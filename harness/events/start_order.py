@@ -10,7 +10,6 @@ dependent's unit is ordered After= its dependency's. Times are the boot's monoto
 wrong wall clock cannot reorder them. One reboot and one power cut serve every app of the batch."""
 from __future__ import annotations
 
-import json
 import shlex
 import time
 
@@ -19,6 +18,7 @@ from harness.journal import UNIT_STARTED   # "Started <unit>": ready (healthy, w
 from harness.grid.context import CellContext
 from harness.grid.event import DEPENDENCY_DOWN, FULL_LINE, GridEvent
 from matrix.model import Matrix
+from node.api import json_lines
 
 UNIT_STARTING = "7d4958e842da4a758f6c1cdc7b36dcc5"   # systemd's "Starting <unit>..." (sd-messages.h)
 
@@ -68,13 +68,7 @@ def _boot_journal(node) -> list[dict]:
     """This boot's Starting/Started messages (both managers: journalctl as root reads them all)."""
     cmd = (f"{node.cmd.journalctl} -b -q -o json --no-pager MESSAGE_ID={UNIT_STARTING} "
            f"MESSAGE_ID={UNIT_STARTED}")
-    out = []
-    for line in node.succeed(cmd, timeout=120).splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
+    return json_lines(node.succeed(cmd, timeout=120))
 
 
 def _after(node, unit: str) -> set[str]:
