@@ -7,7 +7,8 @@ Judged from systemd's journal of the app's unit, so any reconciler's backoff can
   automatic restarts that follow it until the unit gives up (start-limit-hit);
 - a *hold* is how long the unit then sat failed before the next cycle: the backoff at work.
 The daemon is restarted in a hold once a hold of at least `hold_min` seconds was seen, so the
-backoff (not systemd's burst) sets the pace. Backoff never shrinks within a loop, so the hold
+backoff (not systemd's burst) sets the pace. A loop that never holds, restarted more often than a
+kubelet-style schedule allows (10 s doubling to 300 s), is the seed's restart storm itself: a failure. Backoff never shrinks within a loop, so the hold
 across the restart must be at least the hold before it: a daemon that forgot its backoff starts
 the app again as soon as it is up. Pure but the activities at the end."""
 from __future__ import annotations
@@ -89,6 +90,28 @@ def ready_to_restart(cs: list[Cycle], hold_min: float) -> bool:
     return cs[-1].start - cs[-2].failed >= hold_min and cs[-1].failed >= cs[-1].start
 
 
+def schedule_starts(window: float, initial: float = 10, cap: float = 300) -> int:
+    """The most starts a kubelet-style backoff (initial, doubling, capped) allows in `window`
+    seconds of a crash loop: the first at once, each next one its delay later; pure."""
+    n, t, delay = 1, 0.0, initial
+    while t + delay <= window:
+        n, t, delay = n + 1, t + delay, min(delay * 2, cap)
+    return n
+
+
+def storm(evts: list[tuple[float, str]], initial: float = 10, cap: float = 300) -> str:
+    """A loop no backoff paces, or "": more starts since the first than the schedule allows; pure."""
+    starts = [t for t, mid in evts if mid == STARTING]
+    if len(starts) < 2:
+        return ""
+    window = starts[-1] - starts[0]
+    allowed = schedule_starts(window, initial, cap)
+    if len(starts) <= allowed:
+        return ""
+    return (f"restart storm: {len(starts)} starts in {window:.0f} s, where a backoff from {initial:.0f} s "
+            f"doubling to {cap:.0f} s allows {allowed}")
+
+
 def judge(cs: list[Cycle], restarted: float) -> tuple[list[str], dict]:
     """Problems with the hold across the daemon restart at `restarted` (journal monotonic), and the
     figures; pure. Needs the cycle before the restart, the one before that, and the one after."""
@@ -165,7 +188,11 @@ def restart_reconciler_in_hold(configuration: Mapping, app: str, hold_min: float
 
     t0 = time.monotonic()
     if not poll(in_hold, timeout, 3.0):
-        cs = _cycles(node, app)
+        evts = events(_journal(node, memo.get("loop_cursor") or "", STARTING, RESTART_SCHEDULED, FAILED), unit)
+        cs = cycles(evts)
+        if why := storm(evts):   # restarted all along, never held: nothing paces the loop (seed 000)
+            raise AssertionError(f"{unit}: {why}; it never sat failed for {hold_min:.0f} s "
+                                 f"({len(cs)} cycle(s)), so the daemon restart was not tried")
         _interrupt(f"no hold of {hold_min:.0f} s in {unit}'s crash loop within {timeout:.0f}s "
                    f"({len(cs)} cycles, holds {[round(h) for h in holds(cs)]})")
     restarted = actions.restart_reconciler(configuration)
@@ -204,4 +231,4 @@ def end_crash_loop(configuration: Mapping, app: str) -> dict:
 
 
 __all__ = ["start_crash_loop", "restart_reconciler_in_hold", "crash_loop_held", "end_crash_loop",
-           "cycles", "events", "holds", "judge", "ready_to_restart"]
+           "cycles", "events", "holds", "judge", "ready_to_restart", "schedule_starts", "storm"]

@@ -2,7 +2,7 @@
 import pytest
 
 from chaos.crash_loop import (FAILED, RESTART_SCHEDULED, STARTING, Cycle, cycles, events, holds, judge,
-                              ready_to_restart)
+                              ready_to_restart, schedule_starts, storm)
 
 UNIT = "lnd.service"
 
@@ -74,3 +74,17 @@ def test_a_backoff_forgotten_with_the_daemon_is_a_restart_storm():
 def test_a_restart_that_tested_nothing_says_why(starts, restarted, want):
     problems, _ = judge(cycles(loop(starts)), restarted)
     assert len(problems) == 1 and want in problems[0]
+
+
+def test_the_schedule_allows_a_start_at_once_then_one_per_doubled_delay():
+    assert schedule_starts(0) == 1
+    assert schedule_starts(10) == 2
+    assert schedule_starts(69) == 3            # 0, 10, 30: the next is due at 70
+    assert schedule_starts(1210) == 9          # 10+20+40+80+160+300+300+300 = 1210
+
+
+def test_a_loop_restarted_every_half_minute_is_a_storm_a_backed_off_one_is_not():
+    every_30s = [e for i in range(20) for e in ((i * 30.0, STARTING), (i * 30.0 + 25, FAILED))]
+    assert "restart storm: 20 starts in 570 s" in storm(every_30s) and "allows 6" in storm(every_30s)
+    backed_off = [(t, STARTING) for t in (0, 10, 30, 70, 150, 310, 610)]
+    assert storm(backed_off) == ""
