@@ -20,15 +20,14 @@ from dataclasses import dataclass
 
 from chaoslib.exceptions import InterruptExecution
 
-from node.api import json_lines, poll
-from reconciler.standin.faults import FAULT_FILE
+from node.api import poll
+from node.journal import (UNIT_FAILURE_RESULT, UNIT_RESTART_SCHEDULED, UNIT_STARTING, json_lines,
+                          unit_of)
+from node.faults import set_fault
 
 from . import actions, memo
 
-# systemd's message ids (sd-messages.h)
-STARTING = "7d4958e842da4a758f6c1cdc7b36dcc5"           # "Starting <unit>..."
-RESTART_SCHEDULED = "5eb03494b6584870a536b337290809b3"  # "Scheduled restart job, restart counter is at N."
-FAILED = "d9b373ed55a64feb8242e02dbe79a49c"             # "<unit>: Failed with result '...'."
+STARTING, RESTART_SCHEDULED, FAILED = UNIT_STARTING, UNIT_RESTART_SCHEDULED, UNIT_FAILURE_RESULT
 FAULT = "exit-at-start"                                   # the stand-in's fault (reconciler/standin/faults.py)
 
 
@@ -39,16 +38,12 @@ class Cycle:
     failed: float | None    # when it last failed; None while it has not (yet)
 
 
-def _unit(e: Mapping) -> str:
-    return str(e.get("UNIT") or e.get("USER_UNIT") or "")
-
-
 def events(entries: list[dict], unit: str) -> list[tuple[float, str]]:
     """(monotonic seconds, message id) of the unit's starts, scheduled restarts and failures; pure."""
     out = []
     for e in entries:
         mid = e.get("MESSAGE_ID")
-        if mid in (STARTING, RESTART_SCHEDULED, FAILED) and _unit(e) == unit:
+        if mid in (STARTING, RESTART_SCHEDULED, FAILED) and unit_of(e) == unit:
             try:
                 out.append((int(e["__MONOTONIC_TIMESTAMP"]) / 1e6, str(mid)))
             except (KeyError, TypeError, ValueError):
@@ -153,10 +148,6 @@ def _cycles(node, app: str) -> list[Cycle]:
                          node.names.unit(app)))
 
 
-def _fault_path(node, app: str) -> str:
-    return f"{node.names.data_dir(app)}/{FAULT_FILE}"
-
-
 def start_crash_loop(configuration: Mapping, app: str, timeout: float = 240) -> dict:
     """The app's stand-in refuses every start from now on (its exit-at-start fault), and its running
     process is SIGKILLed: the unit fails, and fails again on every start, the same spec each time."""
@@ -167,10 +158,16 @@ def start_crash_loop(configuration: Mapping, app: str, timeout: float = 240) -> 
     if not cursor:
         _interrupt("no journal cursor to read the loop from")
     memo.put("loop_cursor", cursor)
-    node.put_file(_fault_path(node, app), f"{FAULT}\n".encode(), 0o644)
+    try:
+        set_fault(node, app, FAULT)
+    except ValueError as e:
+        _interrupt(str(e))
     killed = actions.kill_container_init(configuration, app)
-    if not poll(lambda: any(c.starts for c in _cycles(node, app)) and any(c.failed for c in _cycles(node, app)),
-                timeout, 2.0):
+    def failing() -> bool:   # restarted by systemd and failed again: one journal read per look
+        cs = _cycles(node, app)
+        return any(c.starts for c in cs) and any(c.failed for c in cs)
+
+    if not poll(failing, timeout, 2.0):
         _interrupt(f"{node.names.unit(app)} was not restarted and did not fail within {timeout:.0f}s")
     return {"app": app, "fault": FAULT, "killed_pid": killed["killed_pid"]}
 
@@ -225,7 +222,7 @@ def end_crash_loop(configuration: Mapping, app: str) -> dict:
     """Undo (idempotent): the fault file goes and the unit is started again past its start limit."""
     node = actions._node(configuration)
     unit = shlex.quote(node.names.unit(app))
-    node.succeed(node.cmd.as_root(f"rm -f {shlex.quote(_fault_path(node, app))}"), timeout=30)  # put_file wrote it as root
+    set_fault(node, app, None)
     node.run(f"{node.cmd.systemctl} reset-failed {unit}; {node.cmd.systemctl} start --no-block {unit}", timeout=60)
     return {"app": app, "fault_removed": True, "unit": node.names.unit(app)}
 

@@ -7,6 +7,7 @@ import re
 from typing import Iterable
 
 from node.api import Node
+from node.journal import UNIT_STARTED
 from node.names import Names
 
 from .artifacts import redact
@@ -65,7 +66,6 @@ def errors(entries: Iterable[dict], allow: Iterable[str] = (),
     return out
 
 
-UNIT_STARTED = "39f53479d3a045ac8e11786248231fbf"   # systemd's "Started <unit>" (sd-messages.h)
 
 
 def unit_starts(entries: Iterable[dict], unit: str) -> int:

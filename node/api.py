@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .commands import ROOT, Commands
+from .journal import json_lines
 from .names import REFERENCE, Names
 
 log = logging.getLogger("archy.node")
@@ -256,18 +257,6 @@ class Node(ABC):
 
     def __exit__(self, *exc):
         self.close()
-
-
-def json_lines(text: str) -> list[dict]:
-    """`journalctl -o json` output, one entry per line; a line cut by a rotating journal is not
-    worth failing on."""
-    entries = []
-    for line in text.splitlines():
-        try:
-            entries.append(json.loads(line))
-        except ValueError:
-            continue
-    return entries
 
 
 def poll(cond: Callable[[], bool], timeout: float, interval: float) -> bool:

@@ -14,13 +14,11 @@ import shlex
 import time
 
 from harness.checks import boots, probes
-from harness.journal import UNIT_STARTED   # "Started <unit>": ready (healthy, with Notify=healthy)
 from harness.grid.context import CellContext
 from harness.grid.event import DEPENDENCY_DOWN, FULL_LINE, GridEvent
 from matrix.model import Matrix
-from node.api import json_lines
+from node.journal import UNIT_STARTED, UNIT_STARTING, json_lines, unit_of
 
-UNIT_STARTING = "7d4958e842da4a758f6c1cdc7b36dcc5"   # systemd's "Starting <unit>..." (sd-messages.h)
 
 
 def dependencies(m: Matrix, app_id: str, installed: tuple[str, ...]) -> list[str]:
@@ -29,10 +27,6 @@ def dependencies(m: Matrix, app_id: str, installed: tuple[str, ...]) -> list[str
     for dep in m.apps[app_id].depends:
         out += [a for a in installed if a != app_id and (a == dep or m.app(a).provides == dep) and a not in out]
     return out
-
-
-def _unit_of(entry: dict) -> str:
-    return str(entry.get("UNIT") or entry.get("USER_UNIT") or "")
 
 
 def first_times(entries: list[dict], boot_id: str) -> dict[tuple[str, str], float]:
@@ -47,7 +41,7 @@ def first_times(entries: list[dict], boot_id: str) -> dict[tuple[str, str], floa
             t = int(e["__MONOTONIC_TIMESTAMP"]) / 1e6
         except (KeyError, ValueError, TypeError):
             continue
-        key = (mid, _unit_of(e))
+        key = (mid, unit_of(e))
         out[key] = min(t, out.get(key, t))
     return out
 

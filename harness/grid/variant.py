@@ -14,7 +14,8 @@ import re
 import shlex
 
 from matrix.model import Matrix
-from reconciler.standin.faults import ANY, FAULT_FILE, FAULTS
+from node.faults import set_fault
+from reconciler.standin.faults import ANY, FAULTS
 
 ENV = "ARCHY_RECONCILER_VARIANT"
 FAULT_ENV = "ARCHY_STANDIN_FAULT"
@@ -63,15 +64,6 @@ def wanted_faults(matrix: Matrix, raw: str | None = None) -> dict[str, str]:
                              f"{matrix.app(app).profile}")
         out[app] = fault
     return out
-
-
-def set_fault(node, app_id: str, fault: str | None) -> None:
-    """Switch a stand-in fault on in the app's data dir (read on every answer), or off (None)."""
-    path = f"{node.names.data_dir(app_id)}/{FAULT_FILE}"
-    if fault is None:
-        node.succeed(f"rm -f {shlex.quote(path)}", timeout=30)
-    else:
-        node.put_file(path, f"{fault}\n".encode(), 0o644)
 
 
 def prepare(node, name: str | None, faults: dict[str, str]) -> None:

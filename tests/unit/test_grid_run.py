@@ -9,6 +9,7 @@ from harness.events import EVENTS
 from harness.grid import ladder as L, run as G
 from harness.grid.event import BEFORE_APP, WITH_APP, GridEvent
 from matrix.model import Cell, load, plan
+from node.commands import ROOT
 from node.names import ROOTFUL
 
 
@@ -109,6 +110,8 @@ def test_events_that_stop_a_dependency_expect_dependents_to_report_it_down():
 
 
 class FaultNode(Node):
+    cmd = ROOT   # a root login: as_root adds nothing
+
     def __init__(self):
         super().__init__()
         self.files, self.commands = {}, []
