@@ -48,7 +48,7 @@ class Applier:
             ReloadService: self._reload, StartAux: self._start_aux, RecreateNetwork: self._recreate_network,
             RemoveContainer: self._remove_container, DropHealthcheck: self._drop_healthcheck,
             ResetIpam: self._reset_ipam, RemoveNetwork: self._remove_network, ResetFailed: self._reset_failed,
-            StopUnit: self._stop, RestartUnit: lambda s: self._systemctl("restart", "--no-block", s.unit),
+            StopUnit: self._stop, RestartUnit: self._restart,
             StartUnit: self._start,
         }
 
@@ -181,9 +181,17 @@ class Applier:
     def _start(self, step: StartUnit) -> str:
         if step.imperative:
             return self.imperative_start(step.app) if self.imperative_start else "no imperative runner"
-        if step.after_failure:  # start-limit-hit units refuse to start until reset
-            self.runner.run(self.node.systemctl("reset-failed", step.unit), timeout=SYSTEMCTL_TIMEOUT)
+        self._reset_start_limit(step.unit)
         return self._systemctl("start", "--no-block", step.unit)
+
+    def _restart(self, step: RestartUnit) -> str:
+        self._reset_start_limit(step.unit)
+        return self._systemctl("restart", "--no-block", step.unit)
+
+    def _reset_start_limit(self, unit: str) -> None:
+        """The start limit counts systemd's automatic restarts only: a start-limit-hit unit refuses to
+        start until reset, and a running one must not hit the limit for the reconciler's own starts."""
+        self.runner.run(self.node.systemctl("reset-failed", unit), timeout=SYSTEMCTL_TIMEOUT)
 
 
 _PRIV_RELOAD = {"nginx.service": "nginx-reload", "tor@default.service": "tor-reload"}

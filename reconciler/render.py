@@ -63,8 +63,12 @@ def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int, data_d
         f"Description=Archipelago app {spec.id} ({spec.title})",
         *online,
         *([f"After={' '.join(boot_after)}"] if boot_after else []),
-        # a last guard behind the reconciler's backoff: a unit started 5 times in 120 s is refused
-        "StartLimitIntervalSec=120",
+        # systemd's own retries (Restart=) end after 5 starts in 10 min and the unit fails: only
+        # then does the reconciler's backoff pace the loop. The window must outlast 5 failing
+        # starts: one takes ~25 s under TCG, so at 120 s the limit never hit and systemd restarted
+        # a crash-looping app every ~30 s for ever (docs/architecture.md). The reconciler resets the
+        # count before every start it issues, so only the automatic restarts add up.
+        "StartLimitIntervalSec=600",
         "StartLimitBurst=5",
         "",
         "[Container]",

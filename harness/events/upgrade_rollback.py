@@ -16,7 +16,9 @@ from harness.grid.context import CellContext
 from harness.grid.event import DEPENDENCY_DOWN, WITH_APP, GridEvent
 from node.api import poll
 
-ROLLBACK_WINDOW = 600.0      # the bad release crash-loops, then the platform rolls it back
+# the bad release crash-loops, then the platform rolls it back: on the reference, three cycles of
+# 5 failing starts (~150 s each under TCG) and the backoff between them
+ROLLBACK_WINDOW = 900.0
 
 
 def running_image(node, app_id: str) -> str:
