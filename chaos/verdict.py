@@ -82,7 +82,7 @@ def lint_experiment(exp: Mapping) -> list[str]:
 def budget(exp: Mapping, floor: float = 1500, margin: float = 600) -> float:
     """Seconds a run may take: every activity's own `timeout` argument added up, plus `margin`
     for the hypothesis probes before and after, never below `floor`."""
-    declared = sum(float((a.get("provider") or {}).get("arguments", {}).get("timeout") or 0)
+    declared = sum(float(((a.get("provider") or {}).get("arguments") or {}).get("timeout") or 0)
                    for a in _activities(exp))
     return max(floor, declared + margin)
 

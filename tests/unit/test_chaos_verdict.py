@@ -105,6 +105,6 @@ def test_interrupt_reasons_skip_the_traceback_copy():
 def test_a_run_may_take_its_activities_timeouts_and_never_less_than_the_floor():
     short = {"method": [{"provider": {"arguments": {"timeout": 300}}}]}
     long = {"method": [{"provider": {"arguments": {"timeout": 1200}}}, {"provider": {"arguments": {"timeout": 900}}}],
-            "rollbacks": [{"provider": {"arguments": {}}}]}
+            "rollbacks": [{"provider": {"arguments": {}}}, {"provider": {"arguments": None}}, {"provider": None}]}
     assert verdict.budget(short) == 1500
     assert verdict.budget(long) == 2700
