@@ -65,6 +65,9 @@ def cycles(evts: list[tuple[float, str]]) -> list[Cycle]:
                 out.append(Cycle(None if scheduled else t, 1, None))
             scheduled = False
         elif mid == FAILED:
+            # a restart systemd scheduled but refused (start-limit-hit) fails with no start: the
+            # next start is someone else's, a new cycle
+            scheduled = False
             if not out:
                 out.append(Cycle(None, 0, t))
             else:

@@ -21,14 +21,18 @@ class Entry:
     spec: str
 
 
-def in_backoff(entry: Entry | None, spec: str, now: float) -> bool:
-    return entry is not None and entry.spec == spec and 0 <= now - entry.last < entry.delay
+def in_backoff(entry: Entry | None, spec: str, now: float, failed: float = 0.0) -> bool:
+    """failed: when the unit last failed (0: not known). The delay runs from the failure, as
+    kubelet's does from the container's exit: counted from the start instead, a cycle of systemd's
+    own restarts longer than the delay (5 failing starts take ~150 s under TCG) used it all up,
+    and the app was started again at once, cycle after cycle."""
+    return entry is not None and entry.spec == spec and 0 <= now - max(entry.last, failed) < entry.delay
 
 
-def remaining(entry: Entry | None, spec: str, now: float) -> float:
-    if not in_backoff(entry, spec, now):
+def remaining(entry: Entry | None, spec: str, now: float, failed: float = 0.0) -> float:
+    if not in_backoff(entry, spec, now, failed):
         return 0.0
-    return entry.last + entry.delay - now
+    return max(entry.last, failed) + entry.delay - now
 
 
 def doubled(entry: Entry | None, spec: str, since: float | None = None) -> bool:

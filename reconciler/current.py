@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Mapping
 
 from .model import ContainerState, CurrentState, DesiredNode, UnitState, frozen_map
 from .scope import Node
 from .store import Paths, read_bytes
 
-SHOW_PROPS = "Id,LoadState,ActiveState,SubState,Result,NRestarts,NeedDaemonReload"
+SHOW_PROPS = "Id,LoadState,ActiveState,SubState,Result,NRestarts,NeedDaemonReload,StateChangeTimestampMonotonic"
 TOR_UNIT, NGINX_UNIT = "tor@default.service", "nginx.service"
 AUX_UNITS = (TOR_UNIT, NGINX_UNIT, "archy-network.service")   # without a node block
 DISK_PATHS = ("/var/lib/archipelago", "/var/lib/containers")   # app data, podman storage (rootful)
@@ -27,7 +28,8 @@ class SnapshotError(RuntimeError):
     pass
 
 
-def parse_show(text: str) -> dict[str, UnitState]:
+def parse_show(text: str, clock_offset: float = 0.0) -> dict[str, UnitState]:
+    """clock_offset: wall-clock minus monotonic seconds, to date each unit's last state change."""
     out: dict[str, UnitState] = {}
     for block in text.strip().split("\n\n"):
         kv = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
@@ -38,10 +40,15 @@ def parse_show(text: str) -> dict[str, UnitState]:
             restarts = int(kv.get("NRestarts") or 0)
         except ValueError:
             restarts = 0
+        try:
+            mono = int(kv.get("StateChangeTimestampMonotonic") or 0) / 1e6
+        except ValueError:
+            mono = 0.0
         out[unit] = UnitState(unit=unit, load=kv.get("LoadState", "not-found"),
                               active=kv.get("ActiveState", "inactive"), sub=kv.get("SubState", "dead"),
                               result=kv.get("Result", "success"), restarts=restarts,
-                              need_reload=kv.get("NeedDaemonReload") == "yes")
+                              need_reload=kv.get("NeedDaemonReload") == "yes",
+                              changed=mono + clock_offset if mono > 0 else 0.0)
     return out
 
 
@@ -126,7 +133,7 @@ def _show(runner, argv: list[str], units, timeout: float) -> dict[str, UnitState
     res = runner.run([*argv, "--property", SHOW_PROPS, "--", *units], timeout=timeout)
     if not res.ok:
         raise SnapshotError(f"systemctl show failed: {res.brief()}")
-    return parse_show(res.stdout)
+    return parse_show(res.stdout, time.time() - time.monotonic())
 
 
 def _units(runner, node: Node, units: list[str], network_unit: str, timeout: float):

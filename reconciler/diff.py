@@ -402,8 +402,9 @@ def _disk(s: Starter, app: str, p: AppPlan, failed: bool) -> str:
 
 
 def _crash_loop(s: Starter, app: str, p: AppPlan, failed: bool) -> str:
-    if failed and app not in s.cleared and bo.in_backoff(s.backoff.get(app), p.spec_hash, s.now):
-        return f"crash-loop backoff, {bo.remaining(s.backoff.get(app), p.spec_hash, s.now):.0f} s left"
+    since = _unit(s.current, p.unit).changed   # a failed unit's last change is its failure
+    if failed and app not in s.cleared and bo.in_backoff(s.backoff.get(app), p.spec_hash, s.now, since):
+        return f"crash-loop backoff, {bo.remaining(s.backoff.get(app), p.spec_hash, s.now, since):.0f} s left"
     return ""
 
 

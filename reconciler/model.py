@@ -190,6 +190,7 @@ class UnitState:
     result: str = "success"
     restarts: int = 0
     need_reload: bool = False
+    changed: float = 0.0    # wall-clock seconds of its last state change (0: not known)
 
     @property
     def running(self) -> bool:

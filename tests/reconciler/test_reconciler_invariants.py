@@ -384,6 +384,25 @@ def test_backoff_sequence_and_cap():
     assert not bo.in_backoff(e, "other", t)
 
 
+def test_the_backoff_runs_from_the_failure_not_from_the_start():
+    # a cycle of systemd's own restarts outlasting the delay must not use it up (VM, d6e2332:
+    # 130 s cycles, the app started again 5-13 s after each failure, never held)
+    e = bo.record(bo.record(None, "h", 0.0), "h", 100.0)         # delay 20, started at 100
+    failed_at = 230.0                                           # 5 failing starts later
+    assert not bo.in_backoff(e, "h", 231.0)                     # counted from the start: over
+    assert bo.in_backoff(e, "h", 231.0, failed_at)
+    assert bo.remaining(e, "h", 231.0, failed_at) == pytest.approx(19.0)
+    assert not bo.in_backoff(e, "h", failed_at + 20.0, failed_at)
+
+
+def test_a_units_state_change_is_dated_on_the_wall_clock():
+    text = ("Id=lnd.service\nActiveState=failed\nStateChangeTimestampMonotonic=250000000\n\n"
+            "Id=tor.service\nActiveState=active\nStateChangeTimestampMonotonic=0\n")
+    units = cur.parse_show(text, clock_offset=1_000_000.0)
+    assert units["lnd.service"].changed == pytest.approx(1_000_250.0)
+    assert units["tor.service"].changed == 0.0                  # never changed: not known
+
+
 def test_a_crash_loop_is_a_doubled_backoff_of_the_same_spec():
     first = bo.record(None, "h", 100.0)
     assert not bo.doubled(first, "h")                       # one lost start race is no loop

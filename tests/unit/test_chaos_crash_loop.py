@@ -27,6 +27,15 @@ def test_a_cycle_is_a_start_with_systemds_own_restarts_behind_it():
     assert holds(cs) == [71]
 
 
+def test_a_restart_refused_by_the_start_limit_ends_the_cycle():
+    # the journal of a real loop (VM, d6e2332): systemd schedules a 5th restart, refuses it
+    # ("Start request repeated too quickly", then the failure result) and the reconciler starts it
+    evts = [*burst(100), (129.5, RESTART_SCHEDULED), (129.6, FAILED), *burst(200)]
+    cs = cycles(evts)
+    assert cs == [Cycle(100, 3, 129.6), Cycle(200, 3, 229)]
+    assert holds(cs) == [pytest.approx(70.4)]
+
+
 def test_the_loop_begun_by_the_fault_has_no_start_of_its_own():
     evts = [(5, FAILED), (5.5, RESTART_SCHEDULED), (6, STARTING), (8, FAILED), *loop([50])]
     cs = cycles(evts)
