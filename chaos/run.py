@@ -168,9 +168,11 @@ def run(path: str | Path, node_url: str, out_dir: str | Path, timeout: float = 1
 
 
 def _run_bounded(cmd: list[str], env: dict, timeout: float, stdout_path: Path) -> int | None:
-    """Run in its own process group; killed (whole group) on timeout or when we are interrupted."""
+    """Run in its own process group; killed (whole group) on timeout or when we are interrupted.
+    Tied to us: if we die without our finally (SIGKILL, an unhandled SIGTERM), the kernel sends it
+    SIGINT (`setpriv --pdeathsig`), so it runs its rollbacks and ends instead of living on."""
     with open(stdout_path, "wb") as fh:
-        proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(["setpriv", "--pdeathsig", "INT", "--", *cmd], env=env, stdout=fh, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         try:
             return proc.wait(timeout=timeout)
