@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -108,6 +109,8 @@ def chaos_cli() -> str:
     exe = Path(sys.executable).parent / "chaos"
     if not exe.exists():
         raise ExperimentError(f"{exe} not found: run `make setup` (chaostoolkit is a pinned dependency)")
+    if shutil.which("setpriv") is None:   # ties the CLI to us (_run_bounded)
+        raise ExperimentError("setpriv not found: run `make setup` or `apt-get install util-linux`")
     return str(exe)
 
 
@@ -172,8 +175,8 @@ def _run_bounded(cmd: list[str], env: dict, timeout: float, stdout_path: Path) -
     Tied to us: if we die without our finally (SIGKILL, an unhandled SIGTERM), the kernel sends it
     SIGINT (`setpriv --pdeathsig`), so it runs its rollbacks and ends instead of living on."""
     with open(stdout_path, "wb") as fh:
-        proc = subprocess.Popen(["setpriv", "--pdeathsig", "INT", "--", *cmd], env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(["setpriv", "--pdeathsig", "INT", "--", *cmd], env=env, stdout=fh,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         try:
             return proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

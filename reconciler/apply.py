@@ -169,7 +169,7 @@ class Applier:
         return self._run(["podman", "network", "rm", step.network], timeout=90)
 
     def _reset_failed(self, step: ResetFailed) -> str:
-        self.runner.run(self.node.systemctl("reset-failed", step.unit), timeout=SYSTEMCTL_TIMEOUT)
+        self._reset_start_limit(step.unit)
         return ""
 
     def _stop(self, step: StopUnit) -> str:
@@ -189,8 +189,10 @@ class Applier:
         return self._systemctl("restart", "--no-block", step.unit)
 
     def _reset_start_limit(self, unit: str) -> None:
-        """The start limit counts systemd's automatic restarts only: a start-limit-hit unit refuses to
-        start until reset, and a running one must not hit the limit for the reconciler's own starts."""
+        """reset-failed: the failed state, the restart counter and the start limit's count. Before
+        every start the reconciler issues, so the limit counts systemd's automatic restarts only: a
+        start-limit-hit unit refuses to start until reset, and a running one must not hit the limit
+        for the reconciler's own starts. Its answer is not needed (a unit never failed is fine)."""
         self.runner.run(self.node.systemctl("reset-failed", unit), timeout=SYSTEMCTL_TIMEOUT)
 
 

@@ -402,10 +402,11 @@ def _disk(s: Starter, app: str, p: AppPlan, failed: bool) -> str:
 
 
 def _crash_loop(s: Starter, app: str, p: AppPlan, failed: bool) -> str:
-    since = _unit(s.current, p.unit).changed   # a failed unit's last change is its failure
-    if failed and app not in s.cleared and bo.in_backoff(s.backoff.get(app), p.spec_hash, s.now, since):
-        return f"crash-loop backoff, {bo.remaining(s.backoff.get(app), p.spec_hash, s.now, since):.0f} s left"
-    return ""
+    if not failed or app in s.cleared:
+        return ""
+    # a failed unit's last state change is its failure: the delay runs from there
+    left = bo.remaining(s.backoff.get(app), p.spec_hash, s.now, _unit(s.current, p.unit).changed)
+    return f"crash-loop backoff, {left:.0f} s left" if left > 0 else ""
 
 
 def _never_retried(s: Starter, app: str, p: AppPlan, failed: bool) -> str:
