@@ -25,17 +25,19 @@ PYTEST      := $(PY) -m pytest
 CHAOS_RUN   := $(if $(CHAOS)$(CHAOS_EXPERIMENTS),1)
 LEVEL_ARGS  := $(if $(SOAK_RESULTS),--soak-results '$(SOAK_RESULTS)')
 
-.PHONY: setup test test-full beta-matrix chaos soak dev report prove clean distclean
+.PHONY: setup lock ci-install test test-full beta-matrix chaos soak dev report prove clean distclean
 
 setup: $(STAMP)
 
-# Debian packages when missing (dpkg -s first, one apt-get update), then the venv with the
-# pinned dependencies of pyproject.toml. The stamp makes a second run instant.
-$(STAMP): pyproject.toml
+# Debian packages when missing (dpkg -s first, one apt-get update, no recommends: a CI runner needs
+# no GTK or SDL for a headless QEMU), then the venv from requirements.lock: every distribution
+# pinned with its hashes (the project's own build backend included, so `-e .` builds offline from
+# the venv), and the project itself without resolving anything. The stamp makes a second run instant.
+$(STAMP): pyproject.toml requirements.lock
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "setup: installing Debian packages:$$missing"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	@if [ ! -x $(PY) ]; then \
 	  py=""; for c in $$(command -v python3.12) $$(ls -d $$HOME/.pyenv/versions/3.12*/bin/python 2>/dev/null | sort -rV) python3; do \
@@ -44,9 +46,19 @@ $(STAMP): pyproject.toml
 	  [ -n "$$py" ] || { echo "setup: Python >= 3.12 not found: install python3.12 (apt) or 'pyenv install 3.12'" >&2; exit 1; }; \
 	  echo "setup: creating .venv with $$py"; "$$py" -m venv .venv; \
 	fi
-	@echo "setup: pip install -e . (pinned dependencies; log in .venv/pip.log)"
-	@$(PY) -m pip install -q --disable-pip-version-check -e . >.venv/pip.log 2>&1 || { cat .venv/pip.log; exit 1; }
+	@echo "setup: pip install from requirements.lock (hashed), then -e . (log in .venv/pip.log)"
+	@{ $(PY) -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r requirements.lock && \
+	   $(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . && \
+	   $(PY) -m pip check; } >.venv/pip.log 2>&1 || { cat .venv/pip.log; exit 1; }
 	@touch $@
+
+# A Gitea act_runner host (README "CI runners"): what host-mode jobs need besides setup.
+# actions/checkout is a Node.js action, and the host runs it with the node on its PATH.
+ci-install: setup
+	@command -v node >/dev/null 2>&1 || { echo "ci-install: installing Node.js (actions/checkout needs it on a host-mode runner)"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs; }
+	@[ "$$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1 || { echo "ci-install: neither root nor sudo: the runner's user needs one to install packages" >&2; exit 1; }
+	@echo "ci-install: ready: node $$(node --version), $$(.venv/bin/python --version); now: act_runner register --labels archy-lifecycle:host"
 
 # make test: every test shown green on the embedded VM under TCG here: the pure units, a real
 # sshd, the stand-ins, the reconciler on a fake system and on the VM, the VM itself and the harness
@@ -85,12 +97,13 @@ test-full: setup
 # The grid, then (CHAOS=1 or CHAOS_EXPERIMENTS=a,b) the chaos suite into the same results: each
 # experiment a MUST cell chaos:<experiment> of every app it judges (harness/chaos_cells.py; an
 # unknown experiment name stops here first, with the known ones), then the reports, then the gate.
-# The gate decides the exit status (SHOULD cells may fail); pytest's own errors (usage,
+# The gate decides the exit status (SHOULD cells may fail) and its verdict heads the grid page
+# (results/gate.json, the report rendered again after it); pytest's own errors (usage,
 # interrupted, internal) stop here with its code. The chaos run keeps its JUnit and Allure files
 # under results/chaos/, so the grid's stay as they are.
 beta-matrix: setup
 	$(if $(CHAOS_RUN),$(PY) -m chaos.catalog --check '$(CHAOS_EXPERIMENTS)')
-	@mkdir -p $(RESULTS); [ ! -f $(RESULTS)/cells.json ] || mv -f $(RESULTS)/cells.json $(RESULTS)/previous-cells.json
+	@mkdir -p $(RESULTS); rm -f $(RESULTS)/gate.json; [ ! -f $(RESULTS)/cells.json ] || mv -f $(RESULTS)/cells.json $(RESULTS)/previous-cells.json
 	@rc=0; $(PYTEST) tests/grid $(TARGET_ARGS) $(SEL_ARGS) --results-dir $(RESULTS) --soak-duration $(SOAK) $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -gt 1 ]; then echo "beta-matrix: pytest exited $$rc: no verdict" >&2; exit $$rc; fi
 ifneq ($(CHAOS_RUN),)
@@ -102,7 +115,9 @@ ifneq ($(CHAOS_RUN),)
 endif
 	$(PY) -m harness.report $(RESULTS)/cells.json --print $(LEVEL_ARGS)
 	@prev=""; [ ! -f $(RESULTS)/previous-cells.json ] || prev="--previous $(RESULTS)/previous-cells.json"; \
-	$(if $(APPS)$(EVENTS)$(CHAOS_EXPERIMENTS),prev=--selection;) set -x; ci/gate $(RESULTS)/cells.json $$prev $(LEVEL_ARGS)
+	$(if $(APPS)$(EVENTS)$(CHAOS_EXPERIMENTS),prev=--selection;) rc=0; set -x; \
+	ci/gate $(RESULTS)/cells.json $$prev $(LEVEL_ARGS) --write $(RESULTS)/gate.json || rc=$$?; { set +x; } 2>/dev/null; \
+	$(PY) -m harness.report $(RESULTS)/cells.json $(LEVEL_ARGS) >/dev/null; exit $$rc
 
 # The chaos suite (every experiment, or CHAOS_EXPERIMENTS=a,b; an unknown name stops here with the
 # known ones); CHAOS_VARIANTS=1 also runs each against the broken variant it must catch.
@@ -129,6 +144,14 @@ report: setup
 
 prove: setup
 	$(PY) ci/prove.py $(TARGET_ARGS) $(SEL_ARGS) $(if $(VARIANTS),--variants '$(VARIANTS)') $(if $(REFERENCE),--reference '$(REFERENCE)') $(PYTEST_ARGS)
+
+# requirements.lock from pyproject.toml (its pins, the dev extra, the build backend), with hashes;
+# run after changing a dependency. pip-tools runs in a throwaway venv, not in .venv.
+lock:
+	@py=$$(ls -d $$HOME/.pyenv/versions/3.12*/bin/python 2>/dev/null | sort -rV | head -1); py=$${py:-python3.12}; \
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; "$$py" -m venv "$$tmp" && "$$tmp/bin/pip" install -q pip-tools==7.7.0 && \
+	"$$tmp/bin/pip-compile" -q --generate-hashes --allow-unsafe --strip-extras --extra dev --build-deps-for editable \
+	  --no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
 
 clean:
 	rm -rf $(RESULTS) reports allure-results .pytest_cache

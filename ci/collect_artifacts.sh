@@ -21,7 +21,8 @@ copy "$results/junit.xml" junit.xml
 copy "$results/allure" allure-results
 copy "$results/grid.html" grid.html
 copy "$results/grid.md" grid.md
-[ -d "$results/artifacts" ] && cp -a "$results/artifacts" "$dest/cell-artifacts"
+# grid.html and grid.md link the cells' artifacts as artifacts/<node>/<cell>/...: keep that path
+[ -d "$results/artifacts" ] && cp -a "$results/artifacts" "$dest/artifacts"
 if [ -d "$results/soak" ]; then
   mkdir -p "$dest/soak"
   if [ -e "$results/soak/latest" ]; then

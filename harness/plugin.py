@@ -30,7 +30,7 @@ from node.names import HARNESS
 from node.platform import PlatformError
 from node.target import Target, TargetError, check_files, connect, parse, vm_name
 
-from . import artifacts, broken, goss_session, journal, outputs, results, revision
+from . import allure_meta, artifacts, broken, goss_session, journal, outputs, progress, results, revision
 from .events import EVENTS
 from .duration import DurationError, parse_duration
 
@@ -149,6 +149,9 @@ def pytest_configure(config: pytest.Config) -> None:
     _output_paths(config, rdir)
     if not _is_worker(config):
         config.pluginmanager.register(Recorder(config), HARNESS.mark("recorder"))
+        workers = getattr(config.option, "numprocesses", None)
+        config.pluginmanager.register(progress.CellProgress(config, rdir, workers if isinstance(workers, int) else 1),
+                                      HARNESS.mark("progress"))
 
 
 def _targets(config: pytest.Config) -> list[Target]:
@@ -480,7 +483,22 @@ class Recorder:
         st = self.config.stash[STATE]
         if st.meta:        # no grid cell ran: keep the last grid run's results
             self._write_cells(st)
+        self._allure_meta(st)
         self._redact_outputs(st, session)
+
+    def _allure_meta(self, st: Archy) -> None:
+        adir = getattr(self.config.option, "allure_report_dir", None)
+        if not adir or self.config.option.collectonly:
+            return
+        targets = [{"name": t.name, "kind": t.kind, "platform": t.platform.name, "login": t.login}
+                   for t in (_reported_targets(st) if st.meta else st.targets)]
+        versions = {"pytest": pytest.__version__}
+        try:
+            allure_meta.write(Path(adir), allure_meta.environment(revision.commit(), targets, versions))
+        except OSError as e:
+            tr = self.config.pluginmanager.get_plugin("terminalreporter")
+            if tr:
+                tr.write_line(f"archy: could not write Allure's categories and environment: {e.strerror}")
 
     def _write_cells(self, st: Archy) -> None:
         cells = []

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import allure
+
 from harness import journal
 from harness.grid import plan as planmod, variant
 from harness.grid.context import CellContext, Options
@@ -73,16 +75,18 @@ class GridRun:
             return
         if self.mode == planmod.NAIVE:
             self.ladder.touched()
-        if ev.needs_baseline:
-            self.ladder.baseline(s.installed[:-1])     # the state before the app was installed
-        self.ladder.ensure(s.installed)
-        if ev.installs and self.mode == planmod.LADDER:
-            self.ladder.baseline(s.installed)          # for this app's needs_baseline cells, later
+        with allure.step(f"prepare: {', '.join(s.installed) or 'nothing'} installed ({self.mode})"):
+            if ev.needs_baseline:
+                self.ladder.baseline(s.installed[:-1])     # the state before the app was installed
+            self.ladder.ensure(s.installed)
+            if ev.installs and self.mode == planmod.LADDER:
+                self.ladder.baseline(s.installed)          # for this app's needs_baseline cells, later
 
     def _run_batch(self, s: planmod.Step, ev: GridEvent) -> None:
         if self.mode == planmod.NAIVE:
             self.ladder.touched()
-        self.ladder.ensure(s.installed)
+        with allure.step(f"prepare: {', '.join(s.installed) or 'nothing'} installed ({self.mode})"):
+            self.ladder.ensure(s.installed)
         ctx = self.context(s.cell)
         res = BatchResult()
         self.progress(f"batch {s.cell.event}: {', '.join(s.batch)}")
@@ -90,7 +94,8 @@ class GridRun:
         res.cursor = self.node.journal_cursor()
         self.ladder.touched()
         try:
-            res.value = ev.observe(ctx)
+            with allure.step(f"batch {s.cell.event}, shared by {', '.join(s.batch)}"):
+                res.value = ev.observe(ctx)
         except AssertionError as e:
             res.error = str(e)
         except Exception as e:        # a node error during the shared action fails every member

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -10,6 +11,22 @@ from matrix.model import MatrixError, load
 
 from .. import levels, results
 from . import build, html_report, markdown_report
+
+
+# the run's other reports, linked from the grid page when they are there (relative to it)
+OTHER_REPORTS = (("Allure report", "allure-report/index.html"), ("soak report", "soak/latest/report.html"),
+                 ("chaos suite", "chaos/junit.xml"), ("JUnit", "junit.xml"))
+
+
+def links(out: Path) -> tuple[tuple[str, str], ...]:
+    return tuple((label, href) for label, href in OTHER_REPORTS if (out / href).exists())
+
+
+def _gate(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,14 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--soak-results", metavar="PATH",
                     help="the nightly soak's verdict.json (or its run directory) level 7 asks for")
     args = ap.parse_args(argv)
+    out = Path(args.out) if args.out else Path(args.results).parent
     try:
         doc = results.read(args.results)
         soak = levels.read_soak(args.soak_results) if args.soak_results else None
-        grid = build(load(args.matrix_dir), doc, catalog.load(), soak)
+        grid = build(load(args.matrix_dir), doc, catalog.load(), soak,
+                     gate=_gate(Path(args.results).parent / "gate.json"), links=links(out))
     except (ValueError, MatrixError, catalog.CatalogError) as e:
         print(f"report: {e}", file=sys.stderr)
         return 2
-    out = Path(args.out) if args.out else Path(args.results).parent
     out.mkdir(parents=True, exist_ok=True)
     md = markdown_report(grid)
     (out / "grid.html").write_text(html_report(grid))

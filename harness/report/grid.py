@@ -35,6 +35,25 @@ class GridCell:
 
 
 @dataclass(frozen=True)
+class RunInfo:
+    """What heads the page: the run's commit and times (from the results file), the gate's verdict
+    of this very results file (results/gate.json), and links to the run's other reports."""
+    commit: str | None = None
+    started: float | None = None
+    finished: float | None = None
+    gate: dict | None = None                       # {"verdict": PASS|FAIL, "summary", "problems"}
+    links: tuple[tuple[str, str], ...] = ()        # (label, href relative to the page)
+
+
+def gate_of(doc: dict, gate: dict | None) -> dict | None:
+    """The gate's verdict when it judged this results file (same commit and end time), else None."""
+    if not isinstance(gate, dict) or gate.get("verdict") not in ("PASS", "FAIL"):
+        return None
+    same = gate.get("commit") == doc.get("commit") and gate.get("results_finished") == doc.get("finished")
+    return gate if same else None
+
+
+@dataclass(frozen=True)
 class Grid:
     nodes: list[str]
     apps: list[str]
@@ -45,6 +64,7 @@ class Grid:
     level_titles: dict[int, str]
     standings: dict[str, dict[str, Standing]]   # node -> app -> its level and what it rests on
     chaos: list[str] = field(default_factory=list)   # the chaos rows: chaos:<experiment>, the run's
+    run: RunInfo = field(default_factory=RunInfo)
 
     @property
     def rows(self) -> list[str]:
@@ -77,8 +97,10 @@ def chaos_rows(doc: dict, catalog: Mapping[str, Experiment]) -> list[str]:
     return [chaos_catalog.event(n) for n in catalog if n in named]
 
 
-def build(matrix: Matrix, doc: dict, catalog: Mapping[str, Experiment], soak: Soak | None = None) -> Grid:
-    """`catalog`: the chaos experiments (chaos.catalog.load()); level 5 rests on those judging each app."""
+def build(matrix: Matrix, doc: dict, catalog: Mapping[str, Experiment], soak: Soak | None = None,
+          gate: dict | None = None, links: tuple[tuple[str, str], ...] = ()) -> Grid:
+    """`catalog`: the chaos experiments (chaos.catalog.load()); level 5 rests on those judging each app.
+    `gate`: gate.json as ci/gate --write left it (shown only when it judged this `doc`)."""
     sel = doc.get("selection") or {}
     try:
         selected = {(c.app, c.event) for c in plan(matrix, sel.get("apps"), sel.get("events"))}
@@ -104,4 +126,5 @@ def build(matrix: Matrix, doc: dict, catalog: Mapping[str, Experiment], soak: So
               **{ev: f"chaos: {chaos_catalog.experiment_of(ev)}" for ev in rows}}
     return Grid(nodes, list(matrix.apps), list(matrix.events), titles, cells,
                 {n: {a: s.level for a, s in apps.items()} for n, apps in st.items()},
-                {n: lvl.title for n, lvl in matrix.levels.items()}, st, rows)
+                {n: lvl.title for n, lvl in matrix.levels.items()}, st, rows,
+                RunInfo(doc.get("commit"), doc.get("started"), doc.get("finished"), gate_of(doc, gate), links))

@@ -6,7 +6,7 @@ import time
 
 from matrix.standing import Proof, Rung, Standing
 
-from .grid import MISSING, NA, UNSELECTED, Grid, GridCell
+from .grid import MISSING, NA, UNSELECTED, Grid, GridCell, RunInfo
 
 SYMBOL = {"passed": "✓", "failed": "✗", "not_run": "○", MISSING: "?", UNSELECTED: "·", NA: "—"}
 EMOJI = {"passed": "✅", "failed": "❌", "not_run": "⏭️", MISSING: "❔", UNSELECTED: "·", NA: "—"}
@@ -46,15 +46,44 @@ def _suffix(c: GridCell) -> str:
     return ("*" if c.parts_not_run else "") + ("↻" if c.retried else "") + ("⚡" if c.broken else "")
 
 
+def _judged(grid: Grid, node: str, app: str) -> bool:
+    """Whether the run had anything of `app` to judge (an app outside --apps has no level, not L0)."""
+    return any(grid.cells[(node, app, ev)].verdict not in (UNSELECTED, NA) for ev in grid.rows)
+
+
 def _partial(cells) -> list[GridCell]:
     return [c for c in cells if c.verdict == "passed" and c.parts_not_run]
+
+
+def _when(t: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t)) if t else "?"
+
+
+def _span(r: RunInfo) -> str:
+    took = f" ({(r.finished - r.started) / 60:.0f} min)" if r.started and r.finished else ""
+    return f"{_when(r.started)} to {_when(r.finished)}{took}"
+
+
+def _seconds(s: float) -> str:
+    return f"{s / 60:.0f} min" if s >= 90 else f"{s:.0f} s"
+
+
+def run_facts(r: RunInfo) -> list[str]:
+    """The page's head, as plain text lines: the gate's verdict first, then commit, times and links."""
+    gate = r.gate["summary"] if r.gate else "not judged yet (ci/gate --write results/gate.json)"
+    return [f"Gate: {gate}", f"Commit {(r.commit or 'unknown')[:12]}, run {_span(r)}"]
 
 
 def html_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
     e = html.escape
     several = len(grid.nodes) > 1
+    r = grid.run
+    verdict = (r.gate or {}).get("verdict", "")
+    head = (f"<p class=gate><span class={'passed' if verdict == 'PASS' else 'failed' if verdict else 'missing'}>"
+            f"{e(run_facts(r)[0])}</span></p><p>{e(run_facts(r)[1])}"
+            + "".join(f" · <a href=\"{e(href)}\">{e(label)}</a>" for label, href in r.links) + "</p>")
     out = [f"<!doctype html><meta charset=utf-8><title>{e(heading)}</title><style>{CSS}</style>",
-           f"<h1>{e(heading)}</h1>",
+           f"<h1>{e(heading)}</h1>", head,
            f"<p>Rendered {e(time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime()))}. "
            + " · ".join(f"{SYMBOL[k]} {LABEL[k]}: {v}" for k, v in sorted(grid.counts().items())) + "</p>",
            "<table><tr>" + ("<th>node</th>" if several else "") + "<th>event \\ app</th>"
@@ -72,11 +101,13 @@ def html_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
                     folder = c.artifacts[0].rsplit("/", 1)[0] + "/"
                     sym = f"<a href=\"{e(folder)}\">{sym}</a>"
                 req = f"<br><small>{e(c.requirement)}</small>" if c.requirement == "SHOULD" else ""
-                row += f"<td class={c.verdict} title=\"{e(_title(c))}\">{sym}{req}</td>"
+                took = f"<br><small>{_seconds(c.duration)}</small>" if c.duration else ""
+                row += f"<td class={c.verdict} title=\"{e(_title(c))}\">{sym}{req}{took}</td>"
             out.append(row + "</tr>")
         out.append("<tr><th class=row>level</th>" + "".join(
             f"<td class=level title=\"{e(grid.level_titles.get(grid.levels[node][a], 'none'))} — "
-            f"{e(_stops(grid.standings[node][a]))}\">L{grid.levels[node][a]}</td>" for a in grid.apps) + "</tr>")
+            f"{e(_stops(grid.standings[node][a]))}\">L{grid.levels[node][a]}</td>" if _judged(grid, node, a)
+            else "<td class=unselected title=\"not selected in this run: no level\">·</td>" for a in grid.apps) + "</tr>")
     out.append("</table>")
     out.append("<p><small>Levels: " + "; ".join(f"L{n} {e(t)}" for n, t in sorted(grid.level_titles.items()))
                + ". An app's level is the highest whose evidence all holds (below).</small></p>")
@@ -87,8 +118,9 @@ def html_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
         for c in notes:
             links = " ".join(f"<a href=\"{e(p)}\">{e(p.rsplit('/', 1)[-1])}</a>" for p in c.artifacts)
             node = f"{e(c.node)}: " if several else ""
+            took = f", {_seconds(c.duration)}" if c.duration else ""
             out.append(f"<li class={c.verdict}>{SYMBOL[c.verdict]} {node}<b>{e(c.app)}-{e(c.event)}</b> "
-                       f"({e(c.requirement or '')}, {LABEL[c.verdict]}): {e(c.reason or '—')} {links}</li>")
+                       f"({e(c.requirement or '')}, {LABEL[c.verdict]}{took}): {e(c.reason or '—')} {links}</li>")
         out.append("</ul>")
     partial = _partial(grid.cells.values())
     if partial:
@@ -160,7 +192,9 @@ def _md(text: str) -> str:
 
 def markdown_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
     several = len(grid.nodes) > 1
-    lines = [f"# {heading}", "",
+    gate, facts = run_facts(grid.run)
+    links = "".join(f" · [{label}]({href})" for label, href in grid.run.links)
+    lines = [f"# {heading}", "", f"**{gate}**", "", facts + links, "",
              " · ".join(f"{EMOJI[k]} {LABEL[k]}: {v}" for k, v in sorted(grid.counts().items())), ""]
     head = (["node"] if several else []) + ["event \\ app"] + grid.apps
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -175,7 +209,8 @@ def markdown_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
                 row.append(mark)
             lines.append("| " + " | ".join(_md(x) for x in row) + " |")
         lines.append("| " + " | ".join(([node] if several else []) + ["**level**"]
-                                        + [f"**L{grid.levels[node][a]}**" for a in grid.apps]) + " |")
+                                        + [f"**L{grid.levels[node][a]}**" if _judged(grid, node, a) else "·"
+                                           for a in grid.apps]) + " |")
     lines += ["", "Levels: " + "; ".join(f"L{n} {t}" for n, t in sorted(grid.level_titles.items())), ""]
     lines += _md_evidence(grid)
     notes = [c for c in grid.cells.values() if c.verdict in ("failed", "not_run", MISSING)]
@@ -183,8 +218,10 @@ def markdown_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
         lines.append("## Failed, not run, no result")
         for c in notes:
             where = f"{c.node}: " if several else ""
-            lines.append(f"- {EMOJI[c.verdict]} {where}`{c.app}-{c.event}` ({c.requirement}, {LABEL[c.verdict]}): "
-                         f"{_md(c.reason or '—')}")
+            took = f", {_seconds(c.duration)}" if c.duration else ""
+            art = f" [artifacts]({c.artifacts[0].rsplit('/', 1)[0]}/)" if c.artifacts else ""
+            lines.append(f"- {EMOJI[c.verdict]} {where}`{c.app}-{c.event}` ({c.requirement}, {LABEL[c.verdict]}"
+                         f"{took}): {_md(c.reason or '—')}{art}")
     partial = _partial(grid.cells.values())
     if partial:
         lines += ["", "## Passed, with a part not run here (*)"]

@@ -124,7 +124,7 @@ def render_html(tl: Timeline, verdict: Verdict) -> str:
     h = [f"<!doctype html><html><head><meta charset='utf-8'><title>Soak report {escape(m.get('node', ''))}</title>",
          f"<style>{CSS}</style></head><body>",
          f"<h1>Soak report: {escape(str(m.get('node', '?')))}</h1>",
-         f"<div class='verdict {cls}'>{'PASS' if verdict.passed else 'FAIL'}: {escape(verdict.one_line())}</div>",
+         f"<div class='verdict {cls}'>{escape(verdict.one_line())}</div>",   # one_line() starts PASS:/FAIL:
          "<table>"]
     first = tl.samples[0]["t"] if tl.samples else m.get("started", 0)
     last = tl.samples[-1]["t"] if tl.samples else first

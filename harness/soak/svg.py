@@ -56,6 +56,10 @@ def _x_axis(parts, x0, x1, y, t_span, sx):
     parts.append(f'<line x1="{x0}" y1="{y}" x2="{x1}" y2="{y}" stroke="#333"/>')
 
 
+def _short(label: str, width: int = 28) -> str:
+    return label if len(label) <= width else label[: width - 1] + "…"
+
+
 def line_chart(series: dict[str, list[tuple[float, float]]], *, title: str, y_label: str,
                y_format=lambda v: f"{v:,.10g}", t_span: float, width: int = 900, height: int = 300,
                markers: list[tuple[float, str, str]] = ()) -> str:
@@ -96,6 +100,9 @@ def line_chart(series: dict[str, list[tuple[float, float]]], *, title: str, y_la
         colour = EVENT_COLOURS.get(kind, "#d62728")
         parts.append(f'<line x1="{x:.1f}" y1="{y0}" x2="{x:.1f}" y2="{y1}" stroke="{colour}" '
                      f'stroke-dasharray="4,3"><title>{escape(label)}</title></line>')
+        # the marker says what it marks on the chart itself, not only in a hover title
+        parts.append(f'<text x="{x + 3:.1f}" y="{y0 + 10}" font-size="10" fill="{colour}">'
+                     f'{escape(_short(label))}</text>')
     for i, (name, pts) in enumerate(sorted(series.items())):
         colour = PALETTE[i % len(PALETTE)]
         pts = sorted(pts)

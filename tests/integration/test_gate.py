@@ -148,3 +148,12 @@ def test_a_selection_requiring_no_must_cell_is_refused(tmp_path, matrix_copy):
     rc, out = gate(tmp_path, doc, "--selection", "--matrix-dir", str(matrix_copy))
     assert (rc, out) == (2, f"gate: {tmp_path / 'cells.json'}: --selection: the run's selection requires no MUST "
                             "cell; gate the whole matrix without --selection\n")
+
+
+def test_the_verdict_is_written_for_the_grid_page(tmp_path):
+    doc = {**recorded({("lnd", "reboot_survival"): ("failed", "down")}), "commit": "c0ffee", "finished": 7.0}
+    rc, out = gate(tmp_path, doc, "--write", str(tmp_path / "gate.json"))
+    written = json.loads((tmp_path / "gate.json").read_text())
+    assert rc == 1 and written["verdict"] == "FAIL" and written["summary"].startswith("FAIL (1 problem(s)")
+    assert written["commit"] == "c0ffee" and written["results_finished"] == 7.0
+    assert any("lnd-reboot_survival" in p for p in written["problems"])

@@ -63,6 +63,9 @@ def test_render_pass_and_fail_reports(tmp_path):
     # the restart is drawn: a marker on the state timeline and a dashed line on the memory plot
     assert "archy-lnd restarted" in html and 'stroke-dasharray="4,3"' in html
     assert json.loads(paths["verdict"].read_text())["passed"] is False
+    # one headline (once "FAIL: FAIL: ..."), and the restart marker labelled on the chart, not only on hover
+    assert "<div class='verdict fail'>FAIL: no_restart:" in html and "FAIL: FAIL" not in html
+    assert re.search(r'<text [^>]*>archy-lnd restarted', html)
 
 
 def test_verdict_json_says_what_level_7_asks_of_a_nightly_soak(tmp_path):

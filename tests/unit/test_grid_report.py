@@ -27,7 +27,7 @@ def test_html_colours_links_and_levels():
     doc = recorded({("lnd", "ui_iframe"): ("failed", "X-Frame-Options <missing>")})
     page = html_report(build(M, doc, CATALOG))
     assert '<td class=failed title="lnd / ui_iframe — failed — MUST — X-Frame-Options &lt;missing&gt;">' \
-           '<a href="artifacts/vm0/lnd-ui_iframe/">✗</a></td>' in page
+           '<a href="artifacts/vm0/lnd-ui_iframe/">✗</a><br><small>2 s</small></td>' in page
     assert page.count("<td class=passed") == 98
     assert page.count("<td class=na") == 6
     assert "<td class=level" in page and ">L1</td>" in page and ">L4</td>" in page
@@ -42,8 +42,8 @@ def test_several_nodes_get_a_node_column():
     assert g.nodes == ["vm0", "vm1"] and g.levels["vm1"]["lnd"] == 0 and g.levels["vm0"]["lnd"] == 4
     page, md = html_report(g), markdown_report(g)
     assert "<th>node</th>" in page and "rowspan=16>vm1</th>" in page
-    assert md.splitlines()[4].startswith("| node | event \\ app |")
-    assert "- ❌ vm1: `lnd-fresh_install` (MUST, failed): unreachable" in md
+    assert md.splitlines()[8].startswith("| node | event \\ app |")
+    assert "- ❌ vm1: `lnd-fresh_install` (MUST, failed, 2 s): unreachable" in md
 
 
 def test_markdown_grid():
@@ -157,3 +157,34 @@ def test_what_is_said_of_a_level_is_escaped_in_html():
     page = html_report(build(M, {**merged(), "commit": "a" * 40}, CATALOG, soak))
     assert "the nightly soak (results/soak/&lt;x&gt;&amp;y/verdict.json) is of commit bbbbbbbbbbbb" in page
     assert "<x>&y" not in page
+
+
+def test_the_page_heads_with_the_gates_verdict_of_this_run_its_commit_times_and_links():
+    doc = {**recorded(), "commit": "1f1c651abcdef0123", "started": 1764770000.0, "finished": 1764773600.0}
+    gate = {"verdict": "FAIL", "summary": "FAIL (1 problem(s); 99 MUST cells per node required)",
+            "commit": doc["commit"], "results_finished": doc["finished"]}
+    g = build(M, doc, CATALOG, gate=gate, links=(("Allure report", "allure-report/index.html"),))
+    page, md = html_report(g), markdown_report(g)
+    assert '<p class=gate><span class=failed>Gate: FAIL (1 problem(s)' in page
+    assert "Commit 1f1c651abcde, run 2025-12-03 13:53 UTC to 2025-12-03 14:53 UTC (60 min)" in page
+    assert '<a href="allure-report/index.html">Allure report</a>' in page
+    assert md.splitlines()[2] == "**Gate: FAIL (1 problem(s); 99 MUST cells per node required)**"
+    assert "[Allure report](allure-report/index.html)" in md.splitlines()[4]
+
+
+def test_a_gate_verdict_of_another_run_is_not_shown():
+    doc = {**recorded(), "commit": "abc", "finished": 2.0}
+    stale = {"verdict": "PASS", "summary": "PASS (every MUST cell passed on 1 node(s))", "commit": "abc",
+             "results_finished": 1.0}
+    page = html_report(build(M, doc, CATALOG, gate=stale))
+    assert "Gate: not judged yet" in page and "PASS (every" not in page
+
+
+def test_an_app_outside_the_selection_has_no_level_rather_than_l0():
+    doc = {**recorded(), "selection": {"apps": ["lnd"], "events": None}}
+    doc["cells"] = [c for c in doc["cells"] if c["app"] == "lnd"]
+    g = build(M, doc, CATALOG)
+    page, md = html_report(g), markdown_report(g)
+    level_row = next(ln for ln in md.splitlines() if "**level**" in ln)
+    assert level_row.count("·") == 6 and "**L4**" in level_row
+    assert page.count('title="not selected in this run: no level">·</td>') == 6
