@@ -136,11 +136,13 @@ soak: setup
 dev: setup
 	$(PY) -m harness.dev $(TARGET_ARGS) $(SEL_ARGS) $(PYTEST_ARGS)
 
+# The Allure HTML first (allurerc.json: its history, results/allure-history.jsonl, grows with every
+# run; CI carries it in the Actions cache), then the grid pages, which link it when it is there.
 report: setup
-	$(PY) -m harness.report $(RESULTS)/cells.json --print
 	@if command -v npx >/dev/null 2>&1; then \
-	  npx --yes allure@3 generate $(RESULTS)/allure --output $(RESULTS)/allure-report && echo "report: $(RESULTS)/allure-report/index.html"; \
+	  npx --yes allure@3.18.0 generate $(RESULTS)/allure --output $(RESULTS)/allure-report && echo "report: $(RESULTS)/allure-report/index.html"; \
 	else echo "report: Node.js (npx) not found: skipping the Allure HTML ($(RESULTS)/allure holds the raw results)"; fi
+	$(PY) -m harness.report $(RESULTS)/cells.json --print $(LEVEL_ARGS)
 
 prove: setup
 	$(PY) ci/prove.py $(TARGET_ARGS) $(SEL_ARGS) $(if $(VARIANTS),--variants '$(VARIANTS)') $(if $(REFERENCE),--reference '$(REFERENCE)') $(PYTEST_ARGS)

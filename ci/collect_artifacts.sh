@@ -23,10 +23,12 @@ copy "$results/grid.html" grid.html
 copy "$results/grid.md" grid.md
 # grid.html and grid.md link the cells' artifacts as artifacts/<node>/<cell>/...: keep that path
 [ -d "$results/artifacts" ] && cp -a "$results/artifacts" "$dest/artifacts"
+[ -d "$results/allure-report" ] && cp -a "$results/allure-report" "$dest/allure-report"
 if [ -d "$results/soak" ]; then
-  mkdir -p "$dest/soak"
+  # soak/latest/ as in results/, so the grid page's link to soak/latest/report.html holds in the bundle
+  mkdir -p "$dest/soak/latest"
   if [ -e "$results/soak/latest" ]; then
-    cp -aL "$results/soak/latest/." "$dest/soak/"
+    cp -aL "$results/soak/latest/." "$dest/soak/latest/"
   else
     echo "soak: no latest soak run" >>"$dest/MISSING.txt"
   fi
@@ -40,7 +42,7 @@ fi
 [ -s "$dest/MISSING.txt" ] || rm -f "$dest/MISSING.txt"
 
 if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
-  for md in "$dest/grid.md" "$dest/soak/summary.md"; do
+  for md in "$dest/grid.md" "$dest/soak/latest/summary.md"; do
     [ -f "$md" ] && { cat "$md"; echo; } >>"$GITHUB_STEP_SUMMARY"
   done
 fi

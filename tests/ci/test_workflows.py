@@ -122,7 +122,8 @@ def test_collect_artifacts(tmp_path):
     cell.mkdir(parents=True)
     (cell / "journal.txt").write_text("-- journal --")
     (res / "grid.html").write_text('<a href="artifacts/vm0/lnd-fresh_install/">x</a>'
-                                   '<a href="artifacts/vm0/lnd-fresh_install/journal.txt">journal.txt</a>')
+                                   '<a href="artifacts/vm0/lnd-fresh_install/journal.txt">journal.txt</a>'
+                                   '<a href="soak/latest/report.html">soak report</a>')
     run = res / "soak" / "20260101-000000-vm0"
     run.mkdir(parents=True)
     for f in ("report.html", "summary.md", "timeline.jsonl"):
@@ -134,7 +135,7 @@ def test_collect_artifacts(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     out = tmp_path / "out"
-    assert (out / "allure-results" / "x-result.json").exists() and (out / "soak" / "report.html").is_file()
+    assert (out / "allure-results" / "x-result.json").exists() and (out / "soak" / "latest" / "report.html").is_file()
     assert "junit.xml" in (out / "MISSING.txt").read_text()       # a missing piece is listed, not fatal
     links = re.findall(r'href="([^"]+)"', (out / "grid.html").read_text())
     assert links and all((out / link).exists() for link in links)   # the grid's links work in the bundle
