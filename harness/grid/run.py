@@ -75,17 +75,21 @@ class GridRun:
             return
         if self.mode == planmod.NAIVE:
             self.ladder.touched()
-        with allure.step(f"prepare: {', '.join(s.installed) or 'nothing'} installed ({self.mode})"):
+        with self._prepare_step(s):
             if ev.needs_baseline:
                 self.ladder.baseline(s.installed[:-1])     # the state before the app was installed
             self.ladder.ensure(s.installed)
             if ev.installs and self.mode == planmod.LADDER:
                 self.ladder.baseline(s.installed)          # for this app's needs_baseline cells, later
 
+    def _prepare_step(self, s: planmod.Step):
+        """An Allure step around the ladder's work, so a cell's report shows what its state cost."""
+        return allure.step(f"prepare: {', '.join(s.installed) or 'nothing'} installed ({self.mode})")
+
     def _run_batch(self, s: planmod.Step, ev: GridEvent) -> None:
         if self.mode == planmod.NAIVE:
             self.ladder.touched()
-        with allure.step(f"prepare: {', '.join(s.installed) or 'nothing'} installed ({self.mode})"):
+        with self._prepare_step(s):
             self.ladder.ensure(s.installed)
         ctx = self.context(s.cell)
         res = BatchResult()
