@@ -351,8 +351,7 @@ def _progress(config: pytest.Config):
 
     def show(*parts) -> None:
         with capman.global_and_fixture_disabled() if capman else _nullcontext():
-            tr.write_line(" ".join(map(str, parts)))
-            tr.flush()
+            progress.say(tr, " ".join(map(str, parts)))
     return show
 
 

@@ -46,6 +46,15 @@ def end_line(cell: str, verdict: str, seconds: float, done: int, total: int, lef
     return f"[grid] {SHOWN.get(verdict, verdict.upper()):<7} {cell}  {seconds:.0f} s  {done}/{total} done  {eta}"
 
 
+def say(tr, line: str) -> None:
+    """One line on pytest's terminal, at once. Not write_line: it forgets the current file, and
+    pytest would name the file again before its next result."""
+    if getattr(tr._tw, "width_of_current_line", 0):
+        tr.line("")
+    tr.line(line)
+    tr.flush()                  # a CI log is a pipe: without this it arrives in blocks
+
+
 def previous_durations(results_dir: Path) -> dict[str, float]:
     """{nodeid: seconds} of the last grid run's cells (an unreadable or absent file: none)."""
     for name in ("previous-cells.json", "cells.json"):
@@ -90,13 +99,8 @@ class CellProgress:
 
     def _say(self, line: str) -> None:
         tr = self.config.pluginmanager.get_plugin("terminalreporter")
-        if tr is None:
-            return
-        # not write_line: it forgets the current file, and pytest would name it again before each result
-        if getattr(tr._tw, "width_of_current_line", 0):
-            tr.line("")
-        tr.line(line)
-        tr.flush()                  # a CI log is a pipe: without this it arrives in blocks
+        if tr is not None:
+            say(tr, line)
 
     def pytest_runtest_logstart(self, nodeid: str, location) -> None:
         if _is_grid(nodeid):
