@@ -54,7 +54,10 @@ def screenshot(page: Path, png: Path) -> str | None:
     if not browser:
         return "chromium not found: apt-get install --no-install-recommends chromium"
     try:
+        # Allure's page loads its data with fetch(): allowed from file:// only with the flag, and
+        # given virtual time to finish before the shot
         r = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                            "--allow-file-access-from-files", "--virtual-time-budget=15000",
                             "--window-size=1400,1600", f"--screenshot={png}", page.resolve().as_uri()],
                            capture_output=True, text=True, timeout=SHOT_TIMEOUT)
     except subprocess.TimeoutExpired:

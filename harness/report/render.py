@@ -157,6 +157,8 @@ def _md_evidence(grid: Grid) -> list[str]:
         if several:
             out += ["", f"### {node}"]
         for app, s in grid.standings.get(node, {}).items():
+            if not _judged(grid, node, app):
+                continue
             out.append(f"- **{app} L{s.level}**: {_md(_stops(s))}")
             for r in s.rungs:
                 out.append(f"  - L{r.n} {r.title}{'' if r.earned else ' (not earned)'}: "
@@ -178,6 +180,8 @@ def _html_evidence(grid: Grid) -> list[str]:
             out.append(f"<h3>{e(node)}</h3>")
         out.append("<ul class=reasons>")
         for app, s in grid.standings.get(node, {}).items():
+            if not _judged(grid, node, app):
+                continue
             out.append(f"<li><b>{e(app)} L{s.level}</b>: {e(_stops(s))}<ul>")
             out += [f"<li>L{r.n} {e(r.title)}{'' if r.earned else ' (not earned)'}: "
                     + ("; ".join(_rung_parts(r, mark, e)) or "nothing applies") + "</li>" for r in s.rungs]

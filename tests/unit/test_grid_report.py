@@ -188,3 +188,4 @@ def test_an_app_outside_the_selection_has_no_level_rather_than_l0():
     level_row = next(ln for ln in md.splitlines() if "**level**" in ln)
     assert level_row.count("·") == 6 and "**L4**" in level_row
     assert page.count('title="not selected in this run: no level">·</td>') == 6
+    assert "**lnd L4**" in md and "**mempool L" not in md and "<b>mempool L" not in page   # evidence: lnd's only
