@@ -517,8 +517,8 @@ class Recorder:
         tr = self.config.pluginmanager.get_plugin("terminalreporter")
         if tr:
             n = {v: sum(c["verdict"] == v for c in cells) for v in ("passed", "failed", "not_run")}
-            tr.write_line(f"archy: {len(cells)} cell result(s) -> {st.results_dir / 'cells.json'} "
-                          f"({n['passed']} passed, {n['failed']} failed, {n['not_run']} not run)")
+            progress.say(tr, f"archy: {len(cells)} cell result(s) -> {st.results_dir / 'cells.json'} "
+                             f"({n['passed']} passed, {n['failed']} failed, {n['not_run']} not run)")
 
     def _redact_outputs(self, st: Archy, session: pytest.Session) -> None:
         """Redact, then audit: a secret still found in any output fails the run (exit 1)."""
