@@ -19,3 +19,21 @@ def test_every_package_is_installed():
     assert {"chaos", "harness.report", "matrix", "node", "reconciler.standin", "vm"} <= set(found)
     missing = [p for p in found if not any(fnmatchcase(p, pat) for pat in find["include"])]
     assert missing == [], f"pyproject.toml [tool.setuptools.packages.find] include lacks {missing}"
+
+
+def test_the_lock_holds_every_pin_of_pyproject_with_hashes():
+    """requirements.lock (make setup installs only from it) pins what pyproject.toml pins: a pin
+    changed in one and not the other would install something never tested (`make lock` mends it)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    lock = (ROOT / "requirements.lock").read_text()
+    locked = dict(line.split(" ")[0].split("==") for line in lock.splitlines() if "==" in line and line[0].isalnum())
+    norm = lambda n: n.lower().replace("_", "-").replace(".", "-")  # noqa: E731
+    locked = {norm(k): v for k, v in locked.items()}
+    for pin in pins:
+        name, version = pin.split("==")
+        assert locked.get(norm(name)) == version, f"{pin}: requirements.lock has {locked.get(norm(name))}"
+    lines = lock.splitlines()
+    unhashed = [ln.split(" ")[0] for i, ln in enumerate(lines) if "==" in ln and ln[0].isalnum()
+                and "--hash=sha256:" not in (lines[i + 1] if i + 1 < len(lines) else "")]
+    assert len(locked) > 40 and unhashed == [], f"locked without hashes: {unhashed}"
