@@ -103,7 +103,7 @@ test-full: setup
 # under results/chaos/, so the grid's stay as they are.
 beta-matrix: setup
 	$(if $(CHAOS_RUN),$(PY) -m chaos.catalog --check '$(CHAOS_EXPERIMENTS)')
-	@mkdir -p $(RESULTS); rm -f $(RESULTS)/gate.json; [ ! -f $(RESULTS)/cells.json ] || mv -f $(RESULTS)/cells.json $(RESULTS)/previous-cells.json
+	@mkdir -p $(RESULTS); [ ! -f $(RESULTS)/cells.json ] || mv -f $(RESULTS)/cells.json $(RESULTS)/previous-cells.json
 	@rc=0; $(PYTEST) tests/grid $(TARGET_ARGS) $(SEL_ARGS) --results-dir $(RESULTS) --soak-duration $(SOAK) $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -gt 1 ]; then echo "beta-matrix: pytest exited $$rc: no verdict" >&2; exit $$rc; fi
 ifneq ($(CHAOS_RUN),)
@@ -148,11 +148,13 @@ prove: setup
 	$(PY) ci/prove.py $(TARGET_ARGS) $(SEL_ARGS) $(if $(VARIANTS),--variants '$(VARIANTS)') $(if $(REFERENCE),--reference '$(REFERENCE)') $(PYTEST_ARGS)
 
 # requirements.lock from pyproject.toml (its pins, the dev extra, the build backend), with hashes;
-# run after changing a dependency. pip-tools runs in a throwaway venv, not in .venv.
+# run after changing a dependency. pip-tools runs from its own venv in the project's cache (kept
+# for the next time, never in .venv).
 lock:
 	@py=$$(ls -d $$HOME/.pyenv/versions/3.12*/bin/python 2>/dev/null | sort -rV | head -1); py=$${py:-python3.12}; \
-	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; "$$py" -m venv "$$tmp" && "$$tmp/bin/pip" install -q pip-tools==7.7.0 && \
-	"$$tmp/bin/pip-compile" -q --generate-hashes --allow-unsafe --strip-extras --extra dev --build-deps-for editable \
+	venv="$${ARCHY_CACHE:-$$HOME/.cache/archy-lifecycle}/pip-tools-7.7.0"; \
+	{ [ -x "$$venv/bin/pip-compile" ] || { "$$py" -m venv "$$venv" && "$$venv/bin/pip" install -q pip-tools==7.7.0; }; } && \
+	"$$venv/bin/pip-compile" -q --generate-hashes --allow-unsafe --strip-extras --extra dev --build-deps-for editable \
 	  --no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
 
 clean:

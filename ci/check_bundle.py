@@ -33,12 +33,13 @@ def links(page: Path) -> list[str]:
     return p.links
 
 
-def broken(bundle: Path) -> list[str]:
-    """`page: href` for every relative link that does not resolve inside the bundle."""
+def broken(bundle: Path, pages: dict[Path, list[str]] | None = None) -> list[str]:
+    """`page: href` for every relative link that does not resolve inside the bundle
+    (`pages`: each page's links, when the caller read them already)."""
     root = bundle.resolve()
     out = []
-    for page in sorted(bundle.rglob("*.html")):
-        for href in links(page):
+    for page, hrefs in (pages if pages is not None else read_pages(bundle)).items():
+        for href in hrefs:
             u = urlparse(href)
             if u.scheme or u.netloc or not u.path:          # external, data:, or #in-page
                 continue
@@ -46,6 +47,10 @@ def broken(bundle: Path) -> list[str]:
             if not target.is_relative_to(root) or not target.exists():
                 out.append(f"{page.relative_to(bundle)}: {href}")
     return out
+
+
+def read_pages(bundle: Path) -> dict[Path, list[str]]:
+    return {page: links(page) for page in sorted(bundle.rglob("*.html"))}
 
 
 def screenshot(page: Path, png: Path) -> str | None:
@@ -74,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     if not bundle.is_dir():
         print(f"check_bundle: {bundle}: not a directory (run ci/collect_artifacts.sh first)", file=sys.stderr)
         return 2
-    pages = sorted(bundle.rglob("*.html"))
-    bad = broken(bundle)
+    pages = read_pages(bundle)
+    bad = broken(bundle, pages)
     for line in bad:
         print(f"broken link: {line}")
     if args.screenshots:
@@ -86,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             if problem := screenshot(page, shots / name):
                 print(f"check_bundle: {problem}", file=sys.stderr)
                 return 2
-    print(f"check_bundle: {len(pages)} page(s), {sum(len(links(p)) for p in pages)} link(s), {len(bad)} broken",
+    print(f"check_bundle: {len(pages)} page(s), {sum(map(len, pages.values()))} link(s), {len(bad)} broken",
           file=sys.stderr)
     return 1 if bad else 0
 

@@ -19,6 +19,8 @@ from typing import Iterable, Mapping
 
 import pytest
 
+from . import results
+
 GRID_FILE = "tests/grid/"
 SHOWN = {"passed": "PASS", "failed": "FAIL", "not_run": "NOT RUN"}
 
@@ -58,6 +60,7 @@ def say(tr, line: str) -> None:
 def previous_durations(results_dir: Path) -> dict[str, float]:
     """{nodeid: seconds} of the last grid run's cells (an unreadable or absent file: none)."""
     for name in ("previous-cells.json", "cells.json"):
+        # not results.read: an ETA is advice, and a record it would refuse still has its duration
         try:
             doc = json.loads((results_dir / name).read_text())
             return {c["nodeid"]: float(c["duration"]) for c in doc.get("cells", [])
@@ -118,8 +121,7 @@ class CellProgress:
         seconds = now - self.running.pop(report.nodeid, now)
         self.done.append(seconds)
         self.finished.add(report.nodeid)
-        outcomes = self.phases.pop(report.nodeid).values()
-        verdict = "failed" if "failed" in outcomes else "not_run" if "skipped" in outcomes else "passed"
+        verdict, _ = results.phase_verdict({w: (o, "") for w, o in self.phases.pop(report.nodeid).items()})
         self._say(end_line(_cell_name(report.nodeid), verdict, seconds, len(self.finished),
                            len(self.planned), self.left(now), time.time()))
 
