@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Mapping
 
-from .model import frozen_map
+from .model import UnitState, frozen_map
 from .store import atomic_write, read_bytes
 
 INITIAL = 10.0
@@ -40,6 +40,25 @@ def doubled(entry: Entry | None, spec: str, since: float | None = None) -> bool:
     a crash loop, not one lost start race."""
     return (entry is not None and entry.spec == spec and entry.delay >= 2 * INITIAL
             and (since is None or entry.last >= since))
+
+
+START_LIMIT_HIT = "start-limit-hit"
+
+
+def gave_up(unit: UnitState | None, since: float | None = None) -> bool:
+    """systemd gave up on the unit (since `since`, wall clock): each of its automatic restarts
+    failed, StartLimitBurst starts in a row (the reconciler resets the count before the starts it
+    issues, so only systemd's own add up). Five failures, not one lost start race: a crash loop
+    after one cycle, where the doubled backoff takes three (about 150 s each under TCG)."""
+    return (unit is not None and unit.active == "failed" and unit.result == START_LIMIT_HIT
+            and (since is None or unit.changed >= since))
+
+
+def crash_looping(entry: Entry | None, spec: str, unit: UnitState | None, since: float | None = None) -> bool:
+    """The app with this spec is failed in a crash loop: systemd gave up on it, or it failed again
+    after two restarts following failures."""
+    return (unit is not None and unit.active == "failed"
+            and (gave_up(unit, since) or doubled(entry, spec, since)))
 
 
 def record(entry: Entry | None, spec: str, now: float) -> Entry:

@@ -340,17 +340,16 @@ class Reconciler:
             self._ask((app_id, *spec.companions), False)
 
     def _crash_looping(self, app_id: str, since: float) -> str:
-        """Why an install stops waiting early: its app failed again after the reconciler restarted it
-        twice following failures during this install (a release that exits at once: its backoff
-        has doubled since the install began); '' otherwise. One failure is not enough: a first
-        start may lose a race (a name still in use) and then come up."""
+        """Why an install stops waiting early: its app crash-loops since the install began
+        (backoff.crash_looping: systemd gave up on it after its automatic restarts, or it failed
+        again after the reconciler restarted it twice); '' otherwise. One failure is not enough:
+        a first start may lose a race (a name still in use) and then come up."""
         if self.last_view is None:
             return ""
         _, _, node, current = self.last_view
         plan = node.apps.get(app_id)
-        if plan is None or not bo.doubled(self.backoff.get(app_id), plan.spec_hash, since):
-            return ""
-        if current.units.get(plan.unit, UnitState(plan.unit)).active != "failed":
+        if plan is None or not bo.crash_looping(self.backoff.get(app_id), plan.spec_hash,
+                                                current.units.get(plan.unit), since):
             return ""
         return f"{app_id} failed again after a restart (crash loop)"
 

@@ -1,9 +1,9 @@
 """Release rollback (seed 004, pattern 3: "a bad image fails its health check and is rolled
 back"): per app, the last release (image) seen healthy, and a new release that failed.
 
-A changed image in the catalog is an OTA. When the app on the new release crash-loops (its backoff
-for the new spec has doubled: it failed again after two restarts) while an older release was seen
-healthy, the new release is marked failed and the app runs its last good release again, until the
+A changed image in the catalog is an OTA. When the app on the new release crash-loops (systemd gave
+up on its unit, or its backoff for the new spec doubled: backoff.crash_looping) while an older
+release was seen healthy, the new release is marked failed and the app runs its last good release again, until the
 catalog names another image. Persisted in releases.json, so a daemon restart keeps the rollback.
 Pure but `load`/`save`."""
 from __future__ import annotations
@@ -50,8 +50,9 @@ def observe(releases: Mapping[str, Release], catalog: Catalog, node: DesiredNode
             if r.good != plan.image:
                 out[app] = replace(r, good=plan.image)
             continue
-        unit = current.units.get(plan.unit)
-        looping = bo.doubled(backoff.get(app), plan.spec_hash) and unit is not None and unit.active == "failed"
+        # on its unit: a failure of the release before it (the unit file not yet rewritten) is not this one's
+        looping = (_on_its_unit(plan, node, current)
+                   and bo.crash_looping(backoff.get(app), plan.spec_hash, current.units.get(plan.unit)))
         if plan.image == want and r.good and r.good != want and r.failed != want and looping:
             out[app] = replace(r, failed=want)
     return frozen_map(out)

@@ -16,8 +16,9 @@ from harness.grid.context import CellContext
 from harness.grid.event import DEPENDENCY_DOWN, WITH_APP, GridEvent
 from node.api import poll
 
-# the bad release crash-loops, then the platform rolls it back: on the reference, three cycles of
-# 5 failing starts (~150 s each under TCG) and the backoff between them
+# the bad release crash-loops, then the platform rolls it back: on the reference, after one cycle of
+# 5 failing starts (~150 s under TCG; systemd gives up); a reconciler that waits for its own backoff
+# to double takes three cycles and the pauses between them, which still fit
 ROLLBACK_WINDOW = 900.0
 
 

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import time
 from dataclasses import dataclass, field
 
 from pathlib import Path
@@ -37,6 +38,7 @@ class FakeUnit:
     sub: str = "dead"
     result: str = "success"
     restarts: int = 0
+    changed: float = 0.0       # wall clock of its last state change (0: not shown)
 
 
 @dataclass
@@ -68,6 +70,8 @@ class FakeSystem:
     disk_free: dict = field(default_factory=dict)      # node path -> bytes available (default: plenty)
     timing_out: set = field(default_factory=set)       # argv prefixes (joined) that time out (rc 124)
     node: Node = SYSTEM                                # a user-scope node: rootless podman, user units
+    gives_up: bool = False                             # a crash is systemd giving up after its own restarts
+    clock: object = None                               # the reconciler's wall clock (make() sets it)
     alive: set = field(default_factory=set)            # pids that exist (Runner.pid_alive)
     netns_mounted: bool = False                        # rootless: the network namespace's mount in podman's ns
     heal_fails: bool = False                           # `podman system migrate` does not repair the DB
@@ -113,7 +117,14 @@ class FakeSystem:
         self.slow.clear()
 
     def crash(self, unit: str) -> None:
-        self.units[unit] = FakeUnit("failed", "failed", "exit-code", self.units.get(unit, FakeUnit()).restarts)
+        """The unit failed: at once (exit-code), or with gives_up after StartLimitBurst automatic
+        restarts that all failed (start-limit-hit), dated on the reconciler's clock."""
+        restarts = self.units.get(unit, FakeUnit()).restarts
+        if self.gives_up:
+            self.units[unit] = FakeUnit("failed", "failed", "start-limit-hit", restarts + 4,
+                                        self.clock() if self.clock else 0.0)
+        else:
+            self.units[unit] = FakeUnit("failed", "failed", "exit-code", restarts)
         self.containers.pop(unit.removesuffix(".service"), None)
 
     # ---- the runner interface ----
@@ -249,10 +260,12 @@ class FakeSystem:
                     st = self.foreign_units[u] if u in self.foreign_units else self.units.get(u, FakeUnit())
                     loaded = u in self.loaded or u in self.foreign_units or u in self.SYSTEM_UNITS
                     need = u in self.loaded and disk.get(u) != self.loaded[u]
+                # systemd dates a change on the monotonic clock; current.py adds the wall offset back
+                mono = int((st.changed - (time.time() - time.monotonic())) * 1e6) if st.changed else 0
                 blocks.append("\n".join([
                     f"Id={u}", f"LoadState={'loaded' if loaded else 'not-found'}", f"ActiveState={st.active}",
                     f"SubState={st.sub}", f"Result={st.result}", f"NRestarts={st.restarts}",
-                    f"NeedDaemonReload={'yes' if need else 'no'}"]))
+                    f"NeedDaemonReload={'yes' if need else 'no'}", f"StateChangeTimestampMonotonic={mono}"]))
             return 0, "\n\n".join(blocks) + "\n", ""
         if cmd == "list-units":  # --state=failed --plain --no-legend --type=service
             return 0, "".join(f"{u} loaded failed failed fake\n" for u, st in sorted(self.units.items())
@@ -407,6 +420,7 @@ def make(root: Path, variant: str | None = None, interval: float = 5.0, clock=No
     rec = Reconciler(Paths(str(root), node), fake,
                      Settings(tick_interval=interval, variant=parse_variant(variant), node=node),
                      clock=clock or Clock())
+    fake.clock = rec.clock
     rec.poll = 0.001
     return rec, fake
 

@@ -412,6 +412,18 @@ def test_a_crash_loop_is_a_doubled_backoff_of_the_same_spec():
     assert not bo.doubled(second, "other") and not bo.doubled(None, "h")
 
 
+def test_systemd_giving_up_on_a_unit_is_a_crash_loop_at_once():
+    from reconciler.model import UnitState
+    hit = UnitState("lnd.service", active="failed", result="start-limit-hit", changed=200.0)
+    assert bo.gave_up(hit) and bo.gave_up(hit, since=150.0)
+    assert not bo.gave_up(hit, since=250.0)                  # a failure before this install
+    assert not bo.gave_up(UnitState("lnd.service", active="failed", result="exit-code", changed=200.0))
+    assert not bo.gave_up(UnitState("lnd.service", active="activating", result="start-limit-hit"))
+    assert bo.crash_looping(None, "h", hit)                  # no backoff needed: five failures already
+    assert not bo.crash_looping(bo.record(bo.record(None, "h", 1.0), "h", 2.0), "h",
+                                UnitState("lnd.service", active="active"))   # running again: no loop
+
+
 @pytest.mark.parametrize("variant, after_restart", [
     (None, [150]),                                    # a new daemon reads backoff.json: next start at 150
     ("chaos-backoff-forgotten-on-restart", [75, 85, 105, 145]),   # from zero again: 10, 20, 40 s
@@ -886,6 +898,23 @@ def test_a_failed_reinstall_keeps_the_installed_app(tmp_path):
     assert dict(rec.desired.apps) == {"bitcoin-knots": "started"}
 
 
+def starts_of(fake, unit: str) -> int:
+    return sum(1 for c in fake.calls if c[:2] in (("systemctl", "start"), ("systemctl", "restart")) and c[-1] == unit)
+
+
+def test_an_install_gives_up_when_systemd_gave_up_after_one_cycle(tmp_path):
+    rec, fake = make(tmp_path, clock=Ticking())
+    install_all(rec, ("bitcoin-knots",))
+    fake.crashing.add("archy-lnd.service")
+    fake.gives_up = True          # each start the reconciler issues ends in start-limit-hit
+    with pytest.raises(OpError) as e:
+        rec.install("lnd", timeout=600)
+    assert "crash loop" in e.value.message and "rolled back" in e.value.message
+    # the tick that sees the failure still starts it once more (a failed unit with no backoff yet);
+    # the install gives up right then, where the doubled backoff waits for a third cycle
+    assert starts_of(fake, "archy-lnd.service") == 2
+
+
 def test_failed_install_left_behind_in_its_variant(tmp_path):
     rec, fake = make(tmp_path, variant="failed-install-left-behind", clock=Ticking())
     fake.crashing.add("archy-bitcoin-knots.service")
@@ -934,6 +963,23 @@ def test_a_release_that_crash_loops_is_rolled_back_and_stays_so(tmp_path):
     rec2 = Reconciler(rec.paths, fake, rec.settings, clock=rec.clock)  # a daemon restart keeps it
     converge_for(rec2, fake, 3)
     assert image_of(rec2, "archy-bitcoin-knots") == "localhost/v2"
+
+
+def test_a_release_is_rolled_back_after_one_cycle_systemd_gave_up_on(tmp_path):
+    rec, fake = make(tmp_path, clock=Ticking())
+    install_all(rec, ("bitcoin-knots",))
+    converge_for(rec, fake, 2)
+    fake.images.add("localhost/v3")
+    fake.crashing_images.add("localhost/v3")
+    fake.gives_up = True
+    before = starts_of(fake, "archy-bitcoin-knots.service")
+    set_image(rec, "bitcoin-knots", "localhost/v3")
+    converge_for(rec, fake, 12)
+    assert image_of(rec, "archy-bitcoin-knots") == "localhost/archy-standin:1"
+    assert rel.load(rec.paths.releases)["bitcoin-knots"] == rel.Release("localhost/archy-standin:1", "localhost/v3")
+    # v3's restart, the start of the tick that saw systemd give up, then the good release's restart:
+    # the doubled backoff would have started v3 a third time first
+    assert starts_of(fake, "archy-bitcoin-knots.service") - before == 3
 
 
 def test_no_release_rollback_in_its_variant(tmp_path):
