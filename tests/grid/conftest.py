@@ -10,7 +10,7 @@ import os
 import pytest
 
 from harness.events import EVENTS
-from harness.grid import plan as planmod, variant
+from harness.grid import plan as planmod, schedule, variant
 from harness.grid.context import Options
 from harness.grid import reset
 from harness.grid.ladder import StateUnavailable
@@ -45,6 +45,19 @@ def pytest_collection_modifyitems(config, items):
     slots = [i for i, _ in grid]
     for slot, (_, it) in zip(slots, sorted(grid, key=lambda p: order[_cell(p[1]).id])):
         items[slot] = it
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """-n N: a batch's cells go to one worker, the rest one by one in the planned order
+    (harness/grid/schedule.py). Fleets (`--dist each`) and an explicit other --dist keep xdist's."""
+    if config.getvalue("dist") not in ("load", "loadgroup") or STATE not in config.stash:
+        return None
+    st = config.stash[STATE]
+    try:
+        steps = planmod.plan(st.matrix, list(st.cells), grid_mode(), events=EVENTS)
+    except planmod.PlanError as e:
+        raise pytest.UsageError(f"grid plan: {e}") from None
+    return schedule.GridScheduling(config, log, schedule.units(steps, EVENTS))
 
 
 @pytest.fixture(scope="session")
