@@ -25,17 +25,18 @@ from matrix.model import Cell, Matrix, MatrixError, load, plan
 from node.api import NodeError
 from node.deletion import clear_allure
 from node.driver import PlatformDriver
-from node import conformance
+from node import conformance, timing
 from node.names import HARNESS
 from node.platform import PlatformError
 from node.target import Target, TargetError, check_files, connect, parse, vm_name
 
-from . import allure_meta, artifacts, broken, goss_session, journal, outputs, progress, results, revision
+from . import allure_meta, artifacts, broken, goss_session, journal, outputs, progress, results, revision, timings
 from .events import EVENTS
 from .duration import DurationError, parse_duration
 
 STATE = pytest.StashKey["Archy"]()
 _CALL_REPORT = pytest.StashKey[pytest.TestReport]()
+_TALLY_BEFORE = pytest.StashKey[timing.Tally]()
 # a journal cursor from which a failed cell's artifacts start, when the cell's action ran before the
 # cell's own cursor (a grid batch: the reboot that failed it is in the previous boot's journal)
 ARTIFACTS_SINCE = pytest.StashKey[str]()
@@ -56,6 +57,7 @@ class Archy:
     started: float = field(default_factory=time.time)
     phases: dict = field(default_factory=dict)     # (nodeid, node) -> {when: (outcome, reason)}
     meta: dict = field(default_factory=dict)       # (nodeid, node) -> cell info
+    timing: dict = field(default_factory=dict)     # (nodeid, node) -> {"phases": {when: s}, "tally": ...}
 
 
 # ---------------------------------------------------------------- options
@@ -377,7 +379,8 @@ def cell(request, archy, target):
     problems = []
     if not skipped:
         try:
-            problems = journal.check(n, cursor, allow)
+            with timing.span("journal check"):
+                problems = journal.check(n, cursor, allow)
         except NodeError as e:
             if not failed:
                 problems = [f"journal check could not run: {e}"]
@@ -387,7 +390,8 @@ def cell(request, archy, target):
         dest = archy.results_dir / "artifacts" / target.name / c.id
         try:
             since = request.node.stash.get(ARTIFACTS_SINCE, cursor)
-            paths = artifacts.collect(n, dest, app=c.app, cursor=since)
+            with timing.span("artifacts"):
+                paths = artifacts.collect(n, dest, app=c.app, cursor=since)
             rel = [str(p.relative_to(archy.results_dir)) for p in paths]
             request.node.user_properties.append(("archy_artifacts", json.dumps(rel)))
         except (NodeError, OSError) as e:
@@ -420,8 +424,17 @@ def _allure_labels(c: Cell, t: Target) -> None:
     allure.dynamic.parameter("node", t.name)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """The tally before a grid cell's setup (its state, its batch) begins: node/timing.py."""
+    if _item_cell(item) is not None:
+        item.stash[_TALLY_BEFORE] = timing.snapshot()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call):
+    if call.when == "teardown" and _TALLY_BEFORE in item.stash:   # the teardown has run: the cell's whole share
+        item.user_properties.append(("archy_timing", json.dumps(timing.since(item.stash[_TALLY_BEFORE]))))
     rep = yield
     if rep.when == "call":
         item.stash[_CALL_REPORT] = rep
@@ -429,6 +442,11 @@ def pytest_runtest_makereport(item: pytest.Item, call):
 
 
 # ---------------------------------------------------------------- recording (controller only)
+def _cell_id(nodeid: str) -> str:
+    """`tests/grid/test_grid.py::test_cell[lnd-fresh_install]` -> `lnd-fresh_install`."""
+    return nodeid.rsplit("[", 1)[-1].rstrip("]") if nodeid.endswith("]") else nodeid
+
+
 def _reason(rep: pytest.TestReport) -> str:
     if rep.skipped and isinstance(rep.longrepr, tuple):
         return str(rep.longrepr[2]).removeprefix("Skipped: ")
@@ -462,6 +480,10 @@ class Recorder:
             if prop in props:
                 meta[field_] = artifacts.redact(json.loads(props[prop]))
         st.phases.setdefault(key, {})[report.when] = (report.outcome, _reason(report))
+        t = st.timing.setdefault(key, {"phases": {}, "tally": None})
+        t["phases"][report.when] = report.duration
+        if "archy_timing" in props:
+            t["tally"] = json.loads(props["archy_timing"])
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """The console redacted as it is written (pytest has no public hook for its stream)."""
@@ -514,11 +536,20 @@ class Recorder:
             "cells": sorted(cells, key=lambda r: (r["node"], r["nodeid"])),
         }
         results.write(st.results_dir / "cells.json", doc)
+        self._write_timings(st, cells, doc)
         tr = self.config.pluginmanager.get_plugin("terminalreporter")
         if tr:
             n = {v: sum(c["verdict"] == v for c in cells) for v in ("passed", "failed", "not_run")}
             progress.say(tr, f"archy: {len(cells)} cell result(s) -> {st.results_dir / 'cells.json'} "
                              f"({n['passed']} passed, {n['failed']} failed, {n['not_run']} not run)")
+
+    def _write_timings(self, st: Archy, cells: list[dict], doc: dict) -> None:
+        """results/timings.json (harness/timings.py); the grid report summarises it."""
+        by_key = {(c["nodeid"], c["node"]): c for c in cells}
+        rows = [timings.cell_record(_cell_id(key[0]), by_key[key], t["phases"], t["tally"])
+                for key, t in st.timing.items() if key in by_key]
+        timings.write(st.results_dir / "timings.json",
+                      timings.document(rows, commit=doc["commit"], started=doc["started"], finished=doc["finished"]))
 
     def _redact_outputs(self, st: Archy, session: pytest.Session) -> None:
         """Redact, then audit: a secret still found in any output fails the run (exit 1)."""

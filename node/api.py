@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Callable
 
+from . import timing
 from .commands import ROOT, Commands
 from .journal import json_lines
 from .names import REFERENCE, Names
@@ -264,14 +265,19 @@ def poll(cond: Callable[[], bool], timeout: float, interval: float) -> bool:
 
     The pause starts at `interval` and grows by half each miss up to 4x (at most 5 s, never below
     `interval`): a quick answer is seen quickly, and a long wait does not spend the node's CPU on
-    a command a second (each one an SSH session; under TCG about half a second of guest CPU)."""
-    deadline = time.monotonic() + timeout
+    a command a second (each one an SSH session; under TCG about half a second of guest CPU).
+    Its wall time, checks included, is charged to its caller in node.timing."""
+    t0 = time.monotonic()
+    deadline = t0 + timeout
     pause, cap = interval, max(interval, min(4 * interval, 5.0))
-    while True:
-        if cond():
-            return True
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False
-        time.sleep(min(pause, left))
-        pause = min(pause * 1.5, cap)
+    try:
+        while True:
+            if cond():
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(pause, left))
+            pause = min(pause * 1.5, cap)
+    finally:
+        timing.waited(time.monotonic() - t0)

@@ -22,7 +22,7 @@ import testinfra.backend
 import testinfra.host
 
 from . import capabilities as caps
-from . import keyfiles
+from . import keyfiles, timing
 from .api import CommandResult, CommandTimeout, HostKeyMismatch, Node, NodeUnreachable, _short
 from .keyfiles import KeyFileError
 from .platform import Platform
@@ -127,6 +127,13 @@ class SSHNode(Node):
 
     # -- the one primitive ---------------------------------------------------------------
     def run(self, cmd: str, timeout: float = 60, input: bytes | None = None) -> CommandResult:
+        start = time.monotonic()
+        try:
+            return self._run(cmd, timeout, input)
+        finally:
+            timing.command(time.monotonic() - start)    # one SSH round trip, failed ones too
+
+    def _run(self, cmd: str, timeout: float, input: bytes | None) -> CommandResult:
         n = max(1, math.ceil(timeout))
         wrapped = f"timeout -k 5 {n} sh -c {shlex.quote(cmd)}"
         log.info("%s$ %s", self.name, _short(cmd, 400))

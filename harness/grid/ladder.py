@@ -13,6 +13,7 @@ from typing import Callable
 from harness import inventory
 from harness.checks import probes
 from harness.grid import reset
+from node import timing
 from node.driver import INSTALL_DEADLINE
 
 GOLDEN = "golden"
@@ -68,7 +69,8 @@ class Ladder:
             else:
                 name = self.rungs[installed[:k]] if k else GOLDEN
                 self.progress(f"ladder: restore {name}")
-                self.node.restore(name)
+                with timing.span("ladder restore"):
+                    self.node.restore(name)
                 self.stats["restores"] += 1
                 if name == GOLDEN and self.on_golden:
                     self.on_golden(self.node)
@@ -107,8 +109,9 @@ class Ladder:
 
     def _install(self, app_id: str) -> None:
         self.progress(f"ladder: install {app_id}")
-        probes.rpc(self.driver, "package.install", self.install_timeout, id=app_id)
-        probes.wait_healthy(self.node, self.matrix.app(app_id), 300)
+        with timing.span("ladder install"):
+            probes.rpc(self.driver, "package.install", self.install_timeout, id=app_id)
+            probes.wait_healthy(self.node, self.matrix.app(app_id), 300)
         self.stats["installs"] += 1
 
     def assume_golden(self) -> None:
@@ -123,7 +126,8 @@ class Ladder:
             return
         name = rung_name(self.current)
         self.progress(f"ladder: save {name}")
-        self.node.snapshot(name)
+        with timing.span("ladder snapshot"):
+            self.node.snapshot(name)
         self.stats["snapshots"] += 1
         self.rungs[self.current] = name
 
@@ -143,5 +147,6 @@ class Ladder:
         """The inventory of state `installed` (taken once, restoring it if needed)."""
         if installed not in self.baselines:
             self.ensure(installed)
-            self.baselines[installed] = inventory.snapshot(self.node)
+            with timing.span("ladder baseline inventory"):
+                self.baselines[installed] = inventory.snapshot(self.node)
         return self.baselines[installed]

@@ -22,6 +22,7 @@ from harness.grid.event import GridEvent
 from harness.grid.ladder import Ladder
 from matrix.model import Cell, Matrix
 from node.names import Names
+from node import timing
 from vm.errors import GuestCrashed
 
 
@@ -98,7 +99,8 @@ class GridRun:
         res.cursor = self.node.journal_cursor()
         self.ladder.touched()
         try:
-            with allure.step(f"batch {s.cell.event}, shared by {', '.join(s.batch)}"):
+            with allure.step(f"batch {s.cell.event}, shared by {', '.join(s.batch)}"), \
+                    timing.span(f"batch action {s.cell.event}"):
                 res.value = ev.observe(ctx)
         except AssertionError as e:
             res.error = str(e)
@@ -111,7 +113,9 @@ class GridRun:
             res.notes = ctx.notes
             self.batches[s.batch_key] = res
         try:
-            for line in journal.check(self.node, res.cursor, ev.journal_allow):
+            with timing.span("journal check"):
+                lines = journal.check(self.node, res.cursor, ev.journal_allow)
+            for line in lines:
                 src = line.split(":", 1)[0]
                 for a in journal_owner(self.matrix, src, s.batch, names=self.node.names):
                     res.journal.setdefault(a, []).append(line)

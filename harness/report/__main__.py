@@ -9,7 +9,7 @@ from pathlib import Path
 from chaos import catalog
 from matrix.model import MatrixError, load
 
-from .. import levels, results
+from .. import levels, results, timings
 from . import build, html_report, markdown_report
 
 
@@ -29,6 +29,14 @@ def _gate(path: Path) -> dict | None:
         return None
 
 
+def _time_spent(path: Path, doc: dict) -> tuple[tuple[str, str], ...]:
+    """The breakdown of this very run (same commit and end time as the results), else none."""
+    t = timings.read(path)
+    if not t or t.get("commit") != doc.get("commit") or t.get("finished") != doc.get("finished"):
+        return ()
+    return tuple(timings.summary(t))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness.report")
     ap.add_argument("results", nargs="?", default="results/cells.json")
@@ -43,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         doc = results.read(args.results)
         soak = levels.read_soak(args.soak_results) if args.soak_results else None
         grid = build(load(args.matrix_dir), doc, catalog.load(), soak,
-                     gate=_gate(Path(args.results).parent / "gate.json"), links=links(out))
+                     gate=_gate(Path(args.results).parent / "gate.json"), links=links(out),
+                     time_spent=_time_spent(Path(args.results).parent / "timings.json", doc))
     except (ValueError, MatrixError, catalog.CatalogError) as e:
         print(f"report: {e}", file=sys.stderr)
         return 2

@@ -65,6 +65,7 @@ class Grid:
     standings: dict[str, dict[str, Standing]]   # node -> app -> its level and what it rests on
     chaos: list[str] = field(default_factory=list)   # the chaos rows: chaos:<experiment>, the run's
     run: RunInfo = field(default_factory=RunInfo)
+    time_spent: tuple[tuple[str, str], ...] = ()      # (what, how long): harness.timings.summary
 
     @property
     def rows(self) -> list[str]:
@@ -98,7 +99,8 @@ def chaos_rows(doc: dict, catalog: Mapping[str, Experiment]) -> list[str]:
 
 
 def build(matrix: Matrix, doc: dict, catalog: Mapping[str, Experiment], soak: Soak | None = None,
-          gate: dict | None = None, links: tuple[tuple[str, str], ...] = ()) -> Grid:
+          gate: dict | None = None, links: tuple[tuple[str, str], ...] = (),
+          time_spent: tuple[tuple[str, str], ...] = ()) -> Grid:
     """`catalog`: the chaos experiments (chaos.catalog.load()); level 5 rests on those judging each app.
     `gate`: gate.json as ci/gate --write left it (shown only when it judged this `doc`)."""
     sel = doc.get("selection") or {}
@@ -127,4 +129,5 @@ def build(matrix: Matrix, doc: dict, catalog: Mapping[str, Experiment], soak: So
     return Grid(nodes, list(matrix.apps), list(matrix.events), titles, cells,
                 {n: {a: s.level for a, s in apps.items()} for n, apps in st.items()},
                 {n: lvl.title for n, lvl in matrix.levels.items()}, st, rows,
-                RunInfo(doc.get("commit"), doc.get("started"), doc.get("finished"), gate_of(doc, gate), links))
+                RunInfo(doc.get("commit"), doc.get("started"), doc.get("finished"), gate_of(doc, gate), links),
+                time_spent)

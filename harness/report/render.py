@@ -122,6 +122,11 @@ def html_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
             out.append(f"<li class={c.verdict}>{SYMBOL[c.verdict]} {node}<b>{e(c.app)}-{e(c.event)}</b> "
                        f"({e(c.requirement or '')}, {LABEL[c.verdict]}{took}): {e(c.reason or '—')} {links}</li>")
         out.append("</ul>")
+    if grid.time_spent:
+        out.append("<h2>Where the time went</h2><p><small>From timings.json: spans, SSH time and waits "
+                   "overlap, so they do not add up to the total.</small></p><table class=timings>"
+                   + "".join(f"<tr><td>{e(what)}</td><td>{e(took)}</td></tr>" for what, took in grid.time_spent)
+                   + "</table>")
     partial = _partial(grid.cells.values())
     if partial:
         out.append("<h2>Passed, with a part not run here (✓*)</h2><ul class=reasons>")
@@ -226,6 +231,9 @@ def markdown_report(grid: Grid, heading: str = "Lifecycle matrix") -> str:
             art = f" [artifacts]({c.artifacts[0].rsplit('/', 1)[0]}/)" if c.artifacts else ""
             lines.append(f"- {EMOJI[c.verdict]} {where}`{c.app}-{c.event}` ({c.requirement}, {LABEL[c.verdict]}"
                          f"{took}): {_md(c.reason or '—')}{art}")
+    if grid.time_spent:
+        lines += ["", "## Where the time went", "", "| what | time |", "|---|---|"]
+        lines += [f"| {_md(what)} | {took} |" for what, took in grid.time_spent]
     partial = _partial(grid.cells.values())
     if partial:
         lines += ["", "## Passed, with a part not run here (*)"]
