@@ -1,6 +1,8 @@
 """The pytest plugin: options, targets, the lifecycle grid, verdict recording, JUnit/Allure paths.
 
-Registered from the top-level conftest.py. Any test function taking a `cell` argument becomes
+Registered as the installed package's `pytest11` entry point `archy` (pyproject.toml); it registers
+harness/broken.py itself (pytest_configure; as `pytest_plugins` pytest would warn that the module,
+imported here already, cannot be rewritten). Any test function taking a `cell` argument becomes
 the grid (ids `app-event`, marks must/should). Verdicts are recorded by the controller from
 the reports xdist forwards (each report carries its cell in `user_properties`), so workers
 never write the results file and nothing needs merging by hand.
@@ -94,10 +96,16 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_cmdline_main(config: pytest.Config) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config):
     """Several --node values: one xdist worker per node (`--dist each`; loadgroup does not
-    group on pytest 9.2). Runs before xdist's own cmdline_main turns -n into workers."""
+    group on pytest 9.2). A wrapper, so it runs before xdist's own cmdline_main (tryfirst, and
+    loaded as an entry point like this plugin, in an order neither controls) turns -n into workers."""
+    _workers_for_nodes(config)
+    return (yield)
+
+
+def _workers_for_nodes(config: pytest.Config) -> None:
     if _is_worker(config) or config.option.collectonly:
         return
     n = len(config.option.node)
@@ -126,6 +134,8 @@ def _one_worker_per_node(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    if not config.pluginmanager.has_plugin("harness.broken"):   # a crashed guest's cell runs once more
+        config.pluginmanager.register(broken, "harness.broken")
     for line in ("journal_allow(*regex): journal lines a cell may log",
                  "must: a MUST cell of the lifecycle matrix", "should: a SHOULD cell of the lifecycle matrix"):
         config.addinivalue_line("markers", line)

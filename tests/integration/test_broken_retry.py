@@ -62,7 +62,7 @@ def test_attempts():
 def test_a_crashed_cell_runs_once_more_and_only_then(pytester):
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_cells=TESTS)
-    rec = pytester.inline_run("-p", "no:cacheprovider", "-p", "no:randomly")
+    rec = pytester.inline_run("-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:archy")
     calls = {r.nodeid.split("::")[-1]: r for r in rec.getreports("pytest_runtest_logreport") if r.when == "call"}
     assert {n: r.outcome for n, r in calls.items()} == {
         "test_crash_then_pass": "passed", "test_own_check_fails": "failed", "test_crash_twice": "failed",

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def project(tmp_path):
     p = tmp_path / "project"
     p.mkdir()
-    (p / "conftest.py").write_text('pytest_plugins = ["harness.plugin"]\n')
+    (p / "conftest.py").write_text('# harness.plugin: the pytest11 entry point archy\n')
     (p / "test_plain.py").write_text("def test_plain():\n    assert True\n")
     (p / "notes.txt").write_text("mine")
     (p / "old-result.json").write_text("{}")            # a previous allure run's file

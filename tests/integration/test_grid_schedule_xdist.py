@@ -33,7 +33,7 @@ def run(pytester, *args) -> list[tuple[str, str]]:
     ran = pytester.path / "ran.txt"
     ran.unlink(missing_ok=True)
     pytester._monkeypatch.setenv("RAN", str(ran))
-    r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "tests/grid", *args)
+    r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:archy", "-n", "2", "tests/grid", *args)
     r.assert_outcomes(passed=8)
     return [tuple(line.split()) for line in ran.read_text().splitlines()]
 

@@ -20,7 +20,7 @@ def test_cell(cell):
 
 @pytest.fixture
 def project(tmp_path):
-    (tmp_path / "conftest.py").write_text('pytest_plugins = ["harness.plugin"]\n')
+    (tmp_path / "conftest.py").write_text('# harness.plugin: the pytest11 entry point archy\n')
     (tmp_path / "test_grid.py").write_text(GRID_TEST)
     (tmp_path / "kh").write_text("")
     return tmp_path

@@ -33,7 +33,7 @@ def test_one_start_and_one_end_line_per_cell_with_an_eta(pytester):
     pytester.path.joinpath("results").mkdir()
     pytester.path.joinpath("results", "previous-cells.json").write_text(json.dumps({"cells": [
         {"nodeid": nodeid.format(c), "duration": 600, "verdict": "passed"} for c in ("a-x", "b-x", "c-x")]}))
-    r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "tests/grid", "test_plain.py")
+    r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:archy", "tests/grid", "test_plain.py")
     out = r.stdout.str()
     starts = [ln for ln in out.splitlines() if ln.startswith("[grid] start")]
     ends = [ln for ln in out.splitlines() if ln.startswith("[grid] ") and not ln.startswith("[grid] start")]

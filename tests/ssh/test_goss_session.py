@@ -169,7 +169,7 @@ def test_hold(node):
 def test_the_plugin_removes_the_dir_on_ctrl_c(sshd, tmp_path):
     """A grid session interrupted by Ctrl-C: the plugin's node fixture still removes the dir."""
     # this sshd is no platform node: the profile's conformance check is not what is tested here
-    (tmp_path / "conftest.py").write_text('pytest_plugins = ["harness.plugin"]\n'
+    (tmp_path / "conftest.py").write_text('# harness.plugin: the pytest11 entry point archy\n'
                                           'from node import conformance\nconformance.check = lambda *a: None\n')
     (tmp_path / "test_hold.py").write_text(HOLD)
     stand_in = tmp_path / "goss"

@@ -37,3 +37,10 @@ def test_the_lock_holds_every_pin_of_pyproject_with_hashes():
     unhashed = [ln.split(" ")[0] for i, ln in enumerate(lines) if "==" in ln and ln[0].isalnum()
                 and "--hash=sha256:" not in (lines[i + 1] if i + 1 < len(lines) else "")]
     assert len(locked) > 40 and unhashed == [], f"locked without hashes: {unhashed}"
+
+
+def test_the_plugin_is_the_installed_packages_pytest11_entry_point():
+    import importlib.metadata
+    eps = {e.name: e.value for e in importlib.metadata.entry_points(group="pytest11")}
+    assert eps.get("archy") == "harness.plugin", "pip install -e . (make setup) after changing pyproject.toml"
+    assert "pytest_plugins" not in (ROOT / "conftest.py").read_text().split('"""')[-1]   # no second registration
