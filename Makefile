@@ -82,9 +82,9 @@ GRID_SMOKE  := --apps bitcoin-knots --events fresh_install
 # non-zero exit status is make's. Split so both take about as long (docs/performance.md).
 TEST_MARKS  := -m 'not grid and not slow and not rehearsal'
 TEST_FG     := $(PYTEST) tests --ignore=tests/vm $(TEST_MARKS) $(PYTEST_ARGS)
-TEST_BG     := --background "env ARCHY_VM_NAME=vm1 $(PYTEST) tests/grid $(GRID_SMOKE) --results-dir $(RESULTS)/test-grid $(PYTEST_ARGS)" \
-               --background "env ARCHY_VM_NAME=vm1 $(PYTEST) tests/vm $(TEST_MARKS) --results-dir $(RESULTS)/test-vm $(PYTEST_ARGS)" \
-               --background "env ARCHY_VM_NAME=vm1 $(PYTEST) tests/rehearsal -m rehearsal --results-dir $(RESULTS)/test-rehearsal $(PYTEST_ARGS)"
+TEST_BG     := --background "$(PYTEST) --vm-name vm1 tests/grid $(GRID_SMOKE) --results-dir $(RESULTS)/test-grid $(PYTEST_ARGS)" \
+               --background "$(PYTEST) --vm-name vm1 tests/vm $(TEST_MARKS) --results-dir $(RESULTS)/test-vm $(PYTEST_ARGS)" \
+               --background "$(PYTEST) --vm-name vm1 tests/rehearsal -m rehearsal --results-dir $(RESULTS)/test-rehearsal $(PYTEST_ARGS)"
 
 test: setup
 	$(PY) ci/side_by_side.py --results-dir $(RESULTS) $(TEST_BG) -- "$(TEST_FG)"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import tempfile
 import time
 from contextlib import nullcontext as _nullcontext
@@ -32,7 +31,8 @@ from node.names import HARNESS
 from node.platform import PlatformError
 from node.target import Target, TargetError, check_files, connect, parse, vm_name
 
-from . import allure_meta, artifacts, broken, goss_session, journal, outputs, progress, results, revision, timings
+from . import (allure_meta, artifacts, broken, goss_session, journal, outputs, progress, results, revision,
+               settings, timings)
 from .events import EVENTS
 from .duration import DurationError, parse_duration
 
@@ -79,6 +79,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--soak-duration", default="5m", metavar="DUR",
                 help="soak length: 90s, 10m, 1h30m, 6h; 0 disables the soak cells (default 5m)")
     g.addoption("--results-dir", default=None, metavar="DIR", help="results directory (default results/)")
+    settings.add_options(parser, g)
 
 
 def _csv(option: str, v: str | None) -> list[str] | None:
@@ -142,7 +143,7 @@ def pytest_configure(config: pytest.Config) -> None:
     targets = _targets(config)
     apps, events = _csv("--apps", config.option.apps), _csv("--events", config.option.events)
     try:
-        m = targets[0].platform.apply(load(os.environ.get("ARCHY_MATRIX_DIR") or None))
+        m = targets[0].platform.apply(load(settings.value(config, "--matrix-dir")))
         cells = plan(m, apps, events)
     except PlatformError as e:
         raise pytest.UsageError(f"--platform: {e}") from None
@@ -169,8 +170,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def _targets(config: pytest.Config) -> list[Target]:
     """The session's targets, each checked as far as it can be without connecting (its URL, its
     known_hosts and client key): a bad one is one line before any cell, not an error in each."""
-    try:   # ARCHY_VM_NAME: another name, for parallel sessions on one host
-        default_vm = f"vm://{vm_name(os.environ.get('ARCHY_VM_NAME', 'vm0'), 'ARCHY_VM_NAME')}"
+    try:   # --vm-name: another name, for parallel sessions on one host
+        default_vm = f"vm://{vm_name(*settings.sourced(config, '--vm-name'))}"
     except TargetError as e:
         raise pytest.UsageError(str(e)) from None
     try:

@@ -1,7 +1,8 @@
 """The grid's run machinery: cells sorted into the planned order (snapshot ladder, batches), and
 the state each cell needs prepared *before* the plugin's `cell` fixture takes its journal cursor.
 
-ARCHY_GRID_MODE=ladder (default) or naive (every cell from golden: the benchmark's baseline).
+--grid-mode ladder (default) or naive (every cell from golden: the benchmark's baseline); ini
+archy_grid_mode, env ARCHY_GRID_MODE (harness/settings.py).
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import pytest
 
 from harness.events import EVENTS
+from harness import settings
 from harness.grid import plan as planmod, schedule, variant
 from harness.grid.context import Options
 from harness.grid import reset
@@ -19,10 +21,10 @@ from harness.broken import ON_CRASH
 from harness.plugin import ARTIFACTS_SINCE, STATE, why_not_run
 
 
-def grid_mode() -> str:
-    mode = os.environ.get("ARCHY_GRID_MODE", planmod.LADDER)
+def grid_mode(config) -> str:
+    mode, where = settings.sourced(config, "--grid-mode")
     if mode not in planmod.MODES:
-        raise pytest.UsageError(f"ARCHY_GRID_MODE={mode!r}: use {' or '.join(planmod.MODES)}")
+        raise pytest.UsageError(f"{where}: grid mode {mode!r}: use {' or '.join(planmod.MODES)}")
     return mode
 
 
@@ -38,7 +40,7 @@ def pytest_collection_modifyitems(config, items):
         return
     st = config.stash[STATE]
     try:
-        steps = planmod.plan(st.matrix, [_cell(it) for _, it in grid], grid_mode(), events=EVENTS)
+        steps = planmod.plan(st.matrix, [_cell(it) for _, it in grid], grid_mode(config), events=EVENTS)
         order = planmod.order_key(steps)
     except planmod.PlanError as e:
         raise pytest.UsageError(f"grid plan: {e}") from None
@@ -54,7 +56,7 @@ def pytest_xdist_make_scheduler(config, log):
         return None
     st = config.stash[STATE]
     try:
-        steps = planmod.plan(st.matrix, list(st.cells), grid_mode(), events=EVENTS)
+        steps = planmod.plan(st.matrix, list(st.cells), grid_mode(config), events=EVENTS)
     except planmod.PlanError as e:
         raise pytest.UsageError(f"grid plan: {e}") from None
     return schedule.GridScheduling(config, log, schedule.units(steps, EVENTS))
@@ -67,7 +69,7 @@ def grid(archy, node, driver, pytestconfig, request) -> GridRun:
     options = Options(soak_duration=archy.soak_seconds or Options.soak_duration,
                       soak_interval=min(Options.soak_interval, max(5.0, (archy.soak_seconds or 300) / 10)))
     try:
-        run = GridRun(archy.matrix, archy.cells, node, driver, events=EVENTS, mode=grid_mode(),
+        run = GridRun(archy.matrix, archy.cells, node, driver, events=EVENTS, mode=grid_mode(pytestconfig),
                       options=options, progress=progress)
     except variant.FaultError as e:
         pytest.exit(str(e), returncode=4)

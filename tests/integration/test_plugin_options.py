@@ -169,3 +169,16 @@ def test_failure_before_the_cell_fixture_is_recorded(project):
     assert recs["ui_iframe"]["verdict"] == "failed"
     assert recs["ui_iframe"]["reason"] == "setup: RuntimeError: could not prepare the cell state"
     assert recs["soak"]["verdict"] == "not_run"
+
+
+def test_settings_come_from_the_option_then_ini_then_the_environment(project):
+    rc, out = run(project, "--vm-name", "../x", "--collect-only")
+    assert rc == 4 and "--vm-name: VM name '../x' must be" in out and "Traceback" not in out
+    (project / "pytest.ini").write_text("[pytest]\narchy_vm_name = Bad_Name\n")
+    rc, out = run(project, "--collect-only", env={"ARCHY_VM_NAME": "vm7"})
+    assert rc == 4 and "ini archy_vm_name: VM name 'Bad_Name' must be" in out     # ini before the environment
+    (project / "pytest.ini").unlink()
+    rc, out = run(project, "--collect-only", env={"ARCHY_VM_NAME": "../y"})
+    assert rc == 4 and "ARCHY_VM_NAME: VM name '../y' must be" in out
+    rc, out = run(project, "--help")
+    assert "--grid-mode=MODE" in out and "archy_grid_mode" in out and "ARCHY_GRID_MODE" in out
