@@ -137,6 +137,7 @@ def _one_worker_per_node(config: pytest.Config) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     if not config.pluginmanager.has_plugin("harness.broken"):   # a crashed guest's cell runs once more
         config.pluginmanager.register(broken, "harness.broken")
+    config.pluginmanager.register(TestinfraHost(), HARNESS.mark("host"))
     for line in ("journal_allow(*regex): journal lines a cell may log",
                  "must: a MUST cell of the lifecycle matrix", "should: a SHOULD cell of the lifecycle matrix"):
         config.addinivalue_line("markers", line)
@@ -344,6 +345,19 @@ def node(target, pytestconfig):
         _learn_secrets(n)
         goss_session.release(n)       # this session's goss dir on the node (a copied goss, vars)
         (getattr(n, "destroy", None) or n.close)()
+
+
+class TestinfraHost:
+    """The `host` fixture testinfra users write checks with, on the session's node: a testinfra
+    Host whose commands run through the node's pinned, bounded `run` as root (node/infra.py).
+    Registered in pytest_configure, after every entry point, so it overrides the `host` of
+    testinfra's own plugin (the machine running pytest unless --hosts names another) wherever
+    that plugin is loaded; this repository turns that plugin off (`-p no:pytest11.testinfra`)."""
+
+    @pytest.fixture(scope="session")
+    def host(self, node):
+        """testinfra's Host on the session's node (as root, through its pinned, bounded run)."""
+        return node.host
 
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,12 @@
-"""SSHNode: a Node over pytest-testinfra's paramiko backend, with pinned host keys.
+"""SSHNode: a Node over paramiko, with pinned host keys.
 
-testinfra's paramiko backend falls short in three ways, so this module uses the paramiko
-client underneath it directly:
+testinfra's paramiko backend falls short in three ways, so this module uses paramiko directly:
   * it connects with WarningPolicy (any host key accepted) -> we build the SSHClient ourselves
-    with RejectPolicy + the pinned known_hosts and hand it to the backend (its cached `client`),
-    so `node.host` (testinfra modules) goes through the same pinned connection;
+    with RejectPolicy + the pinned known_hosts;
   * `run` has no timeout -> every command is wrapped in `timeout -k 5 N sh -c ...` on the node
     and read with a client-side deadline on the channel;
   * `run` cannot feed stdin -> we open the channel ourselves and send `input` (never logged).
+testinfra's modules run on top of this `run` (`node.host`, node/infra.py).
 """
 from __future__ import annotations
 
@@ -18,11 +17,9 @@ import shlex
 import time
 
 import paramiko
-import testinfra.backend
-import testinfra.host
 
 from . import capabilities as caps
-from . import keyfiles, timing
+from . import infra, keyfiles, timing
 from .api import CommandResult, CommandTimeout, HostKeyMismatch, Node, NodeUnreachable, _short
 from .keyfiles import KeyFileError
 from .platform import Platform
@@ -62,13 +59,7 @@ class SSHNode(Node):
         self.capabilities = capabilities if capabilities is not None else caps.ssh(disposable)
         self.names = self.platform.names
         self.cmd = self.platform.commands(self.user)
-        # A private Host (not testinfra.get_host's process-wide cache): two SSHNodes on one
-        # URL must not swap clients under each other.
-        backend = testinfra.backend.get_backend(
-            f"paramiko://{self.user}@{self.hostname}:{self.port}",
-            ssh_identity_file=identity_file, timeout=int(connect_timeout))
-        self.host = testinfra.host.Host(backend)
-        backend.set_host(self.host)
+        self.host = infra.host(self)     # testinfra's modules over this node's own `run`
         self._client: paramiko.SSHClient | None = None
         self._connect()
 
@@ -105,8 +96,6 @@ class SSHNode(Node):
         transport = client.get_transport()
         transport.set_keepalive(15)
         self._client = client
-        # testinfra's backend caches its client in a cached_property: give it ours (pinned).
-        self.host.backend.__dict__["client"] = client
 
     def reconnect(self) -> None:
         self.close()
@@ -116,7 +105,6 @@ class SSHNode(Node):
         if self._client is not None:
             self._client.close()
             self._client = None
-        self.host.backend.__dict__.pop("client", None)
 
     def _transport(self) -> paramiko.Transport:
         t = self._client.get_transport() if self._client else None

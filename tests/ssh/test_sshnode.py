@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from harness import inventory
-from node import ssh
+from node import infra, ssh
 from node.api import CommandFailed, CommandTimeout, HostKeyMismatch, NodeError, NodeUnreachable
 from node.driver import PlatformDriver, RpcError, RpcUnavailable
 
@@ -77,10 +77,26 @@ def test_reconnect_after_the_connection_drops(ssh_node):
     assert ssh_node.boot_id() == open("/proc/sys/kernel/random/boot_id").read().strip()
 
 
-def test_testinfra_host_uses_the_pinned_connection(ssh_node):
-    assert ssh_node.host.backend.client is ssh_node._client
+def test_testinfra_host_runs_through_the_nodes_bounded_run(ssh_node, monkeypatch):
+    seen = []
+    real = ssh_node.run
+
+    def run(cmd, timeout=60, input=None):
+        seen.append(timeout)
+        return real(cmd, timeout, input)
+    monkeypatch.setattr(ssh_node, "run", run)
     assert ssh_node.host.file("/etc/hostname").exists
+    assert ssh_node.host.file("/etc/shadow").mode == 0o640 or ssh_node.host.file("/etc/shadow").mode == 0o600
+    assert ssh_node.host.socket(f"tcp://127.0.0.1:{ssh_node.port}").is_listening
     assert ssh_node.host.run("echo via-testinfra").stdout == "via-testinfra\n"
+    assert len(seen) >= 4 and set(seen) == {infra.DEFAULT_TIMEOUT}      # every command: the node's run
+
+
+def test_a_testinfra_command_is_bounded(ssh_node):
+    start = time.monotonic()
+    with pytest.raises(CommandTimeout):
+        infra.host(ssh_node, timeout=2).run("sleep 60")
+    assert time.monotonic() - start < 20
 
 
 def test_unreachable(sshd):
