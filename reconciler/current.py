@@ -109,7 +109,8 @@ def snapshot(runner, desired: DesiredNode, timeout: float = 30.0,
         # exit 1 is podman's "no such network"; a timeout (124) or podman's own error (125) on a
         # loaded node says nothing, and taking it for "missing" restarts every app onto a new network
         network_present = runner.run(["podman", "network", "exists", desired.network], timeout=timeout).rc != 1
-    netns = podman_error is not None or not paths.node.user_scope or netns_ok(runner, paths, containers, timeout)
+    netns = (podman_error is not None or not paths.node.user_scope
+             or netns_ok(runner, paths, containers, unit_states, timeout))
     return CurrentState(files=frozen_map(files), dirs=dirs, units=frozen_map(unit_states),
                         containers=frozen_map(containers), images=frozenset(images),
                         podman_error=podman_error, network_present=network_present,
@@ -164,12 +165,21 @@ def _podman(runner, node: Node, names: set[str], timeout: float):
     return None, containers, running, orphan_healthchecks(failed.stdout, rows) if failed.ok else frozenset()
 
 
-def netns_ok(runner, paths: Paths, containers: Mapping[str, ContainerState], timeout: float) -> bool:
+def netns_ok(runner, paths: Paths, containers: Mapping[str, ContainerState],
+             units: Mapping[str, UnitState], timeout: float) -> bool:
     """Rootless, while an app runs: podman's own test of its network namespace (common's
     rootlessnetns): the pasta process in rootless-netns-conn.pid is alive and the namespace is still
     mounted (in podman's mount namespace: `podman unshare findmnt`). Only a clear "no" counts:
-    a missing pid file, a timeout or podman's own error say nothing."""
-    if not any(c.state == "running" and not c.external for c in containers.values()):
+    a missing pid file, a timeout or podman's own error say nothing.
+
+    An app counts only once its unit is active. A container whose unit is still starting may be
+    the only user of the namespace and exit at once (a release that crash-loops): podman then
+    tears the namespace down, which is no revocation. Taken for one, it stopped and restarted the
+    looping app, and the reconciler's own start reset systemd's start limit, so the loop never
+    ended in start-limit-hit and an install waited its whole deadline."""
+    if not any(c.state == "running" and not c.external
+               and units.get(f"{name}.service", UnitState(name)).active == "active"
+               for name, c in containers.items()):
         return True
     d = os.path.join(paths.runtime_dir, NETNS_DIR)
     raw = read_bytes(os.path.join(d, NETNS_PID))

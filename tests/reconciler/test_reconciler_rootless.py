@@ -336,6 +336,25 @@ def test_the_netns_check_needs_a_clear_no(user_env):
     assert not rec.tick().converged
 
 
+def test_a_namespace_gone_under_an_app_still_starting_is_no_revocation(user_env):
+    """A release that exits at once: its container is the namespace's only user, so podman tears the
+    namespace down as it dies. The unit is still activating: no stop (whose start would reset
+    systemd's start limit and keep the crash loop from ending)."""
+    rec, fake = user_env
+    install_all(rec, ("bitcoin-knots",))
+    starting = [u for u in ("bitcoin-knots.service", "archy-bitcoin-ui.service") if u in fake.units]
+    for u in starting:                                             # starts in progress, containers up
+        fake.units[u].active = "activating"
+    fake.netns_mounted = False
+    fake.reset_calls()
+    rec.tick()
+    assert fake.count("systemctl", "--user", "stop") == 0
+    fake.units[starting[0]].active = "active"                      # the same, once an app is up: revoked
+    fake.reset_calls()
+    rec.tick()
+    assert fake.count("systemctl", "--user", "stop") >= 1
+
+
 def test_the_netns_is_only_checked_while_an_app_runs(user_env):
     rec, fake = user_env
     install_all(rec, ("bitcoin-knots",))
