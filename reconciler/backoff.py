@@ -43,14 +43,20 @@ def doubled(entry: Entry | None, spec: str, since: float | None = None) -> bool:
 
 
 START_LIMIT_HIT = "start-limit-hit"
+START_LIMIT_BURST = 5     # the app units' StartLimitBurst (render.py)
 
 
 def gave_up(unit: UnitState | None, since: float | None = None) -> bool:
     """systemd gave up on the unit (since `since`, wall clock): each of its automatic restarts
-    failed, StartLimitBurst starts in a row (the reconciler resets the count before the starts it
-    issues, so only systemd's own add up). Five failures, not one lost start race: a crash loop
-    after one cycle, where the doubled backoff takes three (about 150 s each under TCG)."""
-    return (unit is not None and unit.active == "failed" and unit.result == START_LIMIT_HIT
+    failed until the start limit refused the next (the reconciler resets the count before the
+    starts it issues, so only systemd's own add up). Five failures, not one lost start race: a
+    crash loop after one cycle, where the doubled backoff takes three (about 150 s each under TCG).
+
+    systemd 257 keeps the failure's own Result (`exit-code`) when it refuses an automatic restart
+    ("Start request repeated too quickly"); NRestarts, which the refused restart still counted,
+    says so. `start-limit-hit` is what a refused manual start leaves."""
+    return (unit is not None and unit.active == "failed"
+            and (unit.result == START_LIMIT_HIT or unit.restarts >= START_LIMIT_BURST)
             and (since is None or unit.changed >= since))
 
 

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 
+from .backoff import START_LIMIT_BURST
 from .model import AppSpec, BitcoinRpcSecret
 from .scope import SYSTEM, Node
 
@@ -69,7 +70,7 @@ def quadlet_container(spec: AppSpec, *, enabled: bool, stop_timeout: int, data_d
         # a crash-looping app every ~30 s for ever (docs/architecture.md). The reconciler resets the
         # count before every start it issues, so only the automatic restarts add up.
         "StartLimitIntervalSec=600",
-        "StartLimitBurst=5",
+        f"StartLimitBurst={START_LIMIT_BURST}",
         "",
         "[Container]",
         f"ContainerName={spec.container}",

@@ -117,12 +117,12 @@ class FakeSystem:
         self.slow.clear()
 
     def crash(self, unit: str) -> None:
-        """The unit failed: at once (exit-code), or with gives_up after StartLimitBurst automatic
-        restarts that all failed (start-limit-hit), dated on the reconciler's clock."""
+        """The unit failed: at once, or with gives_up after its automatic restarts all failed until
+        the start limit refused the next, as systemd 257 shows it: Result stays exit-code,
+        NRestarts counts the refused restart too (5), dated on the reconciler's clock."""
         restarts = self.units.get(unit, FakeUnit()).restarts
         if self.gives_up:
-            self.units[unit] = FakeUnit("failed", "failed", "start-limit-hit", restarts + 4,
-                                        self.clock() if self.clock else 0.0)
+            self.units[unit] = FakeUnit("failed", "failed", "exit-code", 5, self.clock() if self.clock else 0.0)
         else:
             self.units[unit] = FakeUnit("failed", "failed", "exit-code", restarts)
         self.containers.pop(unit.removesuffix(".service"), None)

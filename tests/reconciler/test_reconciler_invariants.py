@@ -417,7 +417,9 @@ def test_systemd_giving_up_on_a_unit_is_a_crash_loop_at_once():
     hit = UnitState("lnd.service", active="failed", result="start-limit-hit", changed=200.0)
     assert bo.gave_up(hit) and bo.gave_up(hit, since=150.0)
     assert not bo.gave_up(hit, since=250.0)                  # a failure before this install
-    assert not bo.gave_up(UnitState("lnd.service", active="failed", result="exit-code", changed=200.0))
+    refused = UnitState("lnd.service", active="failed", result="exit-code", restarts=5, changed=200.0)
+    assert bo.gave_up(refused)                               # systemd 257: the restart refused, NRestarts 5
+    assert not bo.gave_up(UnitState("lnd.service", active="failed", result="exit-code", restarts=2, changed=200.0))
     assert not bo.gave_up(UnitState("lnd.service", active="activating", result="start-limit-hit"))
     assert bo.crash_looping(None, "h", hit)                  # no backoff needed: five failures already
     assert not bo.crash_looping(bo.record(bo.record(None, "h", 1.0), "h", 2.0), "h",
