@@ -168,11 +168,12 @@ class Node(ABC):
         apps' scope where that is another one)."""
         queues = dict.fromkeys(["systemctl list-jobs --no-legend --no-pager",
                                 f"{self.cmd.systemctl} list-jobs --no-legend --no-pager"])
+        ask = " ; ".join(queues)            # both queues in one round trip
         jobs = ""
 
         def idle() -> bool:
             nonlocal jobs
-            jobs = "".join(self.run(q, timeout=30).stdout for q in queues).strip()
+            jobs = self.run(ask, timeout=30).stdout.strip()
             return not jobs
 
         if not poll(idle, timeout, 1.0):

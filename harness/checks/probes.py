@@ -158,7 +158,7 @@ def health_now(node, app: App, seen: list[Answer] | None = None) -> tuple[Answer
         seen.append(answer)
     if not answer.ready:
         return answer, health_problems(app, answer, {}, None, node.names)
-    return answer, health_problems(app, answer, unit(node, app.id), container(node, app.id), node.names)
+    return answer, health_problems(app, answer, *unit_and_container(node, app.id), node.names)
 
 
 def wait_healthy(node, app: App, timeout: float, seen: list[Answer] | None = None) -> Answer:
@@ -261,7 +261,8 @@ def unclean_signs(node, app: App, before: Answer | None, seen: list[Answer], cur
 def identity(node, app_id: str) -> dict[str, str]:
     """What changes when the app's process is replaced: the unit's invocation and restart count,
     the container's id and start time (systemd and podman, not the app)."""
-    u, c = unit(node, app_id), container(node, app_id) or {}
+    u, c = unit_and_container(node, app_id)
+    c = c or {}
     return {"invocation": u.get("InvocationID", ""), "restarts": u.get("NRestarts", ""),
             "active": u.get("ActiveState", ""), "container": str(c.get("Id") or ""),
             "started": str((c.get("State") or {}).get("StartedAt") or "")}
@@ -286,11 +287,40 @@ def running_containers(node, app_id: str) -> list[str]:
     return out.split()
 
 
+UNIT_PROPS = "ActiveState,SubState,MainPID,NRestarts,ActiveEnterTimestampMonotonic,LoadState,InvocationID"
+_INSPECT = "@@archy-podman-inspect@@"
+
+
+def _show(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
 def unit(node, app_id: str) -> dict[str, str]:
-    props = "ActiveState,SubState,MainPID,NRestarts,ActiveEnterTimestampMonotonic,LoadState,InvocationID"
-    out = node.run(f"{node.cmd.systemctl} show -p {props} {shlex.quote(node.names.unit(app_id))}",
-                   timeout=30).stdout
-    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    return _show(node.run(f"{node.cmd.systemctl} show -p {UNIT_PROPS} {shlex.quote(node.names.unit(app_id))}",
+                          timeout=30).stdout)
+
+
+def unit_and_container(node, app_id: str) -> tuple[dict[str, str], dict | None]:
+    """unit() and container() in one round trip (a poll asks both every few seconds)."""
+    name = node.names.container(app_id)
+    out = node.run(f"{node.cmd.systemctl} show -p {UNIT_PROPS} {shlex.quote(node.names.unit(app_id))}; "
+                   f"echo {_INSPECT}; {node.cmd.podman} inspect --type container --format json "
+                   f"{shlex.quote(name)} 2>/dev/null; echo \"{_INSPECT} $?\"", timeout=90).stdout
+    return parse_unit_and_container(out)
+
+
+def parse_unit_and_container(out: str) -> tuple[dict[str, str], dict | None]:
+    """unit_and_container's output: `systemctl show` lines, the marker, podman's JSON, the marker
+    and podman's exit status (not 0: no such container). Pure."""
+    head, _, rest = out.partition(_INSPECT + "\n")
+    body, _, rc = rest.rpartition(_INSPECT + " ")
+    if rc.strip() != "0":
+        return _show(head), None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return _show(head), None
+    return _show(head), (data[0] if isinstance(data, list) and data else None)
 
 
 def listening_ports(node) -> set[int]:

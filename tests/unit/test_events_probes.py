@@ -133,3 +133,38 @@ def test_page_title_recognises_the_app_page():
     assert probes.page_title("<TITLE>mempool</TITLE>") == "mempool"
     assert probes.page_title('{"app": "btcpay"}') is None
     assert probes.page_title("<title> </title>") is None
+
+
+def test_unit_and_container_come_back_from_one_round_trip():
+    mark = "@@archy-podman-inspect@@"
+    out = (f"ActiveState=active\nNRestarts=0\nInvocationID=ab12\n{mark}\n"
+           f'[{{"Id": "c0ffee", "State": {{"Status": "running", "StartedAt": "t"}}}}]\n{mark} 0\n')
+    u, c = probes.parse_unit_and_container(out)
+    assert u == {"ActiveState": "active", "NRestarts": "0", "InvocationID": "ab12"} and c["Id"] == "c0ffee"
+    u, c = probes.parse_unit_and_container(f"ActiveState=inactive\n{mark}\n{mark} 125\n")    # no container
+    assert u == {"ActiveState": "inactive"} and c is None
+    assert probes.parse_unit_and_container(f"ActiveState=active\n{mark}\nnot json\n{mark} 0\n")[1] is None
+    assert probes.parse_unit_and_container("") == ({}, None)                                 # nothing came back
+
+
+class Recorded:
+    """A node that answers the probes' commands as a real node would, and counts round trips."""
+    def __init__(self, answers):
+        self.answers, self.calls = answers, []
+        from node.names import REFERENCE
+        from node.commands import ROOT
+        self.names, self.cmd = REFERENCE, ROOT
+
+    def run(self, cmd, timeout=60, input=None):
+        from node.api import CommandResult
+        self.calls.append(cmd)
+        return CommandResult(cmd, 0, self.answers(cmd), "", 0.0)
+
+
+def test_identity_is_one_round_trip():
+    mark = "@@archy-podman-inspect@@"
+    n = Recorded(lambda cmd: f"InvocationID=i1\nNRestarts=2\nActiveState=active\n{mark}\n"
+                             f'[{{"Id": "c1", "State": {{"StartedAt": "s1"}}}}]\n{mark} 0\n')
+    assert probes.identity(n, "lnd") == {"invocation": "i1", "restarts": "2", "active": "active",
+                                         "container": "c1", "started": "s1"}
+    assert len(n.calls) == 1
