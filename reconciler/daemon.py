@@ -122,6 +122,7 @@ class Reconciler:
         self.pause = settings.tick_interval          # the loop's wait after the latest tick, >= the interval (__main__.pause_after)
         self.last_report = TickReport()
         self.last_view = None   # (catalog, desired, node, current) seen by the latest tick
+        self.loops: dict[str, tuple[str, float]] = {}   # app -> (spec hash, when) a tick last saw it crash-loop
         self.abandoned: frozenset[str] = frozenset()
         self.requested: frozenset[str] = frozenset()   # apps an install or start asks for right now
         self.children: dict = {}
@@ -191,6 +192,7 @@ class Reconciler:
             self.applier.heal_failed = None   # podman answers again, healed or not by us
         self.last_view = (catalog, desired, node, current)
         now = self.clock()
+        self._note_loops(node, current, now)
         steps = diff.plan(node, current, self.backoff, now, self.variant, self.requested)
         outcomes, entries = self.applier.apply(steps, self.backoff, now)
         if entries != dict(self.backoff):
@@ -339,17 +341,27 @@ class Reconciler:
             self._mark_in_flight(app_id, False)
             self._ask((app_id, *spec.companions), False)
 
+    def _note_loops(self, node, current, now: float) -> None:
+        """Remember when a tick saw each app crash-loop (backoff.crash_looping). The loop's tick and
+        an install's wait take turns: the one that sees the failure also starts the app again, so
+        the install's own next look may find it starting and miss the loop it waits for."""
+        for app, p in node.apps.items():
+            unit, entry = current.units.get(p.unit), self.backoff.get(app)
+            if bo.crash_looping(entry, p.spec_hash, unit):
+                when = max(unit.changed if bo.gave_up(unit) and unit.changed else 0.0,
+                           entry.last if bo.doubled(entry, p.spec_hash) else 0.0) or now
+                self.loops[app] = (p.spec_hash, when)
+
     def _crash_looping(self, app_id: str, since: float) -> str:
-        """Why an install stops waiting early: its app crash-loops since the install began
+        """Why an install stops waiting early: a tick saw its app crash-loop since the install began
         (backoff.crash_looping: systemd gave up on it after its automatic restarts, or it failed
         again after the reconciler restarted it twice); '' otherwise. One failure is not enough:
         a first start may lose a race (a name still in use) and then come up."""
         if self.last_view is None:
             return ""
-        _, _, node, current = self.last_view
-        plan = node.apps.get(app_id)
-        if plan is None or not bo.crash_looping(self.backoff.get(app_id), plan.spec_hash,
-                                                current.units.get(plan.unit), since):
+        plan = self.last_view[2].apps.get(app_id)
+        seen = self.loops.get(app_id)
+        if plan is None or seen is None or seen[0] != plan.spec_hash or seen[1] < since:
             return ""
         return f"{app_id} failed again after a restart (crash loop)"
 

@@ -993,3 +993,24 @@ def test_no_release_rollback_in_its_variant(tmp_path):
     converge_for(rec, fake)
     assert image_of(rec, "archy-bitcoin-knots") == "localhost/v3"
     assert fake.units["archy-bitcoin-knots.service"].active == "failed"
+
+
+def test_an_install_sees_the_loop_another_tick_saw_and_restarted():
+    """The daemon's loop and an install's wait take turns ticking: when the loop's tick sees systemd
+    give up and starts the app again, the install's next look finds it starting; the loop is still
+    the install's to see (seen on the VM: the first cycle missed, the install waited a second)."""
+    import tempfile
+    from pathlib import Path
+    rec, fake = make(Path(tempfile.mkdtemp()), clock=Ticking())
+    install_all(rec, ("bitcoin-knots",))
+    since = rec.clock()
+    fake.crashing.add("archy-lnd.service")
+    fake.gives_up = True
+    rec._set_desired(rec.desired.with_app("lnd", "started"))
+    rec.tick()                                   # writes and starts lnd: it fails, systemd gives up
+    rec.tick()                                   # the loop's tick: sees it, starts it again
+    fake.crashing.discard("archy-lnd.service")
+    fake.units["archy-lnd.service"] = FakeUnit("activating", "start")
+    rec.tick()                                   # the install's tick: lnd is starting
+    assert "crash loop" in rec._crash_looping("lnd", since)
+    assert rec._crash_looping("lnd", rec.clock() + 100) == ""          # not during a later install
