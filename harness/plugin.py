@@ -467,11 +467,6 @@ def pytest_runtest_makereport(item: pytest.Item, call):
 
 
 # ---------------------------------------------------------------- recording (controller only)
-def _cell_id(nodeid: str) -> str:
-    """`tests/grid/test_grid.py::test_cell[lnd-fresh_install]` -> `lnd-fresh_install`."""
-    return nodeid.rsplit("[", 1)[-1].rstrip("]") if nodeid.endswith("]") else nodeid
-
-
 def _reason(rep: pytest.TestReport) -> str:
     if rep.skipped and isinstance(rep.longrepr, tuple):
         return str(rep.longrepr[2]).removeprefix("Skipped: ")
@@ -571,7 +566,8 @@ class Recorder:
     def _write_timings(self, st: Archy, cells: list[dict], doc: dict) -> None:
         """results/timings.json (harness/timings.py); the grid report summarises it."""
         by_key = {(c["nodeid"], c["node"]): c for c in cells}
-        rows = [timings.cell_record(_cell_id(key[0]), by_key[key], t["phases"], t["tally"])
+        rows = [timings.cell_record(f"{by_key[key]['app']}-{by_key[key]['event']}", by_key[key], t["phases"],
+                                    t["tally"])
                 for key, t in st.timing.items() if key in by_key]
         timings.write(st.results_dir / "timings.json",
                       timings.document(rows, commit=doc["commit"], started=doc["started"], finished=doc["finished"]))

@@ -270,8 +270,7 @@ def identity(node, app_id: str) -> dict[str, str]:
 
 def container(node, app_id: str) -> dict | None:
     """`podman inspect` of the app's container, None when there is none."""
-    name = node.names.container(app_id)
-    res = node.run(f"{node.cmd.podman} inspect --type container --format json {shlex.quote(name)}", timeout=60)
+    res = node.run(_inspect_cmd(node, app_id), timeout=60)
     if res.rc != 0:
         return None
     try:
@@ -295,17 +294,22 @@ def _show(text: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
 
+def _unit_cmd(node, app_id: str) -> str:
+    return f"{node.cmd.systemctl} show -p {UNIT_PROPS} {shlex.quote(node.names.unit(app_id))}"
+
+
+def _inspect_cmd(node, app_id: str) -> str:
+    return f"{node.cmd.podman} inspect --type container --format json {shlex.quote(node.names.container(app_id))}"
+
+
 def unit(node, app_id: str) -> dict[str, str]:
-    return _show(node.run(f"{node.cmd.systemctl} show -p {UNIT_PROPS} {shlex.quote(node.names.unit(app_id))}",
-                          timeout=30).stdout)
+    return _show(node.run(_unit_cmd(node, app_id), timeout=30).stdout)
 
 
 def unit_and_container(node, app_id: str) -> tuple[dict[str, str], dict | None]:
     """unit() and container() in one round trip (a poll asks both every few seconds)."""
-    name = node.names.container(app_id)
-    out = node.run(f"{node.cmd.systemctl} show -p {UNIT_PROPS} {shlex.quote(node.names.unit(app_id))}; "
-                   f"echo {_INSPECT}; {node.cmd.podman} inspect --type container --format json "
-                   f"{shlex.quote(name)} 2>/dev/null; echo \"{_INSPECT} $?\"", timeout=90).stdout
+    out = node.run(f"{_unit_cmd(node, app_id)}; echo {_INSPECT}; {_inspect_cmd(node, app_id)} 2>/dev/null; "
+                   f"echo \"{_INSPECT} $?\"", timeout=90).stdout
     return parse_unit_and_container(out)
 
 

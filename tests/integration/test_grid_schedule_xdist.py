@@ -30,8 +30,7 @@ def run(pytester, *args) -> list[tuple[str, str]]:
     grid = pytester.path / "tests" / "grid"
     grid.mkdir(parents=True, exist_ok=True)
     (grid / "test_grid.py").write_text(CELLS)
-    ran = pytester.path / "ran.txt"
-    ran.unlink(missing_ok=True)
+    ran = pytester.path / "ran.txt"          # a fresh pytester dir per test: nothing to clear
     pytester._monkeypatch.setenv("RAN", str(ran))
     r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:archy", "-n", "2", "tests/grid", *args)
     r.assert_outcomes(passed=8)
